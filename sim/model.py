@@ -1,0 +1,485 @@
+r"""The model: every equation of bubblesim, once (docs/model.md explains each one).
+
+One monthly step (``dt = 1/12`` yr) of one economy. The functions are NumPy expressions that
+work elementwise, so the same source is the NumPy reference (arrays: one element per path)
+and, compiled by numba, the engine's inner step (scalars: one path). State, parameters and
+observables are flat float64 vectors indexed by the constants below; ``x[i]`` is a scalar in
+the engine and a row of paths in the reference.
+
+Order of one step at month t (quantities without subscript are this month's):
+
+1. exogenous:  log tau += (g - sigma^2/2) dt + sigma sqrt(dt) z + N_jumps mu_J + sqrt(N) sigma_J z'
+               log c   += (g_c - sigma_c^2/2) dt + sigma_c sqrt(dt) z_c
+               m = m_floor + (m_prev - m_floor) exp(-kappa_m dt)
+               A += (p + q A)(1 - A) dt exp(sigma_A sqrt(dt) z_A - sigma_A^2 dt / 2), capped at 1
+2. capacity:   K = K_prev (1 - delta dt) + orders placed L months ago (ring buffer)
+3. prices:     r = c phi(U_prev) (1 - d_fire min(overhang, 1)),
+               phi(U) = phi_0 + (phi_1 - phi_0) U^k;  P = r / tau (1 + m)
+4. demand:     Q = Q0 (A / A0) (P / P0)^-eps;  H = Q / tau + training / r;
+               served = min(H, K);  U = served / K;  S = P Q served / H
+5. orders:     g_hat += w (log(H / H_prev) / dt - g_hat);
+               K* = H exp(g_hat L dt + o s_prev) / U*;
+               orders = min(max(0, (K* - K - pipeline) / T_adj + delta dt K), g_max K, funds / k)
+6. firms:      cash and debt of n firms per sector; default when cash + available credit < 0
+7. sentiment:  s = rho s + (1 - rho) mu(regime) + a_g (g_hat - g_N) dt + a_u (U - U*) dt
+                   + sigma_s sqrt(dt) z_s;  the narrative breaks after n months of disappointment
+8. valuation:  EV_k = M_k exp(b_s s + b_g (g_hat - g_N)) R_k;  E_k = max(0, EV_k + net cash_k);
+               V = sum_k E_k
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.rng import box_muller
+from sim.vectorize import where
+
+DT = 1.0 / 12.0
+LABS, CLOUDS, VENDORS = 0, 1, 2
+SECTORS = ("labs", "clouds", "vendors")
+N_SECTORS = 3
+TTM_MONTHS = 12
+MAX_JUMPS_PER_MONTH = 20
+
+# --- parameter vector -------------------------------------------------------------------
+(
+    P_TAU0, P_TAU_GROWTH, P_TAU_VOL, P_JUMP_RATE, P_JUMP_MEAN, P_JUMP_STD,
+    P_C0, P_COST_GROWTH, P_COST_VOL, P_OPEX_SHARE, P_CAPEX_PER_CAPACITY,
+    P_RENT_FLOOR, P_RENT_CAP, P_RENT_CURVATURE, P_MARGIN0, P_MARGIN_FLOOR, P_MARGIN_DECAY,
+    P_FIRE_DISCOUNT, P_FIRE_HALFLIFE,
+    P_ELASTICITY, P_SPEND0, P_ADOPTION0, P_BASS_P, P_BASS_Q, P_ADOPTION_VOL,
+    P_TRAINING0, P_TRAINING_GROWTH,
+    P_UTIL0, P_UTIL_TARGET, P_BUILD_LAG, P_DEPRECIATION, P_ADJUST_MONTHS, P_MAX_GROWTH,
+    P_EXPECT_WEIGHT, P_GROWTH0, P_OPTIMISM,
+    P_CIRC_SHARE, P_CIRC_CLOUD_SHARE, P_VC_RATIO, P_GPU_SHARE, P_VENDOR_MARGIN,
+    P_LAB_FIXED, P_VENDOR_FIXED, P_CLOUD_OTHER_CASH, P_RISK_FREE, P_SPREAD0, P_SPREAD_SENS,
+    P_DEBT_MATURITY, P_CREDIT_MULTIPLE, P_GATE_CENTER, P_GATE_WIDTH,
+    P_CASH0_LABS, P_CASH0_CLOUDS, P_CASH0_VENDORS, P_DEBT0_LABS, P_DEBT0_CLOUDS, P_DEBT0_VENDORS,
+    P_N_FIRMS,
+    P_S0, P_PERSISTENCE, P_SENT_VOL, P_SENT_GROWTH, P_SENT_UTIL, P_NARRATIVE_GROWTH,
+    P_DISAPPOINT, P_BREAK_MONTHS, P_BREAK_JUMP, P_BUST_MEAN, P_RECOVERY_MONTHS,
+    P_MULT_LABS, P_MULT_CLOUDS, P_MULT_VENDORS, P_MULT_SENT_BETA, P_MULT_GROWTH_BETA,
+    P_REV_SMOOTHING,
+    # derived at t=0 by initial_conditions()
+    P_PRICE0, P_TOKENS0, P_CAPACITY0, P_ORDERS0,
+    N_SCALAR_PARAMS,
+) = range(80)
+# After the scalars: per-firm leverage, cost multiplier and other-cash weight (n_firms each).
+P_FIRMS = N_SCALAR_PARAMS
+
+# --- state vector -----------------------------------------------------------------------
+(
+    X_LOG_TAU, X_LOG_COST, X_MARGIN, X_ADOPTION, X_CAPACITY, X_UTIL, X_OVERHANG,
+    X_GROWTH_EXP, X_DEMAND, X_SENTIMENT, X_BROKEN, X_DISAPPOINTED, X_RECOVERING,
+    X_REV_LABS, X_REV_CLOUDS, X_REV_VENDORS,
+    N_SCALAR_STATE,
+) = range(17)
+X_REV = X_REV_LABS  # X_REV + sector: smoothed annual revenue run-rate of that sector
+
+# --- observables (the first N_HIST get per-month histograms) ----------------------------
+(
+    O_TOKEN_PRICE, O_SPEND, O_COMPUTE_DEMAND, O_CAPACITY, O_CAPEX, O_UTILIZATION,
+    O_RENTAL_PRICE, O_INDEX, O_EQUITY_LABS, O_EQUITY_CLOUDS, O_EQUITY_VENDORS,
+    O_CAPEX_TTM, O_TOKENS,
+    N_OBS,
+) = range(14)
+N_HIST = O_CAPEX_TTM
+O_EQUITY = O_EQUITY_LABS  # O_EQUITY + sector
+
+N_UNIFORMS = 7  # uniforms drawn per path and month
+
+
+def n_firms(p):
+    return int(p[P_N_FIRMS])
+
+
+def build_lag(p):
+    return int(p[P_BUILD_LAG])
+
+
+def state_layout(p):
+    """Offsets of the ring buffers and firm blocks in the state vector, and its length."""
+    nf = n_firms(p)
+    pipe = N_SCALAR_STATE
+    ttm = pipe + build_lag(p)
+    cash = ttm + TTM_MONTHS
+    debt = cash + N_SECTORS * nf
+    alive = debt + N_SECTORS * nf
+    share = alive + N_SECTORS * nf
+    default = share + N_SECTORS * nf
+    return pipe, ttm, cash, debt, alive, share, default, default + N_SECTORS * nf
+
+
+# --- equations ---------------------------------------------------------------------------
+def poisson_count(u, mean):
+    """Inverse-CDF Poisson draw from one uniform (at most MAX_JUMPS_PER_MONTH - 1)."""
+    term = np.exp(-mean)
+    cdf = term
+    count = 0.0 * u
+    for k in range(1, MAX_JUMPS_PER_MONTH):
+        count = count + (u > cdf) * 1.0
+        term = term * mean / k
+        cdf = cdf + term
+    return count
+
+
+def log_efficiency_step(log_tau, growth, vol, jumps, jump_mean, jump_std, z, z_jump):
+    """Log-random-walk with drift and compound-Poisson jumps (tokens per GPU-hour)."""
+    diffusion = (growth - 0.5 * vol * vol) * DT + vol * np.sqrt(DT) * z
+    return log_tau + diffusion + jumps * jump_mean + np.sqrt(jumps) * jump_std * z_jump
+
+
+def log_cost_step(log_cost, growth, vol, z):
+    """Geometric Brownian motion of the all-in cost of a GPU-hour."""
+    return log_cost + (growth - 0.5 * vol * vol) * DT + vol * np.sqrt(DT) * z
+
+
+def margin_step(margin, floor, decay):
+    """Competition pulls the labs' markup towards its floor."""
+    return floor + (margin - floor) * np.exp(-decay * DT)
+
+
+def adoption_step(adoption, p, q, vol, z):
+    """Bass diffusion with a multiplicative log-normal shock on the monthly increment."""
+    increment = (p + q * adoption) * (1.0 - adoption) * DT
+    shock = np.exp(vol * np.sqrt(DT) * z - 0.5 * vol * vol * DT)
+    return np.minimum(adoption + increment * shock, 1.0)
+
+
+def rent_markup(util, floor, cap, curvature):
+    """phi(U): rental price over cost; below 1 when spare capacity is dumped."""
+    return floor + (cap - floor) * util**curvature
+
+
+def rental_price(cost, util, floor, cap, curvature, fire_discount, overhang):
+    """r = c phi(U) (1 - fire-sale discount): $ per GPU-hour."""
+    markup = rent_markup(util, floor, cap, curvature)
+    return cost * markup * (1.0 - fire_discount * np.minimum(overhang, 1.0))
+
+
+def token_price(rental, tau, margin):
+    """P = r / tau (1 + m): $ per million tokens."""
+    return rental / tau * (1.0 + margin)
+
+
+def token_demand(tokens0, adoption, adoption0, price, price0, elasticity):
+    """Jevons demand Q = Q0 (A / A0) (P / P0)^-eps: quadrillion tokens per month."""
+    return tokens0 * (adoption / adoption0) * (price / price0) ** (-elasticity)
+
+
+def funding_gate(sentiment, center, width):
+    """Share of outside funding and credit still open: logistic in sentiment."""
+    return 1.0 / (1.0 + np.exp(-(sentiment - center) / width))
+
+
+def training_base(training0, growth, t):
+    """Labs' training budget before funding conditions: $B per month."""
+    return training0 * np.exp(growth * t * DT)
+
+
+def training_spend(base, circular_share, gate):
+    """Training spend: the circular share is only spent while investors fund it."""
+    return base * (1.0 - circular_share + circular_share * gate)
+
+
+def expected_growth(previous, weight, demand, previous_demand):
+    """Adaptive expectations of the annual log growth of compute demand."""
+    return previous + weight * (np.log(demand / previous_demand) / DT - previous)
+
+
+def desired_orders(demand, capacity, pipeline, growth_exp, sentiment, lag, optimism,
+                   target_util, adjust_months, depreciation):
+    """Orders that close the gap to forecast demand over adjust_months, plus replacement."""
+    forecast = demand * np.exp(growth_exp * lag * DT + optimism * sentiment)
+    gap = forecast / target_util - capacity - pipeline
+    return np.maximum(0.0, gap / adjust_months + depreciation * DT * capacity)
+
+
+def capex_per_capacity(unit_cost0, cost, cost0):
+    """Capex per unit of monthly capacity follows the all-in cost: $ per GPU-h/month."""
+    return unit_cost0 * cost / cost0
+
+
+def interest_rate(risk_free, spread0, sensitivity, sentiment):
+    """Borrowing rate: the spread widens as sentiment falls (1/yr)."""
+    return risk_free + spread0 * np.exp(-sensitivity * sentiment)
+
+
+def sentiment_step(s, persistence, mean, growth_surprise, util_gap, a_growth, a_util, vol, z):
+    """AR(1) sentiment driven by growth surprises, utilization and noise."""
+    drive = (a_growth * growth_surprise + a_util * util_gap) * DT
+    return persistence * s + (1.0 - persistence) * mean + drive + vol * np.sqrt(DT) * z
+
+
+def valuation_multiple(base, sentiment, growth_surprise, beta_s, beta_g):
+    """EV / annual revenue, expanding with sentiment and expected-growth surprise."""
+    return base * np.exp(beta_s * sentiment + beta_g * growth_surprise)
+
+
+# --- firm heterogeneity (computed once per run, not per path) ----------------------------
+def firm_characteristics(n, leverage_low, leverage_high, cost_spread):
+    """Leverage, cost multiplier and other-cash weight of each firm (firm 0: safest)."""
+    grid = np.linspace(0.0, 1.0, n) if n > 1 else np.zeros(1)
+    leverage = leverage_low + (leverage_high - leverage_low) * grid
+    cost = 1.0 - cost_spread + 2.0 * cost_spread * grid if n > 1 else np.ones(1)
+    other = 1.0 - leverage + 1e-3
+    return leverage, cost, other / other.mean()
+
+
+def initial_conditions(p):
+    """Fill the derived t=0 entries of ``p`` so the initial economy is consistent.
+
+    Given spend S0, utilization U0, cost c0 and efficiency tau0: P0 = c0 phi(U0) / tau0 (1 + m0),
+    Q0 = S0 / P0, K0 = (Q0 / tau0 + training0 / r0) / U0, and the pipeline holds the orders
+    that grow capacity at the expected rate: orders0 = K0 (delta + g0) dt.
+    """
+    r0 = rental_price(p[P_C0], p[P_UTIL0], p[P_RENT_FLOOR], p[P_RENT_CAP], p[P_RENT_CURVATURE],
+                      0.0, 0.0)
+    price0 = token_price(r0, p[P_TAU0], p[P_MARGIN0])
+    tokens0 = p[P_SPEND0] / price0
+    gate0 = funding_gate(p[P_S0], p[P_GATE_CENTER], p[P_GATE_WIDTH])
+    training = training_spend(p[P_TRAINING0], p[P_CIRC_SHARE], gate0)
+    demand0 = tokens0 / p[P_TAU0] + training / r0
+    capacity0 = demand0 / p[P_UTIL0]
+    p[P_PRICE0] = price0
+    p[P_TOKENS0] = tokens0
+    p[P_CAPACITY0] = capacity0
+    p[P_ORDERS0] = capacity0 * max(p[P_DEPRECIATION] + p[P_GROWTH0], 0.0) * DT
+    return p
+
+
+# --- state transitions -------------------------------------------------------------------
+def initial_state(x, p, obs):
+    """The economy at t=0 (identical on every path) and its observables."""
+    pipe, ttm, cash, debt, alive, share, default, _ = state_layout(p)
+    nf = n_firms(p)
+    x[X_LOG_TAU] = np.log(p[P_TAU0])
+    x[X_LOG_COST] = np.log(p[P_C0])
+    x[X_MARGIN] = p[P_MARGIN0]
+    x[X_ADOPTION] = p[P_ADOPTION0]
+    x[X_CAPACITY] = p[P_CAPACITY0]
+    x[X_UTIL] = p[P_UTIL0]
+    x[X_OVERHANG] = 0.0
+    x[X_GROWTH_EXP] = p[P_GROWTH0]
+    x[X_DEMAND] = p[P_CAPACITY0] * p[P_UTIL0]
+    x[X_SENTIMENT] = p[P_S0]
+    x[X_BROKEN] = 0.0
+    x[X_DISAPPOINTED] = 0.0
+    x[X_RECOVERING] = 0.0
+    for lag in range(build_lag(p)):
+        x[pipe + lag] = p[P_ORDERS0]
+    capex0 = p[P_ORDERS0] * p[P_CAPEX_PER_CAPACITY]
+    for m in range(TTM_MONTHS):
+        x[ttm + m] = capex0
+    r0 = rental_price(p[P_C0], p[P_UTIL0], p[P_RENT_FLOOR], p[P_RENT_CAP], p[P_RENT_CURVATURE],
+                      0.0, 0.0)
+    x[X_REV_LABS] = 12.0 * p[P_SPEND0]
+    x[X_REV_CLOUDS] = 12.0 * r0 * x[X_DEMAND]
+    x[X_REV_VENDORS] = 12.0 * p[P_GPU_SHARE] * capex0
+    lev_mean = 0.0
+    for j in range(nf):
+        lev_mean = lev_mean + p[P_FIRMS + j]
+    lev_mean = lev_mean / nf
+    for k in range(N_SECTORS):
+        for j in range(nf):
+            f = k * nf + j
+            lev_weight = where(lev_mean > 0.0, p[P_FIRMS + j] / max(lev_mean, 1e-300), 1.0)
+            x[cash + f] = p[P_CASH0_LABS + k] / nf
+            x[debt + f] = p[P_DEBT0_LABS + k] / nf * lev_weight
+            x[alive + f] = 1.0
+            x[share + f] = 1.0 / nf
+            x[default + f] = -1.0
+    obs[O_TOKEN_PRICE] = p[P_PRICE0]
+    obs[O_SPEND] = p[P_SPEND0]
+    obs[O_COMPUTE_DEMAND] = x[X_DEMAND]
+    obs[O_CAPACITY] = p[P_CAPACITY0]
+    obs[O_CAPEX] = capex0
+    obs[O_UTILIZATION] = p[P_UTIL0]
+    obs[O_RENTAL_PRICE] = r0
+    obs[O_CAPEX_TTM] = TTM_MONTHS * capex0
+    obs[O_TOKENS] = p[P_TOKENS0]
+    record_valuation(x, p, obs, 0.0 * x[X_SENTIMENT])
+
+
+def step(x, t, p, u, obs):
+    """Advance the state ``x`` from month t-1 to month t and fill the observables ``obs``.
+
+    ``u`` holds this month's N_UNIFORMS uniforms. Elementwise throughout: ``x[i]`` may be a
+    scalar (engine) or a row of paths (reference).
+    """
+    pipe, ttm, cash, debt, alive, share, default, _ = state_layout(p)
+    nf = n_firms(p)
+    lag = build_lag(p)
+    z_tau, z_jump = box_muller(u[0], u[1])
+    z_cost, z_adopt = box_muller(u[2], u[3])
+    z_sent, _unused = box_muller(u[4], u[5])
+    jumps = poisson_count(u[6], p[P_JUMP_RATE] * DT)
+
+    # 1. exogenous progress
+    x[X_LOG_TAU] = log_efficiency_step(x[X_LOG_TAU], p[P_TAU_GROWTH], p[P_TAU_VOL], jumps,
+                                       p[P_JUMP_MEAN], p[P_JUMP_STD], z_tau, z_jump)
+    x[X_LOG_COST] = log_cost_step(x[X_LOG_COST], p[P_COST_GROWTH], p[P_COST_VOL], z_cost)
+    x[X_MARGIN] = margin_step(x[X_MARGIN], p[P_MARGIN_FLOOR], p[P_MARGIN_DECAY])
+    x[X_ADOPTION] = adoption_step(x[X_ADOPTION], p[P_BASS_P], p[P_BASS_Q], p[P_ADOPTION_VOL],
+                                  z_adopt)
+    tau = np.exp(x[X_LOG_TAU])
+    cost = np.exp(x[X_LOG_COST])
+    s_prev = x[X_SENTIMENT]
+
+    # 2. capacity: deliveries ordered L months ago, retirements, fire-sale overhang decays
+    slot = pipe + t % lag
+    arrivals = x[slot]
+    capacity = x[X_CAPACITY] * (1.0 - p[P_DEPRECIATION] * DT) + arrivals
+    overhang = x[X_OVERHANG] * np.exp(-np.log(2.0) / p[P_FIRE_HALFLIFE])
+
+    # 3. prices (this month's rent clears on last month's utilization)
+    rental = rental_price(cost, x[X_UTIL], p[P_RENT_FLOOR], p[P_RENT_CAP], p[P_RENT_CURVATURE],
+                          p[P_FIRE_DISCOUNT], overhang)
+    price = token_price(rental, tau, x[X_MARGIN])
+
+    # 4. demand, training compute, utilization
+    tokens = token_demand(p[P_TOKENS0], x[X_ADOPTION], p[P_ADOPTION0], price, p[P_PRICE0],
+                          p[P_ELASTICITY])
+    gate = funding_gate(s_prev, p[P_GATE_CENTER], p[P_GATE_WIDTH])
+    base = training_base(p[P_TRAINING0], p[P_TRAINING_GROWTH], t)
+    training = training_spend(base, p[P_CIRC_SHARE], gate)
+    circular = p[P_CIRC_SHARE] * gate * base
+    demand = tokens / tau + training / rental
+    served = np.minimum(demand, capacity)
+    util = served / capacity
+    spend = price * tokens * (served / demand)
+    rev_clouds = rental * served
+
+    # 5. orders: adaptive expectations, sentiment-scaled, capped by power and financing
+    growth_exp = expected_growth(x[X_GROWTH_EXP], p[P_EXPECT_WEIGHT], demand, x[X_DEMAND])
+    pipeline = 0.0 - arrivals
+    for i in range(lag):
+        pipeline = pipeline + x[pipe + i]
+    unit_capex = capex_per_capacity(p[P_CAPEX_PER_CAPACITY], cost, p[P_C0])
+    funds = 0.0 * capacity
+    rate = interest_rate(p[P_RISK_FREE], p[P_SPREAD0], p[P_SPREAD_SENS], s_prev)
+    for j in range(nf):
+        f = CLOUDS * nf + j
+        room = credit_room(x, p, debt + f, share + f, CLOUDS, gate)
+        funds = funds + x[alive + f] * np.maximum(x[cash + f] + room, 0.0)
+    wanted = desired_orders(demand, capacity, pipeline, growth_exp, s_prev, lag,
+                            p[P_OPTIMISM], p[P_UTIL_TARGET], p[P_ADJUST_MONTHS],
+                            p[P_DEPRECIATION])
+    orders = np.minimum(np.minimum(wanted, p[P_MAX_GROWTH] * capacity), funds / unit_capex)
+    x[slot] = orders
+    capex = orders * unit_capex
+    x[ttm + t % TTM_MONTHS] = capex
+    capex_ttm = 0.0 * capex
+    for m in range(TTM_MONTHS):
+        capex_ttm = capex_ttm + x[ttm + m]
+    rev_vendors = p[P_GPU_SHARE] * capex
+
+    # 6. firms: cash flows, debt, defaults and the hand-over of shares
+    vc = p[P_VC_RATIO] * gate * base * (1.0 - p[P_CIRC_SHARE])
+    opex = p[P_OPEX_SHARE] * cost * capacity
+    paid_clouds = circular * p[P_CIRC_CLOUD_SHARE]
+    paid_vendors = circular * (1.0 - p[P_CIRC_CLOUD_SHARE])
+    dumped = 0.0 * capacity
+    for k in range(N_SECTORS):
+        lost = 0.0 * capacity
+        for j in range(nf):
+            f = k * nf + j
+            lev = p[P_FIRMS + j]
+            cost_mult = p[P_FIRMS + nf + j]
+            w = x[share + f]
+            if k == LABS:
+                flow = w * (spend + circular + vc - rev_clouds - p[P_LAB_FIXED] * cost_mult)
+                borrowed = 0.0 * flow
+            elif k == CLOUDS:
+                other = p[P_CLOUD_OTHER_CASH] * p[P_FIRMS + 2 * nf + j]
+                flow = w * (rev_clouds - opex * cost_mult + other - capex * (1.0 - lev)
+                            - paid_clouds)
+                borrowed = w * capex * lev
+            else:
+                flow = w * (rev_vendors * p[P_VENDOR_MARGIN] - p[P_VENDOR_FIXED] * cost_mult
+                            - paid_vendors)
+                borrowed = 0.0 * flow
+            repaid = x[debt + f] / p[P_DEBT_MATURITY]
+            interest = rate * DT * (x[debt + f] + np.maximum(-x[cash + f], 0.0))
+            live = x[alive + f]
+            x[cash + f] = live * (x[cash + f] + flow - interest - repaid)
+            x[debt + f] = live * (x[debt + f] + borrowed - repaid)
+            room = credit_room(x, p, debt + f, share + f, k, gate)
+            fails = (live > 0.0) & (x[cash + f] + room < 0.0)
+            x[default + f] = where(fails, 1.0 * t, x[default + f])
+            x[alive + f] = where(fails, 0.0, live)
+            x[cash + f] = where(fails, 0.0, x[cash + f])
+            x[debt + f] = where(fails, 0.0, x[debt + f])
+            lost = lost + where(fails, w, 0.0)
+        # survivors take the defaulters' customers in proportion to their shares
+        kept = 1.0 - lost
+        for j in range(nf):
+            f = k * nf + j
+            x[share + f] = where(kept > 0.0, x[alive + f] * x[share + f] / np.maximum(kept, 1e-300),
+                                 x[share + f])
+        if k == CLOUDS:
+            dumped = lost
+    x[X_OVERHANG] = overhang + dumped
+
+    # 7. sentiment and the narrative regime
+    surprise = growth_exp - p[P_NARRATIVE_GROWTH]
+    disappointed = where(surprise < -p[P_DISAPPOINT], x[X_DISAPPOINTED] + 1.0, 0.0)
+    breaks = (x[X_BROKEN] == 0.0) & (disappointed >= p[P_BREAK_MONTHS])
+    recovering = where((x[X_BROKEN] > 0.0) & (surprise > 0.0), x[X_RECOVERING] + 1.0, 0.0)
+    mends = (x[X_BROKEN] > 0.0) & (recovering >= p[P_RECOVERY_MONTHS])
+    broken = where(breaks, 1.0, where(mends, 0.0, x[X_BROKEN]))
+    mean = broken * p[P_BUST_MEAN]
+    sentiment = sentiment_step(s_prev, p[P_PERSISTENCE], mean, surprise,
+                               util - p[P_UTIL_TARGET], p[P_SENT_GROWTH], p[P_SENT_UTIL],
+                               p[P_SENT_VOL], z_sent)
+    x[X_SENTIMENT] = sentiment - where(breaks, p[P_BREAK_JUMP], 0.0)
+    x[X_BROKEN] = broken
+    x[X_DISAPPOINTED] = disappointed
+    x[X_RECOVERING] = where(mends, 0.0, recovering)
+
+    # 8. carry the state and record this month
+    x[X_CAPACITY] = capacity
+    x[X_UTIL] = util
+    x[X_GROWTH_EXP] = growth_exp
+    x[X_DEMAND] = demand
+    w_rev = p[P_REV_SMOOTHING]
+    x[X_REV_LABS] = x[X_REV_LABS] + w_rev * (12.0 * spend - x[X_REV_LABS])
+    x[X_REV_CLOUDS] = x[X_REV_CLOUDS] + w_rev * (12.0 * rev_clouds - x[X_REV_CLOUDS])
+    x[X_REV_VENDORS] = x[X_REV_VENDORS] + w_rev * (12.0 * rev_vendors - x[X_REV_VENDORS])
+    obs[O_TOKEN_PRICE] = price
+    obs[O_SPEND] = spend
+    obs[O_COMPUTE_DEMAND] = demand
+    obs[O_CAPACITY] = capacity
+    obs[O_CAPEX] = capex
+    obs[O_UTILIZATION] = util
+    obs[O_RENTAL_PRICE] = rental
+    obs[O_CAPEX_TTM] = capex_ttm
+    obs[O_TOKENS] = tokens
+    record_valuation(x, p, obs, surprise)
+
+
+def credit_room(x, p, debt_slot, share_slot, sector, gate):
+    """Unused credit of one firm: a multiple of its revenue run-rate while lenders lend."""
+    limit = p[P_CREDIT_MULTIPLE] * x[share_slot] * x[X_REV + sector] * gate
+    return np.maximum(limit - x[debt_slot], 0.0)
+
+
+def record_valuation(x, p, obs, growth_surprise):
+    """Sector equity = EV + net cash of surviving firms; the index is their sum ($B)."""
+    _, _, cash, debt, alive, _, _, _ = state_layout(p)
+    nf = n_firms(p)
+    index = 0.0 * growth_surprise
+    for k in range(N_SECTORS):
+        multiple = valuation_multiple(p[P_MULT_LABS + k], x[X_SENTIMENT], growth_surprise,
+                                      p[P_MULT_SENT_BETA], p[P_MULT_GROWTH_BETA])
+        net_cash = 0.0 * growth_surprise
+        survivors = 0.0 * growth_surprise
+        for j in range(nf):
+            f = k * nf + j
+            net_cash = net_cash + x[alive + f] * (x[cash + f] - x[debt + f])
+            survivors = survivors + x[alive + f]
+        enterprise = multiple * x[X_REV + k] * np.minimum(survivors, 1.0)
+        equity = np.maximum(enterprise + net_cash, 0.0)
+        obs[O_EQUITY + k] = equity
+        index = index + equity
+    obs[O_INDEX] = index

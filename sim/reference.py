@@ -1,0 +1,57 @@
+"""The NumPy reference: the same model, vectorized over the paths of a chunk, month by month.
+
+It runs the very equations of :mod:`sim.model` and :mod:`sim.reductions` on arrays (one
+element per path) and draws the same counter-based random numbers as the engine, so on any
+set of paths it must agree with :func:`sim.kernel.simulate_chunk` to rounding. It is the
+test oracle and the baseline the benchmarks compare the engine with; it has the engine's
+signature so :mod:`sim.engine` can drive either.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.histogram import bin_index
+from sim.model import N_HIST, N_OBS, N_UNIFORMS, initial_state, state_layout, step
+from sim.reductions import N_RED, start, update
+from sim.rng import path_key, uniform
+
+
+def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample_stride,
+                   red_out, defaults_out, finite_out, hist, traj):
+    """Same contract as :func:`sim.kernel.simulate_chunk` (``hist`` may have one worker)."""
+    n_paths = red_out.shape[0]
+    n_bins = hist.shape[3]
+    n_sample = traj.shape[0]
+    layout = state_layout(p)
+    paths = np.arange(first_path, first_path + n_paths, dtype=np.uint64)
+    sampled = (paths % np.uint64(sample_stride) == 0) & (
+        paths // np.uint64(sample_stride) < np.uint64(n_sample))
+    slots = (paths[sampled] // np.uint64(sample_stride)).astype(np.int64)
+    x = np.empty((layout[7], n_paths))
+    obs = np.empty((N_OBS, n_paths))
+    red = np.empty((N_RED, n_paths))
+    u = np.empty((N_UNIFORMS, n_paths))
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        keys = path_key(np.uint64(seed), paths)
+        initial_state(x, p, obs)
+        start(red, obs)
+        _record(0, obs, hist[0], lower, per_unit, is_log, n_bins)
+        traj[slots, 0, :] = obs[:, sampled].T
+        for t in range(1, horizon + 1):
+            counter = (t - 1) * N_UNIFORMS
+            for k in range(N_UNIFORMS):
+                u[k] = uniform(keys, np.uint64(counter + k))
+            step(x, t, p, u, obs)
+            update(red, obs, t)
+            _record(t, obs, hist[0], lower, per_unit, is_log, n_bins)
+            traj[slots, t, :] = obs[:, sampled].T
+    red_out[:] = red.T
+    defaults_out[:] = x[layout[6]:layout[7]].T.astype(np.int16)
+    finite_out[:] = np.isfinite(x).all(axis=0) & np.isfinite(red).all(axis=0)
+
+
+def _record(t, obs, hist, lower, per_unit, is_log, n_bins):
+    for s in range(N_HIST):
+        bins = bin_index(obs[s], lower[s], per_unit[s], is_log[s], n_bins).astype(np.int64)
+        hist[t, s] += np.bincount(bins, minlength=n_bins).astype(hist.dtype)
