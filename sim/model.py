@@ -13,13 +13,15 @@ Order of one step at month t (quantities without subscript are this month's):
                m = m_floor + (m_prev - m_floor) exp(-kappa_m dt)
                A += (p + q A)(1 - A) dt exp(sigma_A sqrt(dt) z_A - sigma_A^2 dt / 2), capped at 1
 2. capacity:   K = K_prev (1 - delta dt) + orders placed L months ago (ring buffer)
-3. prices:     r = c phi(U_prev) (1 - d_fire min(overhang, 1)),
-               phi(U) = phi_0 + (phi_1 - phi_0) U^k;  P = r / tau (1 + m)
+3. prices:     r* = c phi(U_prev) (1 - d_fire min(overhang, 1)),
+               phi(U) = phi_0 + (phi_1 - phi_0) U^k;  r = r_prev (r* / r_prev)^a;
+               P = r / tau (1 + m)
 4. demand:     Q = Q0 (A / A0) (P / P0)^-eps;  H = Q / tau + training / r;
                served = min(H, K);  U = served / K;  S = P Q served / H
-5. orders:     g_hat += w (log(H / H_prev) / dt - g_hat);
-               K* = H exp(g_hat L dt + o s_prev) / U*;
-               orders = min(max(0, (K* - K - pipeline) / T_adj + delta dt K), g_max K, funds / k)
+5. orders:     g_hat += w (log(H / H_prev) / dt - g_hat);  K* = H exp(o s_prev) / U*;
+               need = K* (delta + g_hat) dt;
+               gap = K* exp(g_hat L dt) + (L - 1) need - K - pipeline;
+               orders = min(max(0, need + gap / T_adj), g_max K, funds / k)
 6. firms:      cash and debt of n firms per sector; default when cash + available credit < 0
 7. sentiment:  s = rho s + (1 - rho) mu(regime) + a_g (g_hat - g_N) dt + a_u (U - U*) dt
                    + sigma_s sqrt(dt) z_s;  the narrative breaks after n months of disappointment
@@ -46,13 +48,13 @@ MAX_JUMPS_PER_MONTH = 20
     P_TAU0, P_TAU_GROWTH, P_TAU_VOL, P_JUMP_RATE, P_JUMP_MEAN, P_JUMP_STD,
     P_C0, P_COST_GROWTH, P_COST_VOL, P_OPEX_SHARE, P_CAPEX_PER_CAPACITY,
     P_RENT_FLOOR, P_RENT_CAP, P_RENT_CURVATURE, P_MARGIN0, P_MARGIN_FLOOR, P_MARGIN_DECAY,
-    P_FIRE_DISCOUNT, P_FIRE_HALFLIFE,
+    P_FIRE_DISCOUNT, P_FIRE_HALFLIFE, P_RENT_ADJUST,
     P_ELASTICITY, P_SPEND0, P_ADOPTION0, P_BASS_P, P_BASS_Q, P_ADOPTION_VOL,
     P_TRAINING0, P_TRAINING_GROWTH,
     P_UTIL0, P_UTIL_TARGET, P_BUILD_LAG, P_DEPRECIATION, P_ADJUST_MONTHS, P_MAX_GROWTH,
     P_EXPECT_WEIGHT, P_GROWTH0, P_OPTIMISM,
     P_CIRC_SHARE, P_CIRC_CLOUD_SHARE, P_VC_RATIO, P_GPU_SHARE, P_VENDOR_MARGIN,
-    P_LAB_FIXED, P_VENDOR_FIXED, P_CLOUD_OTHER_CASH, P_RISK_FREE, P_SPREAD0, P_SPREAD_SENS,
+    P_LAB_FIXED, P_VENDOR_FIXED, P_CLOUD_OTHER_CASH, P_CLOUD_OTHER_GROWTH, P_RISK_FREE, P_SPREAD0, P_SPREAD_SENS,
     P_DEBT_MATURITY, P_CREDIT_MULTIPLE, P_GATE_CENTER, P_GATE_WIDTH,
     P_CASH0_LABS, P_CASH0_CLOUDS, P_CASH0_VENDORS, P_DEBT0_LABS, P_DEBT0_CLOUDS, P_DEBT0_VENDORS,
     P_N_FIRMS,
@@ -63,17 +65,17 @@ MAX_JUMPS_PER_MONTH = 20
     # derived at t=0 by initial_conditions()
     P_PRICE0, P_TOKENS0, P_CAPACITY0, P_ORDERS0,
     N_SCALAR_PARAMS,
-) = range(80)
+) = range(82)
 # After the scalars: per-firm leverage, cost multiplier and other-cash weight (n_firms each).
 P_FIRMS = N_SCALAR_PARAMS
 
 # --- state vector -----------------------------------------------------------------------
 (
-    X_LOG_TAU, X_LOG_COST, X_MARGIN, X_ADOPTION, X_CAPACITY, X_UTIL, X_OVERHANG,
+    X_LOG_TAU, X_LOG_COST, X_MARGIN, X_ADOPTION, X_CAPACITY, X_UTIL, X_OVERHANG, X_RENT,
     X_GROWTH_EXP, X_DEMAND, X_SENTIMENT, X_BROKEN, X_DISAPPOINTED, X_RECOVERING,
     X_REV_LABS, X_REV_CLOUDS, X_REV_VENDORS,
     N_SCALAR_STATE,
-) = range(17)
+) = range(18)
 X_REV = X_REV_LABS  # X_REV + sector: smoothed annual revenue run-rate of that sector
 
 # --- observables (the first N_HIST get per-month histograms) ----------------------------
@@ -152,9 +154,14 @@ def rent_markup(util, floor, cap, curvature):
 
 
 def rental_price(cost, util, floor, cap, curvature, fire_discount, overhang):
-    """r = c phi(U) (1 - fire-sale discount): $ per GPU-hour."""
+    """Market-clearing rent r* = c phi(U) (1 - fire-sale discount): $ per GPU-hour."""
     markup = rent_markup(util, floor, cap, curvature)
     return cost * markup * (1.0 - fire_discount * np.minimum(overhang, 1.0))
+
+
+def sticky_rent(previous, clearing, adjustment):
+    """Contracted rents move a share of the way (in logs) to the clearing rent each month."""
+    return previous * (clearing / previous) ** adjustment
 
 
 def token_price(rental, tau, margin):
@@ -172,9 +179,9 @@ def funding_gate(sentiment, center, width):
     return 1.0 / (1.0 + np.exp(-(sentiment - center) / width))
 
 
-def training_base(training0, growth, t):
-    """Labs' training budget before funding conditions: $B per month."""
-    return training0 * np.exp(growth * t * DT)
+def exponential_trend(level0, growth, t):
+    """A level growing at a constant rate: training budgets, clouds' other cash ($B/month)."""
+    return level0 * np.exp(growth * t * DT)
 
 
 def training_spend(base, circular_share, gate):
@@ -189,10 +196,24 @@ def expected_growth(previous, weight, demand, previous_demand):
 
 def desired_orders(demand, capacity, pipeline, growth_exp, sentiment, lag, optimism,
                    target_util, adjust_months, depreciation):
-    """Orders that close the gap to forecast demand over adjust_months, plus replacement."""
-    forecast = demand * np.exp(growth_exp * lag * DT + optimism * sentiment)
-    gap = forecast / target_util - capacity - pipeline
-    return np.maximum(0.0, gap / adjust_months + depreciation * DT * capacity)
+    """Supply-line ordering rule: replacement and expected growth, plus a share of the gap.
+
+    The target capacity is what forecast demand needs when today's orders arrive (L months
+    ahead, scaled by sentiment-driven optimism); the target supply line holds L - 1 months of
+    that need, so in steady growth orders equal the need and utilization stays on target.
+    """
+    target = demand * np.exp(optimism * sentiment) / target_util
+    need = target * (depreciation + growth_exp) * DT
+    gap = target * np.exp(growth_exp * lag * DT) + (lag - 1.0) * need - capacity - pipeline
+    return np.maximum(0.0, need + gap / adjust_months)
+
+
+def steady_orders(demand, capacity, growth_exp, sentiment, lag, optimism, target_util,
+                  adjust_months, depreciation):
+    """Orders that reproduce themselves under desired_orders with a full, even pipeline."""
+    o = desired_orders(demand, capacity, 0.0, growth_exp, sentiment, lag, optimism,
+                       target_util, adjust_months, depreciation)
+    return o / (1.0 + (lag - 1.0) / adjust_months)
 
 
 def capex_per_capacity(unit_cost0, cost, cost0):
@@ -231,7 +252,7 @@ def initial_conditions(p):
 
     Given spend S0, utilization U0, cost c0 and efficiency tau0: P0 = c0 phi(U0) / tau0 (1 + m0),
     Q0 = S0 / P0, K0 = (Q0 / tau0 + training0 / r0) / U0, and the pipeline holds the orders
-    that grow capacity at the expected rate: orders0 = K0 (delta + g0) dt.
+    that the ordering rule would place again at t=0 (steady_orders).
     """
     r0 = rental_price(p[P_C0], p[P_UTIL0], p[P_RENT_FLOOR], p[P_RENT_CAP], p[P_RENT_CURVATURE],
                       0.0, 0.0)
@@ -244,7 +265,9 @@ def initial_conditions(p):
     p[P_PRICE0] = price0
     p[P_TOKENS0] = tokens0
     p[P_CAPACITY0] = capacity0
-    p[P_ORDERS0] = capacity0 * max(p[P_DEPRECIATION] + p[P_GROWTH0], 0.0) * DT
+    p[P_ORDERS0] = steady_orders(demand0, capacity0, p[P_GROWTH0], p[P_S0], p[P_BUILD_LAG],
+                                 p[P_OPTIMISM], p[P_UTIL_TARGET], p[P_ADJUST_MONTHS],
+                                 p[P_DEPRECIATION])
     return p
 
 
@@ -273,6 +296,7 @@ def initial_state(x, p, obs):
         x[ttm + m] = capex0
     r0 = rental_price(p[P_C0], p[P_UTIL0], p[P_RENT_FLOOR], p[P_RENT_CAP], p[P_RENT_CURVATURE],
                       0.0, 0.0)
+    x[X_RENT] = r0
     x[X_REV_LABS] = 12.0 * p[P_SPEND0]
     x[X_REV_CLOUDS] = 12.0 * r0 * x[X_DEMAND]
     x[X_REV_VENDORS] = 12.0 * p[P_GPU_SHARE] * capex0
@@ -333,15 +357,17 @@ def step(x, t, p, u, obs):
     overhang = x[X_OVERHANG] * np.exp(-np.log(2.0) / p[P_FIRE_HALFLIFE])
 
     # 3. prices (this month's rent clears on last month's utilization)
-    rental = rental_price(cost, x[X_UTIL], p[P_RENT_FLOOR], p[P_RENT_CAP], p[P_RENT_CURVATURE],
-                          p[P_FIRE_DISCOUNT], overhang)
+    clearing = rental_price(cost, x[X_UTIL], p[P_RENT_FLOOR], p[P_RENT_CAP],
+                            p[P_RENT_CURVATURE], p[P_FIRE_DISCOUNT], overhang)
+    rental = sticky_rent(x[X_RENT], clearing, p[P_RENT_ADJUST])
+    x[X_RENT] = rental
     price = token_price(rental, tau, x[X_MARGIN])
 
     # 4. demand, training compute, utilization
     tokens = token_demand(p[P_TOKENS0], x[X_ADOPTION], p[P_ADOPTION0], price, p[P_PRICE0],
                           p[P_ELASTICITY])
     gate = funding_gate(s_prev, p[P_GATE_CENTER], p[P_GATE_WIDTH])
-    base = training_base(p[P_TRAINING0], p[P_TRAINING_GROWTH], t)
+    base = exponential_trend(p[P_TRAINING0], p[P_TRAINING_GROWTH], t)
     training = training_spend(base, p[P_CIRC_SHARE], gate)
     circular = p[P_CIRC_SHARE] * gate * base
     demand = tokens / tau + training / rental
@@ -379,6 +405,7 @@ def step(x, t, p, u, obs):
     opex = p[P_OPEX_SHARE] * cost * capacity
     paid_clouds = circular * p[P_CIRC_CLOUD_SHARE]
     paid_vendors = circular * (1.0 - p[P_CIRC_CLOUD_SHARE])
+    other_cash = exponential_trend(p[P_CLOUD_OTHER_CASH], p[P_CLOUD_OTHER_GROWTH], t)
     dumped = 0.0 * capacity
     for k in range(N_SECTORS):
         lost = 0.0 * capacity
@@ -391,7 +418,7 @@ def step(x, t, p, u, obs):
                 flow = w * (spend + circular + vc - rev_clouds - p[P_LAB_FIXED] * cost_mult)
                 borrowed = 0.0 * flow
             elif k == CLOUDS:
-                other = p[P_CLOUD_OTHER_CASH] * p[P_FIRMS + 2 * nf + j]
+                other = other_cash * p[P_FIRMS + 2 * nf + j]
                 flow = w * (rev_clouds - opex * cost_mult + other - capex * (1.0 - lev)
                             - paid_clouds)
                 borrowed = w * capex * lev

@@ -30,12 +30,12 @@ def param(default: Any, unit: str, lo: float, hi: float, doc: str, *, open_lo: b
 class EfficiencyConfig:
     tau0: float = param(10.0, "Mtok/GPU-h", 0.0, INF, "tokens served per GPU-hour at t=0",
                         open_lo=True)
-    growth: float = param(1.5, "1/yr", -10.0, 10.0,
+    growth: float = param(0.9, "1/yr", -10.0, 10.0,
                           "drift of log efficiency (algorithms + hardware), before jumps")
     volatility: float = param(0.25, "1/sqrt(yr)", 0.0, 5.0, "volatility of log efficiency")
     jump_rate: float = param(0.5, "1/yr", 0.0, 24.0,
                              "rate of efficiency shocks (e.g. a cheap open model)")
-    jump_mean: float = param(0.4, "log", -5.0, 5.0, "mean log size of one efficiency shock")
+    jump_mean: float = param(0.3, "log", -5.0, 5.0, "mean log size of one efficiency shock")
     jump_std: float = param(0.2, "log", 0.0, 5.0, "std of the log size of one efficiency shock")
 
 
@@ -48,7 +48,7 @@ class CostConfig:
     volatility: float = param(0.05, "1/sqrt(yr)", 0.0, 5.0, "volatility of the log cost")
     opex_share: float = param(0.3, "1", 0.0, 1.0,
                               "cash operating share of the all-in cost (power, cooling, staff)")
-    capex_per_capacity: float = param(68.0, "$ per GPU-h/month", 0.0, INF,
+    capex_per_capacity: float = param(45.0, "$ per GPU-h/month", 0.0, INF,
                                       "capex to add one GPU-hour per month of capacity",
                                       open_lo=True)
 
@@ -57,11 +57,14 @@ class CostConfig:
 class PricesConfig:
     rent_floor: float = param(0.3, "1", 0.0, 10.0,
                               "rental price / cost at zero utilization (dumped spare capacity)")
-    rent_cap: float = param(1.5, "1", 0.0, 10.0, "rental price / cost at full utilization")
-    rent_curvature: float = param(2.0, "1", 0.1, 10.0, "curvature of the utilization markup")
+    rent_cap: float = param(1.8, "1", 0.0, 10.0, "rental price / cost at full utilization")
+    rent_curvature: float = param(1.5, "1", 0.1, 10.0, "curvature of the utilization markup")
+    rent_adjustment: float = param(0.25, "1/month", 0.0, 1.0,
+                                   "share of the log gap to the clearing rent closed per month",
+                                   open_lo=True)
     margin0: float = param(1.5, "1", 0.0, 100.0, "labs' markup over compute cost at t=0")
     margin_floor: float = param(0.3, "1", 0.0, 100.0, "competitive long-run lab markup")
-    margin_decay: float = param(0.5, "1/yr", 0.0, 20.0,
+    margin_decay: float = param(0.3, "1/yr", 0.0, 20.0,
                                 "speed at which competition compresses the markup")
     fire_sale_discount: float = param(0.5, "1", 0.0, 1.0,
                                       "rental price cut when all capacity is sold off by defaulters")
@@ -71,18 +74,18 @@ class PricesConfig:
 
 @dataclass
 class DemandConfig:
-    elasticity: float = param(1.2, "1", 0.0, 10.0,
+    elasticity: float = param(1.1, "1", 0.0, 10.0,
                               "price elasticity of token demand eps (Jevons holds if > 1)",
                               open_lo=True)
     spend0: float = param(5.0, "$B/month", 0.0, INF, "end-user spend on tokens at t=0",
                           open_lo=True)
-    adoption0: float = param(0.2, "1", 0.0, 1.0, "adoption share at t=0", open_lo=True)
+    adoption0: float = param(0.3, "1", 0.0, 1.0, "adoption share at t=0", open_lo=True)
     bass_p: float = param(0.03, "1/yr", 0.0, 10.0, "Bass innovation coefficient p")
-    bass_q: float = param(0.4, "1/yr", 0.0, 10.0, "Bass imitation coefficient q")
+    bass_q: float = param(0.35, "1/yr", 0.0, 10.0, "Bass imitation coefficient q")
     adoption_volatility: float = param(0.2, "1/sqrt(yr)", 0.0, 5.0,
                                        "volatility of the log adoption increment")
     training0: float = param(4.0, "$B/month", 0.0, INF, "labs' training compute budget at t=0")
-    training_growth: float = param(0.3, "1/yr", -5.0, 5.0, "growth rate of the training budget")
+    training_growth: float = param(0.2, "1/yr", -5.0, 5.0, "growth rate of the training budget")
 
 
 @dataclass
@@ -119,6 +122,8 @@ class FinanceConfig:
     vendor_fixed: float = param(1.0, "$B/month", 0.0, INF, "vendors' fixed costs")
     cloud_other_cash: float = param(12.0, "$B/month", 0.0, INF,
                                     "clouds' cash flow from other businesses")
+    cloud_other_growth: float = param(0.1, "1/yr", -5.0, 5.0,
+                                      "growth rate of the clouds' other cash flow")
     risk_free: float = param(0.04, "1/yr", 0.0, 1.0, "risk-free interest rate")
     spread0: float = param(0.03, "1/yr", 0.0, 1.0, "credit spread at neutral sentiment")
     spread_sensitivity: float = param(0.5, "1", 0.0, 5.0,

@@ -19,7 +19,7 @@ def where(cond, a, b):
     return np.where(cond, a, b)
 
 
-@overload(where, inline="always")
+@overload(where)
 def _where_scalar(cond, a, b):
     def impl(cond, a, b):
         return a if cond else b

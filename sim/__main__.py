@@ -1,0 +1,48 @@
+"""`bubblesim`: the Hydra entry point. Thin: compose the config, call app.run, map errors."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from sim.params import ConfigError
+from sim.schema import register_configs
+
+CONFIG_PATH = str(Path(__file__).resolve().parent.parent / "conf")
+
+register_configs()
+
+
+def _remove_empty_run_dir(output_dir: Path) -> None:
+    """Drop the run directory Hydra created if it holds nothing but Hydra's own files."""
+    if not output_dir.is_dir():
+        return
+    own = {".hydra"} | {p.name for p in output_dir.glob("*.log")}
+    if {p.name for p in output_dir.iterdir()} <= own:
+        shutil.rmtree(output_dir, ignore_errors=True)
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="config")
+def _main(cfg: DictConfig) -> None:
+    from sim import app
+
+    output_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        app.run(cfg, output_dir)
+    except ConfigError as exc:
+        _remove_empty_run_dir(output_dir)
+        print(f"bubblesim: invalid config: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+def main() -> None:
+    _main()
+
+
+if __name__ == "__main__":
+    main()

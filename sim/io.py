@@ -1,0 +1,75 @@
+"""Atomic writing and checked reading of run outputs.
+
+A file is written under a temporary name in its final directory and renamed into place, so a
+reader (or an interrupted run) sees either the complete file or none.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import xarray as xr
+
+RESULTS = "results.nc"
+SUMMARY = "summary.md"
+TITLE = "bubblesim run"
+
+
+class OutputError(RuntimeError):
+    """A missing, truncated or foreign output file; the message says which and why."""
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def _encoding(ds: xr.Dataset) -> dict:
+    # Histograms and per-path arrays are large and repetitive: compress them.
+    return {name: {"zlib": True, "complevel": 1} for name in ds.data_vars
+            if ds[name].size > 10_000}
+
+
+def write_dataset(ds: xr.Dataset, path: Path) -> Path:
+    """Write ``ds`` to ``path`` (NetCDF4 via h5netcdf) atomically."""
+    path = Path(path)
+    tmp = _temporary(path)
+    try:
+        ds.to_netcdf(tmp, engine="h5netcdf", encoding=_encoding(ds))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_text(text: str, path: Path) -> Path:
+    """Write a text file atomically."""
+    path = Path(path)
+    tmp = _temporary(path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def results_path(path: Path) -> Path:
+    """The results.nc of a run directory, or ``path`` itself if it is a file."""
+    path = Path(path)
+    return path / RESULTS if path.is_dir() else path
+
+
+def read_results(path: Path) -> xr.Dataset:
+    """Open a run's results.nc, with one clear error if it is missing, corrupt or foreign."""
+    file = results_path(path)
+    if not file.exists():
+        raise OutputError(f"{file}: no such file (expected a bubblesim run directory or "
+                          f"{RESULTS})")
+    try:
+        ds = xr.load_dataset(file, engine="h5netcdf")
+    except Exception as exc:  # h5py raises several types for truncated files
+        raise OutputError(f"{file}: not a readable NetCDF file ({type(exc).__name__})") from None
+    if ds.attrs.get("title") != TITLE:
+        raise OutputError(f"{file}: not a bubblesim results file (no title '{TITLE}')")
+    return ds
