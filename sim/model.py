@@ -21,7 +21,7 @@ Order of one step at month t (quantities without subscript are this month's):
 5. orders:     g_hat += w (log(H / H_prev) / dt - g_hat);  K* = H exp(o s_prev) / U*;
                need = K* (delta + g_hat) dt;
                gap = K* exp(g_hat L dt) + (L - 1) need - K - pipeline;
-               orders = min(max(0, need + gap / T_adj), g_max K, funds / k)
+               orders = min(max(a delta dt K, need + gap / T_adj), g_max K, funds / k)
 6. firms:      cash and debt of n firms per sector; default when cash + available credit < 0
 7. sentiment:  s = rho s + (1 - rho) mu(regime) + a_g (g_hat - g_N) dt + a_u (U - U*) dt
                    + sigma_s sqrt(dt) z_s;  the narrative breaks after n months of disappointment
@@ -50,9 +50,9 @@ MAX_JUMPS_PER_MONTH = 20
     P_RENT_FLOOR, P_RENT_CAP, P_RENT_CURVATURE, P_MARGIN0, P_MARGIN_FLOOR, P_MARGIN_DECAY,
     P_FIRE_DISCOUNT, P_FIRE_HALFLIFE, P_RENT_ADJUST,
     P_ELASTICITY, P_SPEND0, P_ADOPTION0, P_BASS_P, P_BASS_Q, P_ADOPTION_VOL,
-    P_TRAINING0, P_TRAINING_GROWTH,
+    P_TRAINING0, P_TRAINING_GROWTH, P_TRAINING_CUT,
     P_UTIL0, P_UTIL_TARGET, P_BUILD_LAG, P_DEPRECIATION, P_ADJUST_MONTHS, P_MAX_GROWTH,
-    P_EXPECT_WEIGHT, P_GROWTH0, P_OPTIMISM,
+    P_EXPECT_WEIGHT, P_GROWTH0, P_OPTIMISM, P_MAINTENANCE,
     P_CIRC_SHARE, P_CIRC_CLOUD_SHARE, P_VC_RATIO, P_GPU_SHARE, P_VENDOR_MARGIN,
     P_LAB_FIXED, P_VENDOR_FIXED, P_CLOUD_OTHER_CASH, P_CLOUD_OTHER_GROWTH, P_RISK_FREE, P_SPREAD0, P_SPREAD_SENS,
     P_DEBT_MATURITY, P_CREDIT_MULTIPLE, P_GATE_CENTER, P_GATE_WIDTH,
@@ -65,7 +65,7 @@ MAX_JUMPS_PER_MONTH = 20
     # derived at t=0 by initial_conditions()
     P_PRICE0, P_TOKENS0, P_CAPACITY0, P_ORDERS0,
     N_SCALAR_PARAMS,
-) = range(82)
+) = range(84)
 # After the scalars: per-firm leverage, cost multiplier and other-cash weight (n_firms each).
 P_FIRMS = N_SCALAR_PARAMS
 
@@ -184,9 +184,11 @@ def exponential_trend(level0, growth, t):
     return level0 * np.exp(growth * t * DT)
 
 
-def training_spend(base, circular_share, gate):
-    """Training spend: the circular share is only spent while investors fund it."""
-    return base * (1.0 - circular_share + circular_share * gate)
+def training_spend(base, circular_share, cut, gate):
+    """Training spend: the circular share is spent only while suppliers fund it, and labs
+    cut a share ``cut`` of their own training when outside funding closes."""
+    own = (1.0 - circular_share) * (1.0 - cut * (1.0 - gate))
+    return base * (own + circular_share * gate)
 
 
 def expected_growth(previous, weight, demand, previous_demand):
@@ -195,24 +197,25 @@ def expected_growth(previous, weight, demand, previous_demand):
 
 
 def desired_orders(demand, capacity, pipeline, growth_exp, sentiment, lag, optimism,
-                   target_util, adjust_months, depreciation):
+                   target_util, adjust_months, depreciation, maintenance):
     """Supply-line ordering rule: replacement and expected growth, plus a share of the gap.
 
     The target capacity is what forecast demand needs when today's orders arrive (L months
     ahead, scaled by sentiment-driven optimism); the target supply line holds L - 1 months of
     that need, so in steady growth orders equal the need and utilization stays on target.
+    Even with spare capacity, a share ``maintenance`` of retirements is always replaced.
     """
     target = demand * np.exp(optimism * sentiment) / target_util
     need = target * (depreciation + growth_exp) * DT
     gap = target * np.exp(growth_exp * lag * DT) + (lag - 1.0) * need - capacity - pipeline
-    return np.maximum(0.0, need + gap / adjust_months)
+    return np.maximum(maintenance * depreciation * DT * capacity, need + gap / adjust_months)
 
 
 def steady_orders(demand, capacity, growth_exp, sentiment, lag, optimism, target_util,
-                  adjust_months, depreciation):
+                  adjust_months, depreciation, maintenance):
     """Orders that reproduce themselves under desired_orders with a full, even pipeline."""
     o = desired_orders(demand, capacity, 0.0, growth_exp, sentiment, lag, optimism,
-                       target_util, adjust_months, depreciation)
+                       target_util, adjust_months, depreciation, maintenance)
     return o / (1.0 + (lag - 1.0) / adjust_months)
 
 
@@ -259,7 +262,7 @@ def initial_conditions(p):
     price0 = token_price(r0, p[P_TAU0], p[P_MARGIN0])
     tokens0 = p[P_SPEND0] / price0
     gate0 = funding_gate(p[P_S0], p[P_GATE_CENTER], p[P_GATE_WIDTH])
-    training = training_spend(p[P_TRAINING0], p[P_CIRC_SHARE], gate0)
+    training = training_spend(p[P_TRAINING0], p[P_CIRC_SHARE], p[P_TRAINING_CUT], gate0)
     demand0 = tokens0 / p[P_TAU0] + training / r0
     capacity0 = demand0 / p[P_UTIL0]
     p[P_PRICE0] = price0
@@ -267,7 +270,7 @@ def initial_conditions(p):
     p[P_CAPACITY0] = capacity0
     p[P_ORDERS0] = steady_orders(demand0, capacity0, p[P_GROWTH0], p[P_S0], p[P_BUILD_LAG],
                                  p[P_OPTIMISM], p[P_UTIL_TARGET], p[P_ADJUST_MONTHS],
-                                 p[P_DEPRECIATION])
+                                 p[P_DEPRECIATION], p[P_MAINTENANCE])
     return p
 
 
@@ -368,7 +371,7 @@ def step(x, t, p, u, obs):
                           p[P_ELASTICITY])
     gate = funding_gate(s_prev, p[P_GATE_CENTER], p[P_GATE_WIDTH])
     base = exponential_trend(p[P_TRAINING0], p[P_TRAINING_GROWTH], t)
-    training = training_spend(base, p[P_CIRC_SHARE], gate)
+    training = training_spend(base, p[P_CIRC_SHARE], p[P_TRAINING_CUT], gate)
     circular = p[P_CIRC_SHARE] * gate * base
     demand = tokens / tau + training / rental
     served = np.minimum(demand, capacity)
@@ -390,7 +393,7 @@ def step(x, t, p, u, obs):
         funds = funds + x[alive + f] * np.maximum(x[cash + f] + room, 0.0)
     wanted = desired_orders(demand, capacity, pipeline, growth_exp, s_prev, lag,
                             p[P_OPTIMISM], p[P_UTIL_TARGET], p[P_ADJUST_MONTHS],
-                            p[P_DEPRECIATION])
+                            p[P_DEPRECIATION], p[P_MAINTENANCE])
     orders = np.minimum(np.minimum(wanted, p[P_MAX_GROWTH] * capacity), funds / unit_capex)
     x[slot] = orders
     capex = orders * unit_capex

@@ -63,7 +63,7 @@ class PricesConfig:
                                    "share of the log gap to the clearing rent closed per month",
                                    open_lo=True)
     margin0: float = param(1.5, "1", 0.0, 100.0, "labs' markup over compute cost at t=0")
-    margin_floor: float = param(0.3, "1", 0.0, 100.0, "competitive long-run lab markup")
+    margin_floor: float = param(0.5, "1", 0.0, 100.0, "competitive long-run lab markup")
     margin_decay: float = param(0.3, "1/yr", 0.0, 20.0,
                                 "speed at which competition compresses the markup")
     fire_sale_discount: float = param(0.5, "1", 0.0, 1.0,
@@ -74,7 +74,7 @@ class PricesConfig:
 
 @dataclass
 class DemandConfig:
-    elasticity: float = param(1.1, "1", 0.0, 10.0,
+    elasticity: float = param(1.15, "1", 0.0, 10.0,
                               "price elasticity of token demand eps (Jevons holds if > 1)",
                               open_lo=True)
     spend0: float = param(5.0, "$B/month", 0.0, INF, "end-user spend on tokens at t=0",
@@ -86,6 +86,8 @@ class DemandConfig:
                                        "volatility of the log adoption increment")
     training0: float = param(4.0, "$B/month", 0.0, INF, "labs' training compute budget at t=0")
     training_growth: float = param(0.2, "1/yr", -5.0, 5.0, "growth rate of the training budget")
+    training_cut: float = param(0.9, "1", 0.0, 1.0,
+                                "share of own training labs cut when outside funding closes")
 
 
 @dataclass
@@ -106,6 +108,8 @@ class CapacityConfig:
                            "expected growth of compute demand at t=0")
     optimism: float = param(0.3, "1", 0.0, 5.0,
                             "log-scaling of the capacity forecast with sentiment")
+    maintenance_share: float = param(0.5, "1", 0.0, 1.0,
+                                     "share of retirements replaced even with spare capacity")
 
 
 @dataclass
@@ -119,7 +123,7 @@ class FinanceConfig:
     gpu_share: float = param(0.25, "1", 0.0, 1.0, "vendors' revenue share of capex orders")
     vendor_gross_margin: float = param(0.7, "1", 0.0, 1.0, "chip vendors' gross margin")
     lab_fixed: float = param(1.0, "$B/month", 0.0, INF, "labs' fixed costs besides compute")
-    vendor_fixed: float = param(1.0, "$B/month", 0.0, INF, "vendors' fixed costs")
+    vendor_fixed: float = param(0.5, "$B/month", 0.0, INF, "vendors' fixed costs")
     cloud_other_cash: float = param(12.0, "$B/month", 0.0, INF,
                                     "clouds' cash flow from other businesses")
     cloud_other_growth: float = param(0.1, "1/yr", -5.0, 5.0,
@@ -177,7 +181,7 @@ class SentimentConfig:
 
 @dataclass
 class ValuationConfig:
-    multiple_labs: float = param(20.0, "1", 0.0, 1000.0, "labs' EV / annual revenue",
+    multiple_labs: float = param(15.0, "1", 0.0, 1000.0, "labs' EV / annual revenue",
                                  open_lo=True)
     multiple_clouds: float = param(8.0, "1", 0.0, 1000.0, "clouds' EV / annual revenue",
                                    open_lo=True)
