@@ -67,7 +67,7 @@ class PricesConfig:
     margin_decay: float = param(0.3, "1/yr", 0.0, 20.0,
                                 "speed at which competition compresses the markup")
     fire_sale_discount: float = param(0.5, "1", 0.0, 1.0,
-                                      "rental price cut when all capacity is sold off by defaulters")
+                                      "rent cut when all capacity is sold off by defaulters")
     fire_sale_halflife: float = param(6.0, "months", 0.0, 600.0,
                                       "half-life of the fire-sale overhang", open_lo=True)
 
@@ -117,7 +117,7 @@ class FinanceConfig:
     circular_share: float = param(0.2, "1", 0.0, 1.0,
                                   "share of lab training compute funded by clouds and vendors")
     circular_cloud_share: float = param(0.6, "1", 0.0, 1.0,
-                                        "part of circular investment paid by clouds (rest: vendors)")
+                                        "circular investment share paid by clouds (rest: vendors)")
     vc_ratio: float = param(1.0, "1", 0.0, 10.0,
                             "outside funding of labs per $ of own training spend, in good times")
     gpu_share: float = param(0.25, "1", 0.0, 1.0, "vendors' revenue share of capex orders")

@@ -1,0 +1,60 @@
+"""Shared fixtures: compose the real Hydra configs, run small simulations."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
+
+from sim.engine import simulate
+from sim.params import model_vector, run_settings, validate
+from sim.schema import register_configs
+
+ROOT = Path(__file__).resolve().parent.parent
+CONF = ROOT / "conf"
+SCENARIOS = ("soft_landing", "excess_capacity", "dotcom_crash")
+BUBBLESIM = [sys.executable, "-m", "sim"]
+
+register_configs()
+
+
+def compose_config(*overrides: str):
+    """The DictConfig Hydra would build for ``bubblesim OVERRIDES``."""
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            return compose("config", overrides=list(overrides))
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def schema(*overrides: str):
+    return validate(OmegaConf.to_object(compose_config(*overrides)))
+
+
+def run_small(*overrides: str, n_paths: int = 2000, backend: str = "numba", **settings):
+    """Simulate a composed scenario with n_paths paths, no progress bar."""
+    cfg = schema(*overrides)
+    s = replace(run_settings(cfg), n_paths=n_paths, chunk_size=settings.pop("chunk_size", n_paths),
+                quiet=True, **settings)
+    return simulate(model_vector(cfg.model), s, backend=backend)
+
+
+def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None):
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("HYDRA_FULL_ERROR", None)
+    return subprocess.run([*BUBBLESIM, *args], capture_output=True, text=True, env=full_env,
+                          cwd=cwd or ROOT, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def scenario_runs():
+    """4,000 paths of each scenario, shared by the tests that compare scenarios."""
+    return {name: run_small(f"scenario={name}", n_paths=4000) for name in SCENARIOS}

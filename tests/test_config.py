@@ -1,0 +1,97 @@
+"""Every scenario composes and validates; every class of bad input gets one clear error."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf.errors import ValidationError
+
+from conftest import SCENARIOS, compose_config, run_cli, schema
+from sim.params import ConfigError, validate
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_scenarios_compose_and_validate(name):
+    cfg = schema(f"scenario={name}")
+    assert cfg.scenario_name == name
+    assert cfg.engine.n_paths == 1_000_000
+
+
+def test_scenarios_differ_only_where_they_say():
+    soft, crash = schema("scenario=soft_landing"), schema("scenario=dotcom_crash")
+    assert crash.model.demand.elasticity < 1.0 < soft.model.demand.elasticity
+    assert crash.model.finance.debt0_clouds > soft.model.finance.debt0_clouds
+
+
+def test_required_keys_exist_and_override():
+    cfg = schema("engine.n_paths=10", "engine.seed=3", "engine.chunk_size=5",
+                 "model.horizon_months=12", "model.demand.elasticity=0.8")
+    assert (cfg.engine.n_paths, cfg.engine.seed, cfg.engine.chunk_size) == (10, 3, 5)
+    assert cfg.model.horizon_months == 12 and cfg.model.demand.elasticity == 0.8
+
+
+@pytest.mark.parametrize("override, key", [
+    ("model.efficiency.volatility=-0.1", "model.efficiency.volatility"),
+    ("engine.n_paths=0", "engine.n_paths"),
+    ("engine.n_paths=-5", "engine.n_paths"),
+    ("model.horizon_months=0", "model.horizon_months"),
+    ("model.demand.elasticity=0", "model.demand.elasticity"),
+    ("model.demand.elasticity=-1", "model.demand.elasticity"),
+    ("model.finance.circular_share=1.5", "model.finance.circular_share"),
+    ("model.finance.gpu_share=-0.1", "model.finance.gpu_share"),
+    ("model.demand.bass_q=nan", "model.demand.bass_q"),
+    ("model.cost.c0=inf", "model.cost.c0"),
+])
+def test_invalid_values_name_key_and_range(override, key):
+    with pytest.raises(ConfigError) as err:
+        schema(override)
+    message = str(err.value)
+    assert message.startswith(key)
+    assert "range" in message and "\n" not in message
+
+
+def test_cross_field_constraint():
+    with pytest.raises(ConfigError, match="rent_cap"):
+        schema("model.prices.rent_cap=0.1", "model.prices.rent_floor=0.5")
+
+
+@pytest.mark.parametrize("override", ["engine.n_paths=many", "model.demand.elasticity=abc"])
+def test_wrong_type_fails_at_composition(override):
+    with pytest.raises((ConfigCompositionException, ValidationError)):
+        compose_config(override)
+
+
+@pytest.mark.parametrize("override", ["scenario=no_such_scenario", "model.no_such_key=1"])
+def test_unknown_scenario_or_key_fails_at_composition(override):
+    with pytest.raises(ConfigCompositionException):
+        compose_config(override)
+
+
+def test_validate_rejects_non_finite_directly():
+    cfg = schema()
+    cfg.model.sentiment.volatility = math.nan
+    with pytest.raises(ConfigError, match="model.sentiment.volatility = nan is not finite"):
+        validate(cfg)
+
+
+@pytest.mark.parametrize("override, code, needle", [
+    ("model.demand.elasticity=-1", 2, "model.demand.elasticity"),
+    ("engine.n_paths=0", 2, "engine.n_paths"),
+    ("model.finance.circular_share=2", 2, "model.finance.circular_share"),
+    ("scenario=no_such_scenario", 1, "no_such_scenario"),
+    ("model.no_such_key=1", 1, "no_such_key"),
+    ("engine.n_paths=many", 1, "n_paths"),
+])
+def test_cli_errors_are_short_and_leave_nothing(tmp_path, override, code, needle):
+    run_dir = tmp_path / "run"
+    result = run_cli(override, f"hydra.run.dir={run_dir}", "output.quiet=true")
+    assert result.returncode == code
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert needle in lines[0]
+    # ours: one line; Hydra's composition errors also list the available options
+    assert len(lines) <= (1 if code == 2 else 15)
+    assert not run_dir.exists()

@@ -1,0 +1,59 @@
+"""The scenarios differ as their stories say, and sit near their calibration targets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import SCENARIOS, run_small
+from sim.model import CLOUDS
+
+
+def _median_mdd(raw):
+    return float(np.median(raw.per_path["max_drawdown"]))
+
+
+def _cloud_survival(raw):
+    return raw.alive[-1, CLOUDS] / (raw.n_paths * raw.n_firms)
+
+
+def _median_se(values):
+    """Standard error of the median from the order statistics (binomial interval)."""
+    n = len(values)
+    lo, hi = np.quantile(values, [0.5 - 1 / np.sqrt(n), 0.5 + 1 / np.sqrt(n)])
+    return (hi - lo) / 2
+
+
+def test_drawdowns_order_soft_excess_dotcom(scenario_runs):
+    runs = [scenario_runs[name] for name in SCENARIOS]
+    medians = [_median_mdd(r) for r in runs]
+    se = max(_median_se(r.per_path["max_drawdown"]) for r in runs)
+    assert medians[0] + 4 * se < medians[1]
+    assert medians[1] + 4 * se < medians[2]
+
+
+def test_cloud_survival_orders_the_other_way(scenario_runs):
+    s = [_cloud_survival(scenario_runs[name]) for name in SCENARIOS]
+    n = scenario_runs["soft_landing"].n_paths
+    se = 0.5 / np.sqrt(n)  # bound on the SE of a mean of shares in [0, 1]
+    assert s[0] - 4 * se > s[1]
+    assert s[1] - 4 * se > s[2]
+
+
+def test_excess_capacity_collapses_rental_prices(scenario_runs):
+    rent = {k: np.median(v.per_path["rental_price_max_drawdown"])
+            for k, v in scenario_runs.items()}
+    assert rent["excess_capacity"] > 0.5
+    util = {k: np.median(v.per_path["min_utilization"]) for k, v in scenario_runs.items()}
+    assert util["excess_capacity"] < util["soft_landing"]
+
+
+@pytest.mark.slow
+def test_calibration_targets():
+    """soft: ordinary bear market; dotcom: near NASDAQ 2000-02 (-75%, 31 months)."""
+    soft = run_small("scenario=soft_landing", n_paths=20_000)
+    crash = run_small("scenario=dotcom_crash", n_paths=20_000)
+    assert _median_mdd(soft) < 0.35
+    assert 0.65 < _median_mdd(crash) < 0.85
+    assert 24 <= np.median(crash.per_path["peak_to_trough_months"]) <= 40
+    assert _cloud_survival(soft) > 0.95
