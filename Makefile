@@ -26,4 +26,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check sim tests
 
 clean-cache:
-	rm -rf $${XDG_CACHE_HOME:-$$HOME/.cache}/bubblesim/numba
+	rm -rf $${NUMBA_CACHE_DIR:-$${XDG_CACHE_HOME:-$$HOME/.cache}/bubblesim/numba}

@@ -25,6 +25,8 @@ def _remove_empty_run_dir(output_dir: Path) -> None:
     own = {".hydra"} | {p.name for p in output_dir.glob("*.log")}
     if {p.name for p in output_dir.iterdir()} <= own:
         shutil.rmtree(output_dir, ignore_errors=True)
+        if output_dir.parent.is_dir() and not any(output_dir.parent.iterdir()):
+            output_dir.parent.rmdir()  # the empty outputs/<date>/ Hydra made for this run
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="config")

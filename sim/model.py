@@ -326,7 +326,7 @@ def initial_state(x, p, obs):
     obs[O_RENTAL_PRICE] = r0
     obs[O_CAPEX_TTM] = TTM_MONTHS * capex0
     obs[O_TOKENS] = p[P_TOKENS0]
-    record_valuation(x, p, obs, 0.0 * x[X_SENTIMENT])
+    record_valuation(x, p, obs, x[X_GROWTH_EXP] - p[P_NARRATIVE_GROWTH])
 
 
 def step(x, t, p, u, obs):

@@ -54,6 +54,11 @@ def validate(cfg: Config) -> Config:
     """Check every range and the constraints between parameters; raise ConfigError."""
     _walk(cfg, "")
     m = cfg.model
+    try:
+        np.datetime64(m.start_date, "M")
+    except ValueError:
+        raise ConfigError(f"model.start_date = {m.start_date!r} is not a month "
+                          "(allowed: YYYY-MM, e.g. 2026-01)") from None
     pairs = [
         ("model.prices.rent_cap", m.prices.rent_cap, "model.prices.rent_floor",
          m.prices.rent_floor),

@@ -95,3 +95,8 @@ def test_cli_errors_are_short_and_leave_nothing(tmp_path, override, code, needle
     # ours: one line; Hydra's composition errors also list the available options
     assert len(lines) <= (1 if code == 2 else 15)
     assert not run_dir.exists()
+
+
+def test_start_date_must_be_a_month():
+    with pytest.raises(ConfigError, match="model.start_date"):
+        schema("model.start_date=someday")

@@ -152,3 +152,16 @@ def test_jevons_sign_of_spend_response():
     spend0 = elastic[0][0, 0]
     assert (elastic[0][prices_fell, month] > spend0).all()
     assert (inelastic[0][prices_fell, month] < spend0).all()
+
+
+def test_valuation_at_t0_uses_the_same_growth_surprise_as_later_months():
+    """No artificial jump of the index in month 1 of a deterministic, steady economy."""
+    steady = ["model.capacity.growth0=0.3", "model.sentiment.narrative_growth=0.3"]
+    _, _, _, obs_a = _deterministic_states(1, *steady)
+    _, _, _, obs_b = _deterministic_states(1, "model.capacity.growth0=0.3",
+                                           "model.sentiment.narrative_growth=0.9")
+    # a narrative above expected growth lowers the multiple from t=0 on, not from month 1
+    ratio0 = obs_b[0][model.O_INDEX, 0] / obs_a[0][model.O_INDEX, 0]
+    ratio1 = obs_b[1][model.O_INDEX, 0] / obs_a[1][model.O_INDEX, 0]
+    assert ratio0 < 1.0
+    assert ratio1 == pytest.approx(ratio0, rel=0.05)

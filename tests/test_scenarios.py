@@ -51,8 +51,8 @@ def test_excess_capacity_collapses_rental_prices(scenario_runs):
 @pytest.mark.slow
 def test_calibration_targets():
     """soft: ordinary bear market; dotcom: near NASDAQ 2000-02 (-75%, 31 months)."""
-    soft = run_small("scenario=soft_landing", n_paths=20_000)
-    crash = run_small("scenario=dotcom_crash", n_paths=20_000)
+    soft = run_small("scenario=soft_landing", n_paths=100_000)
+    crash = run_small("scenario=dotcom_crash", n_paths=100_000)
     assert _median_mdd(soft) < 0.35
     assert 0.65 < _median_mdd(crash) < 0.85
     assert 24 <= np.median(crash.per_path["peak_to_trough_months"]) <= 40
