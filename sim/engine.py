@@ -52,10 +52,9 @@ def _kernel(backend: str):
 
 def initial_observables(p: np.ndarray) -> np.ndarray:
     """Observables at t=0 (the same on every path)."""
-    from sim.model import N_OBS, initial_state, state_layout
-    x = np.empty((state_layout(p)[7], 1))
-    obs = np.empty((N_OBS, 1))
-    initial_state(x, p, obs)
+    x = np.empty((model.state_layout(p)[7], 1))
+    obs = np.empty((model.N_OBS, 1))
+    model.initial_state(x, p, obs)
     return obs[:, 0]
 
 

@@ -27,7 +27,7 @@ _COMPILED_SOURCES = (model, reductions, rng, vectorize, histogram)
 
 def _cache_dir() -> str:
     digest = hashlib.sha1()
-    for module in (*_COMPILED_SOURCES, ):
+    for module in _COMPILED_SOURCES:
         digest.update(Path(module.__file__).read_bytes())
     digest.update(Path(__file__).read_bytes())
     digest.update(numba.__version__.encode())
