@@ -33,9 +33,10 @@ def _remove_empty_run_dir(output_dir: Path) -> None:
 def _main(cfg: DictConfig) -> None:
     from sim import app
 
-    output_dir = Path(HydraConfig.get().runtime.output_dir)
+    hydra_cfg = HydraConfig.get()
+    output_dir = Path(hydra_cfg.runtime.output_dir)
     try:
-        app.run(cfg, output_dir)
+        app.run(cfg, output_dir, tuple(hydra_cfg.overrides.task))
     except ConfigError as exc:
         _remove_empty_run_dir(output_dir)
         print(f"bubblesim: invalid config: {exc}", file=sys.stderr)

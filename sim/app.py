@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from sim import analysis, dataset, io
+from sim import dataset, io, report
 from sim.engine import simulate
 from sim.params import model_vector, run_settings, validate
 from sim.schema import Config
@@ -23,12 +23,13 @@ def to_config(cfg: DictConfig) -> Config:
     return validate(OmegaConf.to_object(cfg))
 
 
-def provenance(cfg: DictConfig, settings, raw, wall: float) -> dict:
+def provenance(cfg: DictConfig, settings, raw, wall: float, overrides: str) -> dict:
     import numba
     return {
         "title": io.TITLE,
         "Conventions": "CF-1.10",
         "scenario": cfg.scenario_name,
+        "overrides": overrides,
         "config": OmegaConf.to_yaml(cfg, resolve=True),
         "seed": settings.seed,
         "n_paths": settings.n_paths,
@@ -46,17 +47,7 @@ def provenance(cfg: DictConfig, settings, raw, wall: float) -> dict:
     }
 
 
-def summary_markdown(scenario: str, settings, figures: dict, nonfinite: int) -> str:
-    rows = [f"| {name.replace('_', ' ')} | {value:.4g} |" for name, value in figures.items()]
-    lines = [f"# bubblesim: {scenario}", "",
-             f"{settings.n_paths:,} paths, {settings.horizon} months, seed {settings.seed}", "",
-             "| figure | value |", "|---|---|", *rows]
-    if nonfinite:
-        lines += ["", f"**{nonfinite} paths produced NaN or inf** (see attrs of results.nc)."]
-    return "\n".join(lines) + "\n"
-
-
-def run(cfg: DictConfig, output_dir: Path) -> Path:
+def run(cfg: DictConfig, output_dir: Path, overrides: tuple[str, ...] = ()) -> Path:
     """Simulate the configured scenario and write results.nc and summary.md into output_dir."""
     tic = time.perf_counter()
     schema = to_config(cfg)
@@ -67,14 +58,16 @@ def run(cfg: DictConfig, output_dir: Path) -> Path:
         print(f"warning: {raw.nonfinite_paths} of {settings.n_paths} paths produced NaN or inf "
               f"(first: path {raw.first_nonfinite_path}, scenario {cfg.scenario_name}); "
               "they are counted in attrs, not averaged", file=sys.stderr)
-    figures = analysis.headline(raw)
-    attrs = provenance(cfg, settings, raw, time.perf_counter() - tic)
+    # settings that cannot change results are left out of the run's label
+    quiet = ("scenario=", "hydra.", "output.", "engine.n_paths=", "engine.chunk_size=",
+             "engine.threads=")
+    label = " ".join(o for o in overrides if not o.startswith(quiet))
+    attrs = provenance(cfg, settings, raw, time.perf_counter() - tic, label)
     ds = dataset.build(raw, attrs, schema.model.start_date)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     io.write_dataset(ds, output_dir / io.RESULTS)
-    io.write_text(summary_markdown(cfg.scenario_name, settings, figures, raw.nonfinite_paths),
-                  output_dir / io.SUMMARY)
+    io.write_text(report.summary(ds), output_dir / io.SUMMARY)
     if not schema.output.quiet:
         print(f"wrote {output_dir / io.RESULTS}", file=sys.stderr)
     return output_dir

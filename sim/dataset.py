@@ -9,7 +9,7 @@ import numpy as np
 import xarray as xr
 
 from sim import analysis, model
-from sim.engine import MDD_BINS, RawResults
+from sim.engine import ELASTICITY_BINS, ELASTICITY_RANGE, MDD_BINS, RawResults
 from sim.histogram import LINEAR
 
 SERIES = {
@@ -40,6 +40,28 @@ PER_PATH = {
     "capex_max_drawdown": ("1", "largest fall of trailing-12-month capex from its running peak"),
     "sector_max_drawdown": ("1", "maximum drawdown of each sector's equity"),
     "default_month": ("months", "month the firm defaulted (-1: survived the horizon)"),
+    "months_underwater": ("months", "months the index spent below its running peak"),
+    "realized_elasticity": ("1", "realized elasticity of compute demand to the token price "
+                                 "(-slope of log H on log P over the path)"),
+    "demand_rose_as_prices_fell": ("1", "1 if compute demand ended higher and token prices "
+                                        "lower than at t=0"),
+}
+
+# name, unit, long name of each headline figure (report columns are a subset)
+HEADLINE = {
+    "median_max_drawdown": ("1", "median max drawdown of the index"),
+    "p95_max_drawdown": ("1", "95th percentile of the max drawdown"),
+    "prob_max_drawdown_gt_50pct": ("1", "P(max drawdown > 50%)"),
+    "median_peak_to_trough_months": ("months", "median months from peak to trough"),
+    "median_months_underwater": ("months", "median months below the running peak"),
+    "prob_recovered_by_horizon": ("1", "P(index regained its pre-drawdown peak by the horizon)"),
+    "median_recovery_months": ("months", "Kaplan-Meier median months from trough to recovery"),
+    "survival_labs_at_horizon": ("1", "labs firms alive at the horizon"),
+    "survival_clouds_at_horizon": ("1", "cloud firms alive at the horizon"),
+    "survival_vendors_at_horizon": ("1", "vendor firms alive at the horizon"),
+    "jevons_share": ("1", "share of paths where compute demand rose as token prices fell"),
+    "median_realized_elasticity": ("1", "median realized elasticity of compute demand"),
+    "median_terminal_index": ("1", "median index at the horizon relative to t=0"),
 }
 
 
@@ -47,15 +69,123 @@ def _months(start: str, n: int) -> np.ndarray:
     return np.datetime64(start, "M") + np.arange(n).astype("timedelta64[M]")
 
 
+def _elasticity_edges() -> np.ndarray:
+    lo, hi = ELASTICITY_RANGE
+    return np.linspace(lo, hi, ELASTICITY_BINS + 1)
+
+
+def _headline(raw: RawResults, recovery_km: dict, survival: dict) -> dict[str, tuple]:
+    pp = raw.per_path
+    n = raw.n_paths
+    months_edges = np.arange(raw.horizon + 2) - 0.5
+    mdd, mdd_se = analysis.quantiles_with_se(
+        (0.5, 0.95), values=pp.get("max_drawdown"), counts=raw.mdd_hist,
+        edges=np.linspace(0.0, 1.0, MDD_BINS + 1))
+    p50, p50_se = analysis.exceedance(pp.get("max_drawdown"), raw.mdd_hist, (0.5,))
+    ptt, ptt_se = analysis.quantiles_with_se(
+        (0.5,), values=pp.get("peak_to_trough_months", np.array([])).astype(float) if pp
+        else None, counts=raw.peak_to_trough_hist, edges=months_edges)
+    under, under_se = analysis.quantiles_with_se(
+        (0.5,), values=pp.get("months_underwater", np.array([])).astype(float) if pp
+        else None, counts=raw.underwater_hist, edges=months_edges)
+    recovered = analysis.proportion(raw.recovery_events.sum() + raw.no_drawdown_paths, n)
+    elasticity = analysis.quantiles_with_se(
+        (0.5,), values=pp.get("realized_elasticity"), counts=raw.elasticity_hist,
+        edges=_elasticity_edges())
+    out = {
+        "median_max_drawdown": (mdd[0], mdd_se[0]),
+        "p95_max_drawdown": (mdd[1], mdd_se[1]),
+        "prob_max_drawdown_gt_50pct": (p50[0], p50_se[0]),
+        "median_peak_to_trough_months": (ptt[0], ptt_se[0]),
+        "median_months_underwater": (under[0], under_se[0]),
+        "prob_recovered_by_horizon": recovered,
+        "median_recovery_months": (analysis.median_time(recovery_km["survival"]), np.nan),
+        "jevons_share": analysis.jevons_share(raw.jevons_paths, n),
+        "median_realized_elasticity": (elasticity[0][0], elasticity[1][0]),
+    }
+    for k, sector in enumerate(model.SECTORS):
+        out[f"survival_{sector}_at_horizon"] = (survival["survival"][k, -1],
+                                                survival["horizon_se"][k])
+    if pp:
+        terminal = analysis.quantiles_with_se((0.5,), values=pp["terminal_index"])
+        out["median_terminal_index"] = (terminal[0][0], terminal[1][0])
+    else:
+        out["median_terminal_index"] = (np.nan, np.nan)
+    return {name: out[name] for name in HEADLINE}
+
+
+def _analysis_variables(raw: RawResults) -> dict:
+    """Drawdown, recovery, survival and Jevons summaries, as (dims, data, attrs)."""
+    pp = raw.per_path
+    data = {}
+    q, q_se = analysis.quantiles_with_se(
+        analysis.DRAWDOWN_QUANTILES, values=pp.get("max_drawdown"), counts=raw.mdd_hist,
+        edges=np.linspace(0.0, 1.0, MDD_BINS + 1))
+    data["max_drawdown_quantiles"] = (("dd_quantile",), q, {
+        "units": "1", "long_name": "quantiles of the max drawdown"})
+    data["max_drawdown_quantiles_se"] = (("dd_quantile",), q_se, {
+        "units": "1", "long_name": "Monte Carlo standard error of those quantiles"})
+    p, p_se = analysis.exceedance(pp.get("max_drawdown"), raw.mdd_hist)
+    data["exceedance"] = (("threshold",), p, {
+        "units": "1", "long_name": "P(max drawdown > threshold)"})
+    data["exceedance_se"] = (("threshold",), p_se, {
+        "units": "1", "long_name": "Monte Carlo standard error of P(max drawdown > threshold)"})
+    data["peak_to_trough_histogram"] = (("months",), raw.peak_to_trough_hist, {
+        "units": "paths", "long_name": "paths by months from peak to trough"})
+    data["underwater_histogram"] = (("months",), raw.underwater_hist, {
+        "units": "paths", "long_name": "paths by months spent below the running peak"})
+    data["recovery_events"] = (("months",), raw.recovery_events, {
+        "units": "paths", "long_name": "recoveries by months after the trough"})
+    data["recovery_censored"] = (("months",), raw.recovery_censored, {
+        "units": "paths", "long_name": "drawdowns still open at the horizon, by months after "
+                                       "the trough (censored)"})
+    km = analysis.kaplan_meier(raw.recovery_events, raw.recovery_censored)
+    data["recovery_km"] = (("months",), km["survival"], {
+        "units": "1", "long_name": "Kaplan-Meier P(not yet recovered) by months after trough"})
+    data["recovery_km_lower"] = (("months",), km["lower"], {
+        "units": "1", "long_name": "pointwise 95% lower limit (Greenwood, log-log)"})
+    data["recovery_km_upper"] = (("months",), km["upper"], {
+        "units": "1", "long_name": "pointwise 95% upper limit (Greenwood, log-log)"})
+    surv = analysis.firm_survival(raw.alive, raw.alive_sq_horizon, raw.n_paths, raw.n_firms)
+    data["survival"] = (("sector", "time"), surv["survival"], {
+        "units": "1", "long_name": "Kaplan-Meier survival of firms (share alive)"})
+    for key, text in [("lower", "pointwise 95% lower limit (Greenwood, log-log)"),
+                      ("upper", "pointwise 95% upper limit (Greenwood, log-log)"),
+                      ("band_lower", "simultaneous 95% lower limit (equal precision, log-log)"),
+                      ("band_upper", "simultaneous 95% upper limit (equal precision, log-log)")]:
+        data[f"survival_{key}"] = (("sector", "time"), surv[key], {"units": "1",
+                                                                  "long_name": text})
+    data["median_survival_months"] = (("sector",), surv["median"], {
+        "units": "months", "long_name": "median firm lifetime (NaN: beyond the horizon)"})
+    data["annual_hazard"] = (("sector", "year"), surv["hazard"], {
+        "units": "1/yr", "long_name": "share of surviving firms that default within the year"})
+    data["elasticity_histogram"] = (("elasticity_bin",), raw.elasticity_hist, {
+        "units": "paths", "long_name": "paths by realized elasticity (clipped to the range)"})
+    figures = _headline(raw, km, surv)
+    data["headline"] = (("figure",), np.array([v[0] for v in figures.values()]), {
+        "units": "see figure_units", "long_name": "headline figures"})
+    data["headline_se"] = (("figure",), np.array([v[1] for v in figures.values()]), {
+        "units": "see figure_units", "long_name": "Monte Carlo standard errors of the headline"})
+    return data
+
+
 def build(raw: RawResults, attrs: dict, start_date: str) -> xr.Dataset:
     """The run's dataset; ``attrs`` (config YAML, provenance) are attached last."""
     months = np.arange(raw.horizon + 1)
+    e_edges = _elasticity_edges()
     coords = {
         "time": ("time", months, {"units": "months", "long_name": "months since start"}),
         "date": ("time", _months(start_date, raw.horizon + 1).astype("datetime64[ns]"),
                  {"long_name": "calendar month"}),
+        "months": ("months", months, {"units": "months", "long_name": "duration in months"}),
+        "year": ("year", np.arange((raw.horizon) // 12),
+                 {"units": "years", "long_name": "year of the horizon (0: months 0-12)"}),
         "quantile": ("quantile", np.array(analysis.QUANTILES),
                      {"units": "1", "long_name": "quantile across paths"}),
+        "dd_quantile": ("dd_quantile", np.array(analysis.DRAWDOWN_QUANTILES),
+                        {"units": "1", "long_name": "quantile of the max drawdown"}),
+        "threshold": ("threshold", np.array(analysis.EXCEEDANCE_THRESHOLDS),
+                      {"units": "1", "long_name": "max drawdown threshold"}),
         "sector": ("sector", np.array(model.SECTORS), {"long_name": "sector"}),
         "firm": ("firm", np.arange(raw.n_firms),
                  {"long_name": "firm within its sector (0: least levered, cheapest)"}),
@@ -65,6 +195,11 @@ def build(raw: RawResults, attrs: dict, start_date: str) -> xr.Dataset:
                    {"long_name": "global index of a sampled path"}),
         "mdd_bin": ("mdd_bin", (np.arange(MDD_BINS) + 0.5) / MDD_BINS,
                     {"units": "1", "long_name": "max drawdown (bin centre)"}),
+        "elasticity_bin": ("elasticity_bin", (e_edges[:-1] + e_edges[1:]) / 2,
+                           {"units": "1", "long_name": "realized elasticity (bin centre)"}),
+        "figure": ("figure", np.array(list(HEADLINE)), {"long_name": "headline figure"}),
+        "figure_units": ("figure", np.array([u for u, _ in HEADLINE.values()]),
+                         {"long_name": "unit of the headline figure"}),
     }
     data = {}
     for s in BAND_SERIES:
@@ -79,11 +214,11 @@ def build(raw: RawResults, attrs: dict, start_date: str) -> xr.Dataset:
         for k in range(model.N_SECTORS)], axis=-1)
     data["sector_equity"] = (("quantile", "time", "sector"), equity,
                              {"units": "$B", "long_name": "sector equity, quantiles across paths"})
-    data["survival"] = (("sector", "time"),
-                        analysis.survival_curves(raw.alive, raw.n_paths, raw.n_firms),
-                        {"units": "1", "long_name": "share of firms alive"})
+    data.update(_analysis_variables(raw))
     data["firms_alive"] = (("time", "sector"), raw.alive,
                            {"units": "firms", "long_name": "firms alive summed over paths"})
+    data["firms_alive_sq_horizon"] = (("sector",), raw.alive_sq_horizon, {
+        "units": "firms^2", "long_name": "sum over paths of (firms alive at the horizon)^2"})
     data["histogram"] = (("time", "series", "bin"), raw.hist,
                          {"units": "paths", "long_name": "per-month histogram counts"})
     data["histogram_edges"] = (("series", "bin_edge"), raw.hist_edges,
@@ -104,4 +239,6 @@ def build(raw: RawResults, attrs: dict, start_date: str) -> xr.Dataset:
                           {"long_name": "global path index"})
     ds = xr.Dataset(data, coords=coords)
     ds.attrs.update(attrs)
+    ds.attrs["no_drawdown_paths"] = raw.no_drawdown_paths
+    ds.attrs["jevons_paths"] = raw.jevons_paths
     return ds

@@ -19,6 +19,8 @@ from sim.histogram import bin_edges, bin_layout
 from sim.params import RunSettings
 
 MDD_BINS = 1000  # histogram of max drawdown on [0, 1], kept even without per-path outputs
+ELASTICITY_RANGE = (-5.0, 5.0)
+ELASTICITY_BINS = 1000
 
 
 @dataclass
@@ -33,6 +35,14 @@ class RawResults:
     hist_edges: np.ndarray               # (N_HIST, bins + 1)
     alive: np.ndarray                    # (months + 1, sectors) firms alive, summed over paths
     mdd_hist: np.ndarray                 # (MDD_BINS,) int64
+    peak_to_trough_hist: np.ndarray      # (months + 1,) paths by peak-to-trough months
+    underwater_hist: np.ndarray          # (months + 1,) paths by months below the peak
+    recovery_events: np.ndarray          # (months + 1,) recoveries by months after trough
+    recovery_censored: np.ndarray        # (months + 1,) open drawdowns by months after trough
+    no_drawdown_paths: int               # paths whose index never fell
+    elasticity_hist: np.ndarray          # (ELASTICITY_BINS,) realized elasticity, clipped
+    jevons_paths: int                    # paths where compute demand rose as prices fell
+    alive_sq_horizon: np.ndarray         # (sectors,) sum over paths of (firms alive at T)^2
     sample_index: np.ndarray             # (samples,) global path index of each sampled path
     trajectories: np.ndarray             # (samples, months + 1, N_OBS)
     nonfinite_paths: int
@@ -68,6 +78,9 @@ PER_PATH_DTYPES = {
     "capex_max_drawdown": np.float64,
     "sector_max_drawdown": np.float64,
     "default_month": np.int16,
+    "months_underwater": np.int16,
+    "realized_elasticity": np.float64,
+    "demand_rose_as_prices_fell": np.int8,
 }
 
 
@@ -78,25 +91,32 @@ def _allocate_outputs(n: int, n_firms: int) -> dict[str, np.ndarray]:
             for name, dtype in PER_PATH_DTYPES.items()}
 
 
-def _per_path_outputs(wanted: dict, red: np.ndarray, defaults: np.ndarray, n_firms: int):
-    """Yield (name, values) of the published per-path outputs that are ``wanted``."""
-    if not wanted:
-        return
+def per_path_outputs(red: np.ndarray, defaults: np.ndarray, n_firms: int,
+                     horizon: int) -> dict[str, np.ndarray]:
+    """The published per-path outputs of a chunk, from its reductions and default months."""
     mdd = red[:, R.R_MDD]
     trough = red[:, R.R_MDD_TROUGH_MONTH]
     recovery = red[:, R.R_RECOVERY_MONTH]
-    # never fell: nothing to recover; still under water at the horizon: censored (NaN)
-    recovery_months = np.where(mdd <= 0.0, 0.0,
-                               np.where(recovery >= 0, recovery - trough, np.nan))
-    yield "max_drawdown", mdd
-    yield "peak_to_trough_months", trough - red[:, R.R_MDD_PEAK_MONTH]
-    yield "recovery_months", recovery_months
-    yield "terminal_index", red[:, R.R_INDEX_LAST] / red[:, R.R_INDEX0]
-    yield "min_utilization", red[:, R.R_MIN_UTIL]
-    yield "rental_price_max_drawdown", red[:, R.R_RENT_MDD]
-    yield "capex_max_drawdown", red[:, R.R_CAPEX_MDD]
-    yield "sector_max_drawdown", red[:, R.R_SECTOR_MDD:R.R_SECTOR_MDD + model.N_SECTORS]
-    yield "default_month", defaults.reshape(-1, model.N_SECTORS, n_firms)
+    return {
+        "max_drawdown": mdd,
+        "peak_to_trough_months": trough - red[:, R.R_MDD_PEAK_MONTH],
+        # never fell: nothing to recover (0); still under water at the horizon: censored (NaN)
+        "recovery_months": np.where(mdd <= 0.0, 0.0,
+                                    np.where(recovery >= 0, recovery - trough, np.nan)),
+        "terminal_index": red[:, R.R_INDEX_LAST] / red[:, R.R_INDEX0],
+        "min_utilization": red[:, R.R_MIN_UTIL],
+        "rental_price_max_drawdown": red[:, R.R_RENT_MDD],
+        "capex_max_drawdown": red[:, R.R_CAPEX_MDD],
+        "sector_max_drawdown": red[:, R.R_SECTOR_MDD:R.R_SECTOR_MDD + model.N_SECTORS],
+        "default_month": defaults.reshape(-1, model.N_SECTORS, n_firms),
+        "months_underwater": red[:, R.R_UNDERWATER],
+        "realized_elasticity": R.realized_elasticity(
+            red[:, R.R_SUM_X], red[:, R.R_SUM_Y], red[:, R.R_SUM_XX], red[:, R.R_SUM_XY],
+            horizon + 1.0),
+        "demand_rose_as_prices_fell": (
+            (red[:, R.R_LOG_DEMAND_LAST] > red[:, R.R_LOG_DEMAND0])
+            & (red[:, R.R_LOG_PRICE_LAST] < red[:, R.R_LOG_PRICE0])),
+    }
 
 
 def _alive_counts(defaults: np.ndarray, n_firms: int, horizon: int) -> np.ndarray:
@@ -108,6 +128,52 @@ def _alive_counts(defaults: np.ndarray, n_firms: int, horizon: int) -> np.ndarra
         deaths = np.bincount(months[months >= 0], minlength=horizon + 1)[: horizon + 1]
         alive[:, k] = months.size - np.cumsum(deaths)
     return alive
+
+
+def _counts(n: int, bins: int, values: np.ndarray) -> np.ndarray:
+    return np.bincount(np.clip(values, 0, bins - 1).astype(np.int64), minlength=bins)[:bins]
+
+
+class _Totals:
+    """Integer counts summed over chunks: identical for any chunking, thread count or shard."""
+
+    def __init__(self, horizon: int, n_bins: int):
+        months = horizon + 1
+        self.horizon = horizon
+        self.hist = np.zeros((months, model.N_HIST, n_bins), dtype=np.int64)
+        self.alive = np.zeros((months, model.N_SECTORS), dtype=np.int64)
+        self.alive_sq = np.zeros(model.N_SECTORS, dtype=np.int64)
+        self.mdd = np.zeros(MDD_BINS, dtype=np.int64)
+        self.peak_to_trough = np.zeros(months, dtype=np.int64)
+        self.underwater = np.zeros(months, dtype=np.int64)
+        self.recovered = np.zeros(months, dtype=np.int64)
+        self.censored = np.zeros(months, dtype=np.int64)
+        self.no_drawdown = 0
+        self.elasticity = np.zeros(ELASTICITY_BINS, dtype=np.int64)
+        self.jevons = 0
+
+    def add(self, out: dict[str, np.ndarray], red: np.ndarray, defaults: np.ndarray,
+            n_firms: int) -> None:
+        months = self.horizon + 1
+        self.alive += _alive_counts(defaults, n_firms, self.horizon)
+        alive_at_horizon = (defaults.reshape(-1, model.N_SECTORS, n_firms) < 0).sum(axis=2)
+        self.alive_sq += (alive_at_horizon.astype(np.int64) ** 2).sum(axis=0)
+        mdd = out["max_drawdown"]
+        self.mdd += _counts(len(mdd), MDD_BINS, np.nan_to_num(mdd) * MDD_BINS)
+        self.peak_to_trough += _counts(len(mdd), months, out["peak_to_trough_months"])
+        self.underwater += _counts(len(mdd), months, out["months_underwater"])
+        fell = mdd > 0.0
+        rec = out["recovery_months"]
+        self.recovered += _counts(len(mdd), months, rec[fell & ~np.isnan(rec)])
+        still_open = fell & np.isnan(rec)
+        self.censored += _counts(len(mdd), months,
+                                 self.horizon - red[still_open, R.R_MDD_TROUGH_MONTH])
+        self.no_drawdown += int((~fell).sum())
+        lo, hi = ELASTICITY_RANGE
+        e = np.nan_to_num(out["realized_elasticity"], nan=lo)
+        self.elasticity += _counts(len(e), ELASTICITY_BINS,
+                                   (e - lo) / (hi - lo) * ELASTICITY_BINS)
+        self.jevons += int(out["demand_rose_as_prices_fell"].sum())
 
 
 def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba") -> RawResults:
@@ -127,9 +193,7 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba") -> Ra
     sample_index = np.arange(n_sample, dtype=np.int64) * stride
     traj = np.full((n_sample, horizon + 1, model.N_OBS), np.nan)
     hist_chunk = np.zeros((threads, horizon + 1, model.N_HIST, n_bins), dtype=np.int32)
-    hist = np.zeros((horizon + 1, model.N_HIST, n_bins), dtype=np.int64)
-    alive = np.zeros((horizon + 1, model.N_SECTORS), dtype=np.int64)
-    mdd_hist = np.zeros(MDD_BINS, dtype=np.int64)
+    totals = _Totals(horizon, n_bins)
     per_path = _allocate_outputs(n_total, nf) if settings.per_path else {}
     nonfinite, first_bad = 0, -1
     chunk = min(settings.chunk_size, n_total)
@@ -148,26 +212,28 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba") -> Ra
         chunk_fn(p, settings.seed, first + start, horizon, lower, per_unit, is_log,
                  stride, red[:n], defaults[:n], finite[:n], hist_chunk, traj)
         seconds += time.perf_counter() - tic
-        hist += hist_chunk.sum(axis=0, dtype=np.int64)
-        alive += _alive_counts(defaults[:n], nf, horizon)
-        mdd = red[:n, R.R_MDD]
-        mdd_hist += np.bincount(np.clip((mdd * MDD_BINS).astype(np.int64), 0, MDD_BINS - 1),
-                                minlength=MDD_BINS)
+        totals.hist += hist_chunk.sum(axis=0, dtype=np.int64)
+        out = per_path_outputs(red[:n], defaults[:n], nf, horizon)
+        totals.add(out, red[:n], defaults[:n], nf)
         bad = np.flatnonzero(~finite[:n])
         if bad.size:
             nonfinite += bad.size
             if first_bad < 0:
                 first_bad = first + start + int(bad[0])
-        for name, values in _per_path_outputs(per_path, red[:n], defaults[:n], nf):
-            per_path[name][start:start + n] = values
+        for name, values in per_path.items():
+            values[start:start + n] = out[name]
         progress.update(n)
     progress.close()
     return RawResults(
-        n_paths=n_total, horizon=horizon, n_firms=nf, obs0=obs0, hist=hist,
-        hist_edges=bin_edges(lower, per_unit, is_log, n_bins), alive=alive, mdd_hist=mdd_hist,
-        sample_index=sample_index, trajectories=traj, nonfinite_paths=nonfinite,
-        first_nonfinite_path=first_bad, engine_seconds=seconds, threads=threads,
-        per_path=per_path)
+        n_paths=n_total, horizon=horizon, n_firms=nf, obs0=obs0, hist=totals.hist,
+        hist_edges=bin_edges(lower, per_unit, is_log, n_bins), alive=totals.alive,
+        mdd_hist=totals.mdd, peak_to_trough_hist=totals.peak_to_trough,
+        underwater_hist=totals.underwater, recovery_events=totals.recovered,
+        recovery_censored=totals.censored, no_drawdown_paths=totals.no_drawdown,
+        elasticity_hist=totals.elasticity, jevons_paths=totals.jevons,
+        alive_sq_horizon=totals.alive_sq, sample_index=sample_index, trajectories=traj,
+        nonfinite_paths=nonfinite, first_nonfinite_path=first_bad, engine_seconds=seconds,
+        threads=threads, per_path=per_path)
 
 
 def _progress(total: int, quiet: bool):
