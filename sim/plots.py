@@ -33,8 +33,8 @@ def label(da: xr.DataArray, text: str | None = None) -> str:
 
 
 def footer(fig: plt.Figure, ds: xr.Dataset) -> None:
-    text = (f"bubblesim | scenario {ds.attrs.get('scenario', '?')} "
-            f"{ds.attrs.get('overrides', '')} | {int(ds.attrs['n_paths']):,} paths | "
+    run = f"{ds.attrs.get('scenario', '?')} {ds.attrs.get('overrides', '')}".strip()
+    text = (f"bubblesim | scenario {run} | {int(ds.attrs['n_paths']):,} paths | "
             f"seed {ds.attrs['seed']} | {ds.attrs.get('package', '')}")
     fig.get_layout_engine().set(rect=(0, 0.03, 1, 0.97))  # room for the footer
     fig.text(0.01, 0.005, text, fontsize=7, color="0.4", ha="left", va="bottom")
