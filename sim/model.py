@@ -63,12 +63,14 @@ MAX_JUMPS_PER_MONTH = 20
     P_DISAPPOINT, P_BREAK_MONTHS, P_BREAK_JUMP, P_BUST_MEAN, P_RECOVERY_MONTHS,
     P_MULT_LABS, P_MULT_CLOUDS, P_MULT_VENDORS, P_MULT_SENT_BETA, P_MULT_GROWTH_BETA,
     P_REV_SMOOTHING,
-    # derived at t=0 by initial_conditions()
-    P_PRICE0, P_TOKENS0, P_CAPACITY0, P_ORDERS0,
+    # derived once per run by initial_conditions()
+    P_PRICE0, P_TOKENS0, P_CAPACITY0, P_ORDERS0, P_MARGIN_KEEP, P_OVERHANG_KEEP,
     N_SCALAR_PARAMS,
-) = range(84)
-# After the scalars: per-firm leverage, cost multiplier and other-cash weight (n_firms each).
-P_FIRMS = N_SCALAR_PARAMS
+) = range(86)
+# After the scalars: the Poisson CDF of monthly efficiency shocks, then per-firm leverage,
+# cost multiplier and other-cash weight (n_firms each).
+P_JUMP_CDF = N_SCALAR_PARAMS
+P_FIRMS = P_JUMP_CDF + MAX_JUMPS_PER_MONTH
 
 # --- state vector -----------------------------------------------------------------------
 (
@@ -114,16 +116,27 @@ def state_layout(p):
 
 
 # --- equations ---------------------------------------------------------------------------
-def poisson_count(u, mean):
-    """Inverse-CDF Poisson draw from one uniform (at most MAX_JUMPS_PER_MONTH - 1)."""
-    term = np.exp(-mean)
-    cdf = term
+def poisson_cdf(mean):
+    """P(N <= k) for k = 0 .. MAX_JUMPS_PER_MONTH - 1 of a Poisson(mean) count."""
+    k = np.arange(MAX_JUMPS_PER_MONTH)
+    log_terms = -mean + k * np.log(max(mean, 1e-300)) - np.cumsum(np.log(np.maximum(k, 1)))
+    return np.minimum(np.cumsum(np.exp(log_terms)), 1.0)
+
+
+def poisson_count(u, cdf, offset):
+    """Inverse-CDF Poisson draw from one uniform: the number of CDF values below u.
+
+    ``cdf`` holds poisson_cdf(mean) from index ``offset`` (at most MAX_JUMPS_PER_MONTH jumps).
+    """
     count = 0.0 * u
-    for k in range(1, MAX_JUMPS_PER_MONTH):
-        count = count + (u > cdf) * 1.0
-        term = term * mean / k
-        cdf = cdf + term
+    for k in range(MAX_JUMPS_PER_MONTH):
+        count = count + (u > cdf[offset + k]) * 1.0
     return count
+
+
+def monthly_retention(rate_per_year):
+    """Share kept after one month of exponential decay at a yearly rate."""
+    return np.exp(-rate_per_year * DT)
 
 
 def log_efficiency_step(log_tau, growth, vol, jumps, jump_mean, jump_std, z, z_jump):
@@ -137,9 +150,9 @@ def log_cost_step(log_cost, growth, vol, z):
     return log_cost + (growth - 0.5 * vol * vol) * DT + vol * np.sqrt(DT) * z
 
 
-def margin_step(margin, floor, decay):
-    """Competition pulls the labs' markup towards its floor."""
-    return floor + (margin - floor) * np.exp(-decay * DT)
+def margin_step(margin, floor, retention):
+    """Competition pulls the labs' markup towards its floor (retention = e^{-kappa_m dt})."""
+    return floor + (margin - floor) * retention
 
 
 def adoption_step(adoption, p, q, vol, z):
@@ -266,6 +279,9 @@ def initial_conditions(p):
     training = training_spend(p[P_TRAINING0], p[P_CIRC_SHARE], p[P_TRAINING_CUT], gate0)
     demand0 = tokens0 / p[P_TAU0] + training / r0
     capacity0 = demand0 / p[P_UTIL0]
+    p[P_MARGIN_KEEP] = monthly_retention(p[P_MARGIN_DECAY])
+    p[P_OVERHANG_KEEP] = 0.5 ** (1.0 / p[P_FIRE_HALFLIFE])
+    p[P_JUMP_CDF:P_JUMP_CDF + MAX_JUMPS_PER_MONTH] = poisson_cdf(p[P_JUMP_RATE] * DT)
     p[P_PRICE0] = price0
     p[P_TOKENS0] = tokens0
     p[P_CAPACITY0] = capacity0
@@ -341,13 +357,13 @@ def step(x, t, p, u, obs):
     z_tau, z_jump = box_muller(u[0], u[1])
     z_cost, z_adopt = box_muller(u[2], u[3])
     z_sent, _unused = box_muller(u[4], u[5])
-    jumps = poisson_count(u[6], p[P_JUMP_RATE] * DT)
+    jumps = poisson_count(u[6], p, P_JUMP_CDF)
 
     # 1. exogenous progress
     x[X_LOG_TAU] = log_efficiency_step(x[X_LOG_TAU], p[P_TAU_GROWTH], p[P_TAU_VOL], jumps,
                                        p[P_JUMP_MEAN], p[P_JUMP_STD], z_tau, z_jump)
     x[X_LOG_COST] = log_cost_step(x[X_LOG_COST], p[P_COST_GROWTH], p[P_COST_VOL], z_cost)
-    x[X_MARGIN] = margin_step(x[X_MARGIN], p[P_MARGIN_FLOOR], p[P_MARGIN_DECAY])
+    x[X_MARGIN] = margin_step(x[X_MARGIN], p[P_MARGIN_FLOOR], p[P_MARGIN_KEEP])
     x[X_ADOPTION] = adoption_step(x[X_ADOPTION], p[P_BASS_P], p[P_BASS_Q], p[P_ADOPTION_VOL],
                                   z_adopt)
     tau = np.exp(x[X_LOG_TAU])
@@ -358,7 +374,7 @@ def step(x, t, p, u, obs):
     slot = pipe + t % lag
     arrivals = x[slot]
     capacity = x[X_CAPACITY] * (1.0 - p[P_DEPRECIATION] * DT) + arrivals
-    overhang = x[X_OVERHANG] * np.exp(-np.log(2.0) / p[P_FIRE_HALFLIFE])
+    overhang = x[X_OVERHANG] * p[P_OVERHANG_KEEP]
 
     # 3. prices (this month's rent clears on last month's utilization)
     clearing = rental_price(cost, x[X_UTIL], p[P_RENT_FLOOR], p[P_RENT_CAP],
@@ -500,9 +516,10 @@ def record_valuation(x, p, obs, growth_surprise):
     _, _, cash, debt, alive, _, _, _ = state_layout(p)
     nf = n_firms(p)
     index = 0.0 * growth_surprise
+    mood = valuation_multiple(1.0, x[X_SENTIMENT], growth_surprise, p[P_MULT_SENT_BETA],
+                              p[P_MULT_GROWTH_BETA])
     for k in range(N_SECTORS):
-        multiple = valuation_multiple(p[P_MULT_LABS + k], x[X_SENTIMENT], growth_surprise,
-                                      p[P_MULT_SENT_BETA], p[P_MULT_GROWTH_BETA])
+        multiple = p[P_MULT_LABS + k] * mood
         net_cash = 0.0 * growth_surprise
         survivors = 0.0 * growth_surprise
         for j in range(nf):

@@ -76,7 +76,7 @@ def validate(cfg: Config) -> Config:
 def model_vector(m: ModelConfig) -> np.ndarray:
     """The kernel's parameter vector: scalars, derived t=0 values, then per-firm arrays."""
     nf = m.firms.n_firms
-    p = np.zeros(model.P_FIRMS + 3 * nf)
+    p = np.zeros(model.P_FIRMS + 3 * nf)  # scalars, jump CDF, firm arrays
     e, c, pr, d = m.efficiency, m.cost, m.prices, m.demand
     k, f, s, v = m.capacity, m.finance, m.sentiment, m.valuation
     values = {

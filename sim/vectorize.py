@@ -35,4 +35,4 @@ def register_module(module) -> None:
     """
     for _, fn in inspect.getmembers(module, inspect.isfunction):
         if fn.__module__ == module.__name__ and fn is not where:
-            register_jitable(fn)
+            register_jitable(error_model="numpy")(fn)

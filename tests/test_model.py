@@ -91,9 +91,10 @@ def test_efficiency_log_moments(growth, vol, rate, mean, std):
     """log tau_T: mean (g - s^2/2)T + lam T mu_J, variance s^2 T + lam T (mu_J^2 + s_J^2)."""
     n, months = 100_000, 60
     log_tau = np.zeros(n)
+    cdf = model.poisson_cdf(rate * DT)
     for u in _uniforms(n, months, 3):
         z, z_jump = rng.box_muller(u[0], u[1])
-        jumps = model.poisson_count(u[2], rate * DT)
+        jumps = model.poisson_count(u[2], cdf, 0)
         log_tau = model.log_efficiency_step(log_tau, growth, vol, jumps, mean, std, z, z_jump)
     horizon = months * DT
     mu = (growth - 0.5 * vol**2) * horizon + rate * horizon * mean
@@ -165,3 +166,11 @@ def test_valuation_at_t0_uses_the_same_growth_surprise_as_later_months():
     ratio1 = obs_b[1][model.O_INDEX, 0] / obs_a[1][model.O_INDEX, 0]
     assert ratio0 < 1.0
     assert ratio1 == pytest.approx(ratio0, rel=0.05)
+
+
+@pytest.mark.parametrize("mean", [0.0, 0.05, 1.0 / 6.0, 2.0])
+def test_poisson_cdf_matches_scipy(mean):
+    from scipy import stats
+    k = np.arange(model.MAX_JUMPS_PER_MONTH)
+    np.testing.assert_allclose(model.poisson_cdf(mean), stats.poisson.cdf(k, mean),
+                               rtol=1e-12, atol=1e-15)
