@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: run test lint clean-cache
+.PHONY: run test lint bench clean-cache
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)
 
+# Benchmarks: `make bench` (full, long) or `make bench ARGS=--quick` (under 2 minutes).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py $(ARGS)
+
 lint: $(STAMP)
-	$(BIN)/ruff check sim tests
+	$(BIN)/ruff check sim tests benchmarks
 
 clean-cache:
 	rm -rf $${NUMBA_CACHE_DIR:-$${XDG_CACHE_HOME:-$$HOME/.cache}/bubblesim/numba}

@@ -39,6 +39,7 @@ def provenance(cfg: DictConfig, settings, raw, wall: float, overrides: str) -> d
         "numpy_version": np.__version__,
         "python_version": platform.python_version(),
         "threads": raw.threads,
+        "backend": settings.backend,
         "engine_seconds": raw.engine_seconds,
         "wall_seconds": wall,
         "nonfinite_paths": raw.nonfinite_paths,
@@ -53,7 +54,7 @@ def run(cfg: DictConfig, output_dir: Path, overrides: tuple[str, ...] = ()) -> P
     schema = to_config(cfg)
     settings = run_settings(schema)
     p = model_vector(schema.model)
-    raw = simulate(p, settings)
+    raw = simulate(p, settings, backend=settings.backend)
     if raw.nonfinite_paths:
         print(f"warning: {raw.nonfinite_paths} of {settings.n_paths} paths produced NaN or inf "
               f"(first: path {raw.first_nonfinite_path}, scenario {cfg.scenario_name}); "

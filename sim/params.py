@@ -148,6 +148,7 @@ class RunSettings:
     n_firms: int
     per_path: bool
     quiet: bool
+    backend: str = "numba"
     first_path: int = 0
 
 
@@ -156,4 +157,5 @@ def run_settings(cfg: Config) -> RunSettings:
     return RunSettings(n_paths=e.n_paths, seed=e.seed, chunk_size=e.chunk_size,
                        threads=e.threads, sample_paths=e.sample_paths, hist_bins=e.hist_bins,
                        horizon=cfg.model.horizon_months, n_firms=cfg.model.firms.n_firms,
-                       per_path=cfg.output.per_path, quiet=cfg.output.quiet)
+                       per_path=cfg.output.per_path, quiet=cfg.output.quiet,
+                       backend=e.backend.value)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -210,8 +211,16 @@ class ModelConfig:
     valuation: ValuationConfig = field(default_factory=ValuationConfig)
 
 
+class Backend(Enum):
+    """numba: the compiled engine; numpy: the vectorized NumPy reference (same results)."""
+
+    numba = "numba"
+    numpy = "numpy"
+
+
 @dataclass
 class EngineConfig:
+    backend: Backend = Backend.numba
     n_paths: int = param(1_000_000, "paths", 1, 2**40, "number of Monte Carlo paths")
     seed: int = param(0, "1", 0, 2**63 - 1, "seed of the counter-based random streams")
     chunk_size: int = param(65_536, "paths", 1, 2**26, "paths simulated per chunk (memory)")

@@ -108,3 +108,19 @@ def test_samples_are_evenly_spaced_paths():
     np.testing.assert_array_equal(raw.sample_index, np.arange(0, 1000, 100))
     full = run_small(n_paths=1000, sample_paths=1000)
     np.testing.assert_array_equal(raw.trajectories, full.trajectories[::100])
+
+
+def test_numpy_backend_from_the_command_line(tmp_path):
+    runs = {}
+    for backend in ("numba", "numpy"):
+        out = tmp_path / backend
+        result = run_cli("scenario=dotcom_crash", "engine.n_paths=1500",
+                         f"engine.backend={backend}", "output.quiet=true",
+                         f"hydra.run.dir={out}")
+        assert result.returncode == 0, result.stderr
+        runs[backend] = xr.load_dataset(out / "results.nc")
+        assert runs[backend].attrs["backend"] == backend
+        assert 0 < runs[backend].attrs["engine_seconds"] < runs[backend].attrs["wall_seconds"]
+    for name in ("max_drawdown", "terminal_index", "realized_elasticity"):
+        _assert_close(runs["numba"][name].values, runs["numpy"][name].values)
+    np.testing.assert_array_equal(runs["numba"]["default_month"], runs["numpy"]["default_month"])

@@ -1,0 +1,226 @@
+"""bubblesim benchmark suite: `make bench` (full) or `make bench ARGS=--quick` (< 2 minutes).
+
+Writes benchmarks/results/<date>-<host>.json and regenerates benchmarks/BENCHMARKS.md from
+every JSON in results/. Each figure is the median of ``repeats`` runs after a warm-up.
+
+Measured:
+- engine throughput (path-steps/s) per scenario, paths and thread count;
+- the same-run ratio engine / NumPy reference (sim/reference.py);
+- peak RSS of a whole `bubblesim` process, per-path outputs on and off;
+- cold start (empty numba cache: import + compile + 1,000 paths) and warm start;
+- thread scaling 1 -> all threads (from the throughput rows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results"
+
+FULL = {"paths": [100_000, 1_000_000, 10_000_000], "ratio_paths": [100_000, 1_000_000],
+        "rss_paths": [1_000_000, 10_000_000], "scenarios": ["soft_landing", "excess_capacity",
+                                                           "dotcom_crash"], "repeats": 3}
+QUICK = {"paths": [20_000, 100_000], "ratio_paths": [20_000], "rss_paths": [100_000],
+         "scenarios": ["soft_landing"], "repeats": 3}
+
+
+def _settings(scenario: str, n_paths: int, threads: int):
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    from sim.params import model_vector, run_settings, validate
+    from sim.schema import register_configs
+
+    register_configs()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = validate(OmegaConf.to_object(compose("config", [f"scenario={scenario}"])))
+    GlobalHydra.instance().clear()
+    settings = replace(run_settings(cfg), n_paths=n_paths, threads=threads, quiet=True,
+                       per_path=False)
+    return model_vector(cfg.model), settings
+
+
+def engine_seconds(scenario: str, n_paths: int, threads: int, backend: str,
+                   repeats: int) -> list[float]:
+    """Engine-only seconds of ``repeats`` runs after one warm-up run."""
+    from sim.engine import simulate
+
+    p, settings = _settings(scenario, n_paths, threads)
+    simulate(p, replace(settings, n_paths=min(n_paths, 1000)), backend=backend)  # warm-up
+    return [simulate(p, settings, backend=backend).engine_seconds for _ in range(repeats)]
+
+
+def _cli_seconds(args: list[str], env: dict) -> float:
+    """Wall seconds of one whole `bubblesim` process."""
+    tic = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "sim", *args], env={**os.environ, **env},
+                   capture_output=True, text=True, cwd=ROOT, check=True)
+    return time.perf_counter() - tic
+
+
+def peak_rss(n_paths: int, per_path: bool) -> int:
+    """Peak RSS of a fresh process running n_paths (measured in a child of a child, so the
+    RUSAGE_CHILDREN maximum belongs to that run alone)."""
+    code = ("import subprocess, sys, resource; subprocess.run(sys.argv[1:], check=True, "
+            "capture_output=True); print(resource.getrusage(resource.RUSAGE_CHILDREN)"
+            ".ru_maxrss * 1024)")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = subprocess.run(
+            [sys.executable, "-c", code, sys.executable, "-m", "sim",
+             f"engine.n_paths={n_paths}", f"output.per_path={str(per_path).lower()}",
+             "output.quiet=true", f"hydra.run.dir={tmp}/run"],
+            capture_output=True, text=True, check=True, cwd=ROOT)
+    return int(out.stdout.strip())
+
+
+def start_times() -> dict[str, float]:
+    """Wall seconds of `bubblesim engine.n_paths=1000`: empty numba cache, then cached."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"NUMBA_CACHE_DIR": f"{tmp}/cache"}
+        args = ["engine.n_paths=1000", "output.quiet=true", f"hydra.run.dir={tmp}/run"]
+        cold = _cli_seconds(args, env)
+        warm = statistics.median(_cli_seconds(args, env) for _ in range(3))
+    return {"cold_start_seconds": cold, "warm_start_seconds": warm}
+
+
+def machine() -> dict:
+    import numba
+    import numpy
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=ROOT).stdout.strip()
+    cpu = ""
+    if Path("/proc/cpuinfo").exists():
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {"host": socket.gethostname(), "cpu": cpu, "cores": os.cpu_count(),
+            "python": platform.python_version(), "numpy": numpy.__version__,
+            "numba": numba.__version__, "commit": commit,
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def run_suite(plan: dict, horizon: int = 120) -> dict:
+    import numba
+
+    all_threads = numba.config.NUMBA_NUM_THREADS
+    rows = []
+    for scenario in plan["scenarios"]:
+        for n in plan["paths"]:
+            for threads in sorted({1, all_threads}):
+                times = engine_seconds(scenario, n, threads, "numba", plan["repeats"])
+                t = statistics.median(times)
+                rows.append({"kind": "throughput", "scenario": scenario, "paths": n,
+                             "threads": threads, "seconds": t, "runs": times,
+                             "path_steps_per_s": n * horizon / t})
+    for n in plan["ratio_paths"]:
+        scenario = plan["scenarios"][0]
+        engine = statistics.median(engine_seconds(scenario, n, all_threads, "numba",
+                                                  plan["repeats"]))
+        reference = statistics.median(engine_seconds(scenario, n, 1, "numpy",
+                                                     plan["repeats"]))
+        rows.append({"kind": "engine_vs_numpy", "scenario": scenario, "paths": n,
+                     "engine_seconds": engine, "numpy_seconds": reference,
+                     "ratio": reference / engine, "threads": all_threads})
+    for n in plan["rss_paths"]:
+        for per_path in (True, False):
+            rows.append({"kind": "peak_rss", "paths": n, "per_path": per_path,
+                         "bytes": peak_rss(n, per_path)})
+    rows.append({"kind": "start", **start_times()})
+    return {"machine": machine(), "plan": plan, "rows": rows}
+
+
+def _scaling(rows: list[dict]) -> list[str]:
+    by_key = {(r["scenario"], r["paths"], r["threads"]): r["path_steps_per_s"]
+              for r in rows if r["kind"] == "throughput"}
+    lines = []
+    for (scenario, n, threads), rate in sorted(by_key.items()):
+        one = by_key.get((scenario, n, 1))
+        if threads > 1 and one:
+            lines.append(f"| {scenario} | {n:,} | 1 -> {threads} | {rate / one:.2f}x |")
+    return lines
+
+
+def markdown(results: list[dict]) -> str:
+    out = ["# Benchmarks", "",
+           "Generated by `benchmarks/bench.py` from benchmarks/results/*.json; do not edit.",
+           "Throughput is engine-only time (no start-up, compilation or writing), 120 months,",
+           "median of the runs listed in the JSON.", ""]
+    for res in sorted(results, key=lambda r: r["machine"]["date"], reverse=True):
+        m = res["machine"]
+        out += [f"## {m['date']} on {m['host']} (commit {m['commit']})", "",
+                f"{m['cpu']}, {m['cores']} cores; Python {m['python']}, numpy {m['numpy']}, "
+                f"numba {m['numba']}", "",
+                "| scenario | paths | threads | seconds | M path-steps/s |",
+                "|---|---:|---:|---:|---:|"]
+        rows = res["rows"]
+        for r in rows:
+            if r["kind"] == "throughput":
+                out.append(f"| {r['scenario']} | {r['paths']:,} | {r['threads']} | "
+                           f"{r['seconds']:.3f} | {r['path_steps_per_s'] / 1e6:.2f} |")
+        out += ["", "| scenario | paths | threads | scaling |", "|---|---:|---|---:|",
+                *_scaling(rows), "",
+                "| engine vs NumPy reference | paths | engine s | NumPy s | ratio |",
+                "|---|---:|---:|---:|---:|"]
+        for r in rows:
+            if r["kind"] == "engine_vs_numpy":
+                out.append(f"| {r['scenario']} ({r['threads']} threads vs 1 core) | "
+                           f"{r['paths']:,} | {r['engine_seconds']:.3f} | "
+                           f"{r['numpy_seconds']:.3f} | {r['ratio']:.2f}x |")
+        out += ["", "| peak RSS of `bubblesim` | paths | per-path outputs | MB |",
+                "|---|---:|---|---:|"]
+        for r in rows:
+            if r["kind"] == "peak_rss":
+                out.append(f"| | {r['paths']:,} | {'on' if r['per_path'] else 'off'} | "
+                           f"{r['bytes'] / 1e6:.0f} |")
+        for r in rows:
+            if r["kind"] == "start":
+                out += ["", f"Start of `bubblesim engine.n_paths=1000` (whole process): cold "
+                            f"(empty numba cache) {r['cold_start_seconds']:.1f} s, warm "
+                            f"{r['warm_start_seconds']:.1f} s.", ""]
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, under 2 minutes")
+    parser.add_argument("--paths", type=int, nargs="*", help="override the path counts")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="directory for the JSON")
+    args = parser.parse_args(argv)
+    plan = dict(QUICK if args.quick else FULL)
+    if args.paths:
+        plan.update(paths=args.paths, ratio_paths=args.paths[:1], rss_paths=args.paths[:1])
+    result = run_suite(plan)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    target = args.out / f"{stamp}-{socket.gethostname()}.json"
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=2))
+    tmp.replace(target)
+    results = [json.loads(f.read_text()) for f in sorted(args.out.glob("*.json"))]
+    page = args.out.parent / "BENCHMARKS.md" if args.out == RESULTS else args.out / "BENCHMARKS.md"
+    page.write_text(markdown(results))
+    print(target)
+    print(page)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
