@@ -60,8 +60,8 @@ def run(cfg: DictConfig, output_dir: Path, overrides: tuple[str, ...] = ()) -> P
               f"(first: path {raw.first_nonfinite_path}, scenario {cfg.scenario_name}); "
               "they are counted in attrs, not averaged", file=sys.stderr)
     # settings that cannot change results are left out of the run's label
-    quiet = ("scenario=", "hydra.", "output.", "engine.n_paths=", "engine.chunk_size=",
-             "engine.threads=")
+    quiet = ("scenario=", "hydra.", "output.quiet=", "output.overwrite=", "engine.n_paths=",
+             "engine.chunk_size=", "engine.threads=", "engine.backend=")
     label = " ".join(o for o in overrides if not o.startswith(quiet))
     attrs = provenance(cfg, settings, raw, time.perf_counter() - tic, label)
     ds = dataset.build(raw, attrs, schema.model.start_date)

@@ -168,7 +168,7 @@ class _Totals:
         still_open = fell & np.isnan(rec)
         self.censored += _counts(len(mdd), months,
                                  self.horizon - red[still_open, R.R_MDD_TROUGH_MONTH])
-        self.no_drawdown += int((~fell).sum())
+        self.no_drawdown += int((mdd == 0.0).sum())  # NaN paths are neither
         lo, hi = ELASTICITY_RANGE
         e = np.nan_to_num(out["realized_elasticity"], nan=lo)
         self.elasticity += _counts(len(e), ELASTICITY_BINS,

@@ -14,6 +14,8 @@ import xarray as xr
 RESULTS = "results.nc"
 SUMMARY = "summary.md"
 TITLE = "bubblesim run"
+# what plots and reports need; files without them predate the analysis stage
+REQUIRED = ("headline", "headline_se", "exceedance", "survival_lower", "recovery_km")
 
 
 class OutputError(RuntimeError):
@@ -72,4 +74,8 @@ def read_results(path: Path) -> xr.Dataset:
         raise OutputError(f"{file}: not a readable NetCDF file ({type(exc).__name__})") from None
     if ds.attrs.get("title") != TITLE:
         raise OutputError(f"{file}: not a bubblesim results file (no title '{TITLE}')")
+    missing = [name for name in REQUIRED if name not in ds]
+    if missing:
+        raise OutputError(f"{file}: written by an older bubblesim (no {', '.join(missing)}); "
+                          "rerun it to re-plot or report")
     return ds

@@ -7,6 +7,7 @@ labels come from the variables' ``long_name`` and ``units`` attributes.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -207,10 +208,13 @@ def plot_run(path: Path, fmt: str = "png") -> list[Path]:
     for name, make in FIGURES.items():
         fig = make(ds)
         target = out_dir / f"{name}.{fmt}"
-        tmp = out_dir / f".{name}.tmp.{fmt}"
-        fig.savefig(tmp, dpi=120, format=fmt)
-        plt.close(fig)
-        tmp.replace(target)
+        tmp = out_dir / f".{name}.tmp-{os.getpid()}.{fmt}"
+        try:
+            fig.savefig(tmp, dpi=120, format=fmt)
+            tmp.replace(target)
+        finally:
+            plt.close(fig)
+            tmp.unlink(missing_ok=True)
         written.append(target)
     return written
 
