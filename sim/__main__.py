@@ -8,10 +8,13 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from sim import io
 from sim.params import ConfigError
 from sim.schema import register_configs
+from sim.sweep import FAILED
 
 CONFIG_PATH = str(Path(__file__).resolve().parent.parent / "conf")
 
@@ -35,12 +38,26 @@ def _main(cfg: DictConfig) -> None:
 
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)
+    overrides = tuple(hydra_cfg.overrides.task)
+    in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
+    marker = output_dir / FAILED
     try:
-        app.run(cfg, output_dir, tuple(hydra_cfg.overrides.task))
+        app.run(cfg, output_dir, overrides)
     except ConfigError as exc:
-        _remove_empty_run_dir(output_dir)
-        print(f"bubblesim: invalid config: {exc}", file=sys.stderr)
-        sys.exit(2)
+        message = f"invalid config: {exc}"
+    except Exception as exc:  # noqa: BLE001  (a sweep job reports, the sweep goes on)
+        if not in_sweep:
+            raise
+        message = f"{type(exc).__name__}: {exc}"
+    else:
+        marker.unlink(missing_ok=True)
+        return
+    print(f"bubblesim: {message}", file=sys.stderr)
+    if in_sweep:
+        io.write_text(f"{message}\n", marker)  # sweep.nc lists the job as failed
+        return
+    _remove_empty_run_dir(output_dir)
+    sys.exit(2)
 
 
 def main() -> None:

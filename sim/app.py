@@ -3,6 +3,8 @@ DictConfig; everything below it receives validated dataclasses and arrays."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import platform
 import sys
 import time
@@ -16,6 +18,10 @@ from sim import dataset, io, report
 from sim.engine import simulate
 from sim.params import model_vector, run_settings, validate
 from sim.schema import Config
+
+# settings that change how a run is computed or shown, never its results
+NOT_RESULTS = (("engine", "threads"), ("engine", "chunk_size"), ("engine", "backend"),
+               ("output", "quiet"), ("output", "overwrite"))
 
 
 def to_config(cfg: DictConfig) -> Config:
@@ -48,10 +54,41 @@ def provenance(cfg: DictConfig, settings, raw, wall: float, overrides: str) -> d
     }
 
 
+def config_hash(cfg: DictConfig) -> str:
+    """Hash of everything that determines the results (not threads, chunking or verbosity)."""
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    for section, key in NOT_RESULTS:
+        resolved.get(section, {}).pop(key, None)
+    return hashlib.sha256(json.dumps(resolved, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def finished_with(output_dir: Path, digest: str) -> bool | None:
+    """True if output_dir holds results of this config, False if of another, None if none."""
+    try:
+        ds = io.read_results(output_dir)
+    except io.OutputError:
+        return None
+    return ds.attrs.get("config_hash") == digest
+
+
 def run(cfg: DictConfig, output_dir: Path, overrides: tuple[str, ...] = ()) -> Path:
-    """Simulate the configured scenario and write results.nc and summary.md into output_dir."""
+    """Simulate the configured scenario and write results.nc and summary.md into output_dir.
+
+    If output_dir already holds results of the same config, nothing is recomputed unless
+    ``output.overwrite`` is set (a re-run sweep resumes instead of overwriting).
+    """
     tic = time.perf_counter()
     schema = to_config(cfg)
+    output_dir = Path(output_dir)
+    digest = config_hash(cfg)
+    previous = finished_with(output_dir, digest)
+    if previous and not schema.output.overwrite:
+        print(f"bubblesim: {output_dir}: already finished with this config, skipped "
+              "(output.overwrite=true recomputes)", file=sys.stderr)
+        return output_dir
+    if previous is False:
+        print(f"bubblesim: {output_dir}: results.nc was made with another config; "
+              "recomputing", file=sys.stderr)
     settings = run_settings(schema)
     p = model_vector(schema.model)
     raw = simulate(p, settings, backend=settings.backend)
@@ -64,8 +101,8 @@ def run(cfg: DictConfig, output_dir: Path, overrides: tuple[str, ...] = ()) -> P
              "engine.chunk_size=", "engine.threads=", "engine.backend=")
     label = " ".join(o for o in overrides if not o.startswith(quiet))
     attrs = provenance(cfg, settings, raw, time.perf_counter() - tic, label)
+    attrs["config_hash"] = digest
     ds = dataset.build(raw, attrs, schema.model.start_date)
-    output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     io.write_dataset(ds, output_dir / io.RESULTS)
     io.write_text(report.summary(ds), output_dir / io.SUMMARY)

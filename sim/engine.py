@@ -236,6 +236,18 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba") -> Ra
         threads=threads, per_path=per_path)
 
 
+def warm_up() -> None:
+    """Compile (or load from the cache) the engine, e.g. before a sweep starts workers."""
+    from sim.params import model_vector
+    from sim.schema import ModelConfig
+
+    p = model_vector(ModelConfig())
+    settings = RunSettings(n_paths=1, seed=0, chunk_size=1, threads=0, sample_paths=1,
+                           hist_bins=16, horizon=1, n_firms=ModelConfig().firms.n_firms,
+                           per_path=False, quiet=True)
+    simulate(p, settings)
+
+
 def _progress(total: int, quiet: bool):
     from tqdm import tqdm
     # delay: runs shorter than ~2 s never show a bar.

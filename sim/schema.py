@@ -234,6 +234,7 @@ class EngineConfig:
 class OutputConfig:
     per_path: bool = True
     quiet: bool = False
+    overwrite: bool = False
 
 
 @dataclass
