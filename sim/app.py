@@ -21,7 +21,7 @@ from sim.schema import Config
 
 # settings that change how a run is computed or shown, never its results
 NOT_RESULTS = (("engine", "threads"), ("engine", "chunk_size"), ("engine", "backend"),
-               ("output", "quiet"), ("output", "overwrite"))
+               ("engine", "shard_index"), ("output", "quiet"), ("output", "overwrite"))
 
 
 def to_config(cfg: DictConfig) -> Config:
@@ -38,7 +38,11 @@ def provenance(cfg: DictConfig, settings, raw, wall: float, overrides: str) -> d
         "overrides": overrides,
         "config": OmegaConf.to_yaml(cfg, resolve=True),
         "seed": settings.seed,
-        "n_paths": settings.n_paths,
+        "n_paths": raw.n_paths,
+        "total_paths": settings.n_paths,
+        "first_path": raw.first_path,
+        "num_shards": settings.num_shards,
+        "shard_index": settings.shard_index,
         "horizon_months": settings.horizon,
         "package": f"bubblesim {version('bubblesim')}",
         "numba_version": numba.__version__,
@@ -93,7 +97,7 @@ def run(cfg: DictConfig, output_dir: Path, overrides: tuple[str, ...] = ()) -> P
     p = model_vector(schema.model)
     raw = simulate(p, settings, backend=settings.backend)
     if raw.nonfinite_paths:
-        print(f"warning: {raw.nonfinite_paths} of {settings.n_paths} paths produced NaN or inf "
+        print(f"warning: {raw.nonfinite_paths} of {raw.n_paths} paths produced NaN or inf "
               f"(first: path {raw.first_nonfinite_path}, scenario {cfg.scenario_name}); "
               "they are counted in attrs, not averaged", file=sys.stderr)
     # settings that cannot change results are left out of the run's label

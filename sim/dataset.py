@@ -235,7 +235,7 @@ def build(raw: RawResults, attrs: dict, start_date: str) -> xr.Dataset:
         unit, long_name = PER_PATH[name]
         data[name] = (dims.get(name, ("path",)), values, {"units": unit, "long_name": long_name})
     if raw.per_path:
-        coords["path"] = ("path", np.arange(raw.n_paths, dtype=np.int64),
+        coords["path"] = ("path", raw.first_path + np.arange(raw.n_paths, dtype=np.int64),
                           {"long_name": "global path index"})
     ds = xr.Dataset(data, coords=coords)
     ds.attrs.update(attrs)

@@ -27,7 +27,8 @@ ELASTICITY_BINS = 1000
 class RawResults:
     """What the engine hands to analysis: per-path outputs, merged counts, samples."""
 
-    n_paths: int
+    n_paths: int                         # paths in this run (or shard)
+    first_path: int                      # global index of its first path
     horizon: int
     n_firms: int
     obs0: np.ndarray                     # (N_OBS,) observables at t=0
@@ -187,16 +188,17 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba") -> Ra
     horizon, n_bins, nf = settings.horizon, settings.hist_bins, settings.n_firms
     obs0 = initial_observables(p)
     lower, per_unit, is_log = bin_layout(obs0, n_bins)
-    n_total, first = settings.n_paths, settings.first_path
-    stride = max(1, n_total // max(settings.sample_paths, 1))
-    n_sample = min(settings.sample_paths, -(-n_total // stride))
+    first, n_total = settings.shard_range()
+    # samples are chosen in the whole run's index space, so shards fill disjoint slots
+    stride = max(1, settings.n_paths // max(settings.sample_paths, 1))
+    n_sample = min(settings.sample_paths, -(-settings.n_paths // stride))
     sample_index = np.arange(n_sample, dtype=np.int64) * stride
     traj = np.full((n_sample, horizon + 1, model.N_OBS), np.nan)
     hist_chunk = np.zeros((threads, horizon + 1, model.N_HIST, n_bins), dtype=np.int32)
     totals = _Totals(horizon, n_bins)
     per_path = _allocate_outputs(n_total, nf) if settings.per_path else {}
     nonfinite, first_bad = 0, -1
-    chunk = min(settings.chunk_size, n_total)
+    chunk = max(min(settings.chunk_size, n_total), 1)
     red = np.empty((chunk, R.N_RED))
     defaults = np.empty((chunk, model.N_SECTORS * nf), dtype=np.int16)
     finite = np.empty(chunk, dtype=np.bool_)
@@ -225,7 +227,8 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba") -> Ra
         progress.update(n)
     progress.close()
     return RawResults(
-        n_paths=n_total, horizon=horizon, n_firms=nf, obs0=obs0, hist=totals.hist,
+        n_paths=n_total, first_path=first, horizon=horizon, n_firms=nf, obs0=obs0,
+        hist=totals.hist,
         hist_edges=bin_edges(lower, per_unit, is_log, n_bins), alive=totals.alive,
         mdd_hist=totals.mdd, peak_to_trough_hist=totals.peak_to_trough,
         underwater_hist=totals.underwater, recovery_events=totals.recovered,

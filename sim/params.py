@@ -70,6 +70,11 @@ def validate(cfg: Config) -> Config:
     for high_key, high, low_key, low in pairs:
         if high < low:
             raise ConfigError(f"{high_key} = {high!r} must be >= {low_key} = {low!r}")
+    e = cfg.engine
+    if not e.shard_index < e.num_shards <= e.n_paths:
+        raise ConfigError(f"engine.shard_index = {e.shard_index} must be in [0, engine.num_shards"
+                          f" = {e.num_shards}) and engine.num_shards <= engine.n_paths = "
+                          f"{e.n_paths}")
     return cfg
 
 
@@ -149,7 +154,14 @@ class RunSettings:
     per_path: bool
     quiet: bool
     backend: str = "numba"
-    first_path: int = 0
+    num_shards: int = 1
+    shard_index: int = 0
+
+    def shard_range(self) -> tuple[int, int]:
+        """(first global path index, number of paths) of this shard."""
+        first = self.n_paths * self.shard_index // self.num_shards
+        last = self.n_paths * (self.shard_index + 1) // self.num_shards
+        return first, last - first
 
 
 def run_settings(cfg: Config) -> RunSettings:
@@ -158,4 +170,5 @@ def run_settings(cfg: Config) -> RunSettings:
                        threads=e.threads, sample_paths=e.sample_paths, hist_bins=e.hist_bins,
                        horizon=cfg.model.horizon_months, n_firms=cfg.model.firms.n_firms,
                        per_path=cfg.output.per_path, quiet=cfg.output.quiet,
-                       backend=e.backend.value)
+                       backend=e.backend.value, num_shards=e.num_shards,
+                       shard_index=e.shard_index)

@@ -198,35 +198,71 @@ FIGURES = {
 }
 
 
+def compare_jobs(runs: list[xr.Dataset]) -> plt.Figure:
+    """A sweep's jobs side by side: max-drawdown exceedance and cloud-firm survival."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5), constrained_layout=True)
+    colors = plt.cm.viridis(np.linspace(0.0, 0.9, len(runs)))
+    for ds, color in zip(runs, colors, strict=True):
+        name = f"{ds.attrs.get('scenario', '?')} {ds.attrs.get('overrides', '')}".strip()
+        left.plot(ds["threshold"], ds["exceedance"], marker="o", color=color, label=name)
+        clouds = ds.sel(sector="clouds")
+        right.step(ds["time"], clouds["survival"], where="post", color=color, label=name)
+    left.set_xlabel("threshold x [fraction of peak lost]")
+    left.set_ylabel("P(max drawdown > x) [share of paths]")
+    left.set_title("max-drawdown exceedance by job")
+    right.set_xlabel("months since start [months]")
+    right.set_ylabel("cloud firms alive (Kaplan-Meier) [share]")
+    right.set_title("cloud-sector survival by job")
+    for ax in (left, right):
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    right.legend(fontsize=7)
+    fig.get_layout_engine().set(rect=(0, 0.03, 1, 0.97))
+    fig.text(0.01, 0.005, f"bubblesim sweep | {len(runs)} jobs", fontsize=7, color="0.4")
+    return fig
+
+
+def _save(fig: plt.Figure, target: Path, fmt: str) -> Path:
+    tmp = target.with_name(f".{target.stem}.tmp-{os.getpid()}.{fmt}")
+    try:
+        fig.savefig(tmp, dpi=120, format=fmt)
+        tmp.replace(target)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def plot_sweep(sweep_dir: Path, fmt: str = "png") -> list[Path]:
+    """The comparison figure of a sweep's finished jobs, in <sweep dir>/plots/."""
+    runs = [io.read_results(d) for d in io.run_paths(sweep_dir)]
+    out_dir = Path(sweep_dir) / "plots"
+    out_dir.mkdir(exist_ok=True)
+    return [_save(compare_jobs(runs), out_dir / f"comparison.{fmt}", fmt)]
+
+
 def plot_run(path: Path, fmt: str = "png") -> list[Path]:
     """Write every figure of the run at ``path`` into <run dir>/plots/; return the files."""
     ds = io.read_results(path)
     run_dir = io.results_path(path).parent
     out_dir = run_dir / "plots"
     out_dir.mkdir(exist_ok=True)
-    written = []
-    for name, make in FIGURES.items():
-        fig = make(ds)
-        target = out_dir / f"{name}.{fmt}"
-        tmp = out_dir / f".{name}.tmp-{os.getpid()}.{fmt}"
-        try:
-            fig.savefig(tmp, dpi=120, format=fmt)
-            tmp.replace(target)
-        finally:
-            plt.close(fig)
-            tmp.unlink(missing_ok=True)
-        written.append(target)
-    return written
+    return [_save(make(ds), out_dir / f"{name}.{fmt}", fmt) for name, make in FIGURES.items()]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bubblesim-plot",
                                      description="Figures of a saved bubblesim run.")
-    parser.add_argument("path", type=Path, help="a run directory or its results.nc")
+    parser.add_argument("path", type=Path,
+                        help="a run directory, its results.nc, or a sweep directory")
     parser.add_argument("--format", choices=FORMATS, default="png")
     args = parser.parse_args(argv)
+    runs = io.run_paths(args.path)
     try:
-        files = plot_run(args.path, args.format)
+        if len(runs) > 1 or runs[0] != args.path:
+            files = plot_sweep(args.path, args.format)
+        else:
+            files = plot_run(args.path, args.format)
     except io.OutputError as exc:
         print(f"bubblesim-plot: {exc}", file=sys.stderr)
         return 1

@@ -82,10 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         prog="bubblesim-report",
         description="Headline table (markdown) of saved bubblesim runs.")
     parser.add_argument("paths", nargs="+", type=Path,
-                        help="run directories or results.nc files")
+                        help="run or sweep directories, or results.nc files")
     args = parser.parse_args(argv)
     try:
-        datasets = [io.read_results(path) for path in args.paths]
+        datasets = [io.read_results(run) for path in args.paths for run in io.run_paths(path)]
     except io.OutputError as exc:
         print(f"bubblesim-report: {exc}", file=sys.stderr)
         return 1

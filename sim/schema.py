@@ -228,6 +228,9 @@ class EngineConfig:
     sample_paths: int = param(200, "paths", 0, 100_000,
                               "paths whose full trajectories are kept (evenly spaced indices)")
     hist_bins: int = param(2048, "bins", 16, 65_536, "bins of the per-month histograms")
+    num_shards: int = param(1, "shards", 1, 2**20,
+                            "split the run's paths into this many shards (bubblesim-merge)")
+    shard_index: int = param(0, "1", 0, 2**20, "which shard this process runs (0-based)")
 
 
 @dataclass

@@ -1,0 +1,115 @@
+"""`bubblesim-merge SHARD_DIR... --out OUT_DIR`: shards of one run -> the run of all paths.
+
+Shards made with ``engine.num_shards=K engine.shard_index=i`` hold disjoint path ranges with
+their own (seed, path index) streams, so concatenating their per-path arrays and adding their
+integer counts gives exactly what one process running all paths would have produced; the
+analysis is then recomputed from the merged counts (sim.dataset.build), not averaged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from sim import dataset, io, model, report
+from sim.engine import RawResults
+
+COUNTS = {  # RawResults field: dataset variable, summed over shards
+    "hist": "histogram", "alive": "firms_alive", "alive_sq_horizon": "firms_alive_sq_horizon",
+    "mdd_hist": "max_drawdown_histogram", "peak_to_trough_hist": "peak_to_trough_histogram",
+    "underwater_hist": "underwater_histogram", "recovery_events": "recovery_events",
+    "recovery_censored": "recovery_censored", "elasticity_hist": "elasticity_histogram",
+}
+ATTR_COUNTS = {"no_drawdown_paths": "no_drawdown_paths", "jevons_paths": "jevons_paths",
+               "nonfinite_paths": "nonfinite_paths"}
+
+
+def _check_shards(shards: list[xr.Dataset]) -> list[xr.Dataset]:
+    first = shards[0].attrs
+    k = int(first["num_shards"])
+    for ds in shards:
+        if ds.attrs.get("config_hash") != first.get("config_hash"):
+            raise io.OutputError("shards come from different configs (config_hash differs)")
+    indices = sorted(int(ds.attrs["shard_index"]) for ds in shards)
+    if indices != list(range(k)):
+        raise io.OutputError(f"need each of the {k} shards exactly once, got shard indices "
+                             f"{indices}")
+    return sorted(shards, key=lambda ds: int(ds.attrs["first_path"]))
+
+
+def _trajectories(shards: list[xr.Dataset]) -> np.ndarray:
+    names = [dataset.SERIES[s][0] for s in range(model.N_OBS)]
+    traj = np.full((shards[0].sizes["sample"], shards[0].sizes["time"], model.N_OBS), np.nan)
+    for ds in shards:
+        for s, name in enumerate(names):
+            values = ds[f"sample_{name}"].values
+            filled = ~np.isnan(values)
+            traj[:, :, s][filled] = values[filled]
+    return traj
+
+
+def merged_raw(shards: list[xr.Dataset]) -> RawResults:
+    """The RawResults of the whole run, rebuilt from its shards' datasets."""
+    shards = _check_shards(shards)
+    head = shards[0]
+    per_path = {}
+    if "path" in head.dims:
+        for name in dataset.PER_PATH:
+            per_path[name] = np.concatenate([ds[name].values for ds in shards])
+    first_bad = [int(ds.attrs["first_nonfinite_path"]) for ds in shards
+                 if int(ds.attrs["first_nonfinite_path"]) >= 0]
+    counts = {field: sum(ds[var].values.astype(np.int64) for ds in shards)
+              for field, var in COUNTS.items()}
+    attr_counts = {field: sum(int(ds.attrs[key]) for ds in shards)
+                   for field, key in ATTR_COUNTS.items()}
+    return RawResults(
+        n_paths=sum(int(ds.attrs["n_paths"]) for ds in shards), first_path=0,
+        horizon=int(head.attrs["horizon_months"]), n_firms=head.sizes["firm"],
+        obs0=np.full(model.N_OBS, np.nan), hist_edges=head["histogram_edges"].values,
+        sample_index=head["sample"].values, trajectories=_trajectories(shards),
+        no_drawdown_paths=attr_counts["no_drawdown_paths"],
+        jevons_paths=attr_counts["jevons_paths"],
+        nonfinite_paths=attr_counts["nonfinite_paths"],
+        first_nonfinite_path=min(first_bad) if first_bad else -1,
+        engine_seconds=sum(float(ds.attrs["engine_seconds"]) for ds in shards),
+        threads=int(head.attrs["threads"]), per_path=per_path, **counts)
+
+
+def merge(shard_dirs: list[Path], out_dir: Path) -> Path:
+    """Merge shard run directories into out_dir/results.nc (and summary.md)."""
+    shards = [io.read_results(d) for d in shard_dirs]
+    raw = merged_raw(shards)
+    attrs = dict(shards[0].attrs)
+    attrs.update(n_paths=raw.n_paths, total_paths=raw.n_paths, first_path=0, num_shards=1,
+                 shard_index=0, engine_seconds=raw.engine_seconds,
+                 nonfinite_paths=raw.nonfinite_paths,
+                 first_nonfinite_path=raw.first_nonfinite_path,
+                 merged_from=" ".join(str(d) for d in shard_dirs))
+    start = str(np.datetime_as_string(shards[0]["date"].values[0], unit="M"))
+    ds = dataset.build(raw, attrs, start)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    io.write_dataset(ds, out_dir / io.RESULTS)
+    io.write_text(report.summary(ds), out_dir / io.SUMMARY)
+    return out_dir / io.RESULTS
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bubblesim-merge", description=__doc__.splitlines()[0])
+    parser.add_argument("shards", nargs="+", type=Path, help="shard run directories")
+    parser.add_argument("--out", type=Path, required=True, help="directory for the merged run")
+    args = parser.parse_args(argv)
+    try:
+        path = merge(args.shards, args.out)
+    except io.OutputError as exc:
+        print(f"bubblesim-merge: {exc}", file=sys.stderr)
+        return 1
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

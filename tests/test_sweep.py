@@ -1,0 +1,138 @@
+"""Sweeps: sweep.nc, launchers, resume without overwriting, failed jobs, exact sharding."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from conftest import run_cli
+from sim import io
+
+SMALL = ["engine.n_paths=300", "model.horizon_months=24", "output.quiet=true"]
+
+
+def _sweep(sweep_dir, *args, launcher=None):
+    extra = [f"hydra/launcher={launcher}"] if launcher else []
+    return run_cli("-m", *extra, *args, *SMALL, f"hydra.sweep.dir={sweep_dir}")
+
+
+def _mtimes(sweep_dir):
+    return {p.parent.name: p.stat().st_mtime_ns for p in sweep_dir.glob("*/results.nc")}
+
+
+def test_grid_sweep_with_joblib_gives_one_dataset(tmp_path):
+    result = _sweep(tmp_path, "scenario=soft_landing,dotcom_crash",
+                    "model.demand.elasticity=0.8,1.2", launcher="parallel")
+    assert result.returncode == 0, result.stderr
+    ds = xr.load_dataset(tmp_path / "sweep.nc")
+    assert ds.attrs["grid"] == 1 and ds.attrs["finished_jobs"] == 4
+    assert sorted(ds["scenario"].values) == ["dotcom_crash", "soft_landing"]
+    np.testing.assert_allclose(sorted(ds["model.demand.elasticity"].values), [0.8, 1.2])
+    assert {"model.demand.elasticity", "scenario"} <= set(ds["headline"].dims)
+    job = xr.load_dataset(tmp_path / "0" / "results.nc")
+    one = ds["headline"].sel(scenario="soft_landing", **{"model.demand.elasticity": 0.8})
+    np.testing.assert_array_equal(one.values, job["headline"].values)
+    assert job.attrs["threads"] == 1  # 2 jobs x 1 thread on 2 cores
+
+
+def test_submitit_local_sweep(tmp_path):
+    result = _sweep(tmp_path, "scenario=soft_landing,excess_capacity", launcher="submitit_local")
+    assert result.returncode == 0, result.stderr
+    ds = xr.load_dataset(tmp_path / "sweep.nc")
+    assert sorted(ds["scenario"].values) == ["excess_capacity", "soft_landing"]
+    assert ds.attrs["finished_jobs"] == 2
+
+
+def test_resume_skips_finished_reruns_missing_and_changed(tmp_path):
+    args = ("model.demand.elasticity=0.9,1.1,1.3",)
+    assert _sweep(tmp_path, *args).returncode == 0
+    first = _mtimes(tmp_path)
+    again = _sweep(tmp_path, *args)
+    assert again.returncode == 0
+    assert again.stderr.count("already finished with this config, skipped") == 3
+    assert _mtimes(tmp_path) == first
+    (tmp_path / "1" / "results.nc").unlink()
+    assert _sweep(tmp_path, *args).returncode == 0
+    after = _mtimes(tmp_path)
+    assert after["0"] == first["0"] and after["2"] == first["2"]
+    assert after["1"] != first["1"]
+    changed = _sweep(tmp_path, *args, "engine.seed=5")
+    assert changed.returncode == 0 and "another config; recomputing" in changed.stderr
+    assert all(_mtimes(tmp_path)[k] != after[k] for k in after)
+    forced = _sweep(tmp_path, *args, "engine.seed=5", "output.overwrite=true")
+    assert "skipped" not in forced.stderr
+
+
+def test_failed_job_is_reported_and_the_rest_aggregate(tmp_path):
+    result = _sweep(tmp_path, "model.demand.elasticity=-1,1.2")
+    assert result.returncode == 1
+    assert "model.demand.elasticity=-1" in result.stderr and "failed" in result.stderr
+    assert "Traceback" not in result.stderr
+    ds = xr.load_dataset(tmp_path / "sweep.nc")
+    status = dict(zip(ds["model.demand.elasticity"].values, ds["job_status"].values,
+                      strict=True))
+    assert status == {-1: "failed", 1.2: "finished"}
+    assert np.isnan(ds["headline"].sel({"model.demand.elasticity": -1})).all()
+    assert "model.demand.elasticity=-1" in ds.attrs["unfinished_jobs"]
+
+
+def test_two_shards_merged_equal_one_run(tmp_path):
+    args = ["scenario=dotcom_crash", "engine.n_paths=2001", "output.quiet=true"]
+    for i in range(2):
+        shard = run_cli(*args, "engine.num_shards=2", f"engine.shard_index={i}",
+                        f"hydra.run.dir={tmp_path / f's{i}'}")
+        assert shard.returncode == 0, shard.stderr
+    assert run_cli(*args, f"hydra.run.dir={tmp_path / 'one'}").returncode == 0
+    merged = subprocess.run([sys.executable, "-m", "sim.merge", str(tmp_path / "s1"),
+                             str(tmp_path / "s0"), "--out", str(tmp_path / "merged")],
+                            capture_output=True, text=True)
+    assert merged.returncode == 0, merged.stderr
+    one = io.read_results(tmp_path / "one")
+    both = io.read_results(tmp_path / "merged")
+    assert both.attrs["n_paths"] == 2001
+    for name in one.data_vars:
+        a, b = one[name].values, both[name].values
+        assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), name
+
+
+def test_merge_refuses_incomplete_shards(tmp_path):
+    shard = run_cli("engine.n_paths=400", "engine.num_shards=2", "engine.shard_index=0",
+                    "output.quiet=true", f"hydra.run.dir={tmp_path / 's0'}")
+    assert shard.returncode == 0
+    merged = subprocess.run([sys.executable, "-m", "sim.merge", str(tmp_path / "s0"),
+                             "--out", str(tmp_path / "m")], capture_output=True, text=True)
+    assert merged.returncode == 1 and "exactly once" in merged.stderr
+    assert not (tmp_path / "m" / "results.nc").exists()
+
+
+def test_shard_index_out_of_range_is_a_config_error(tmp_path):
+    result = run_cli("engine.num_shards=2", "engine.shard_index=2",
+                     f"hydra.run.dir={tmp_path / 'r'}")
+    assert result.returncode == 2 and "engine.shard_index" in result.stderr
+
+
+def test_report_and_plots_accept_a_sweep_dir(tmp_path):
+    assert _sweep(tmp_path, "scenario=soft_landing,dotcom_crash").returncode == 0
+    report = subprocess.run([sys.executable, "-m", "sim.report", str(tmp_path)],
+                            capture_output=True, text=True)
+    assert report.returncode == 0, report.stderr
+    rows = report.stdout.strip().splitlines()[2:]
+    assert [r.split("|")[1].strip().split()[0] for r in rows] == ["soft_landing",
+                                                                  "dotcom_crash"]
+    plot = subprocess.run([sys.executable, "-m", "sim.plots", str(tmp_path)],
+                          capture_output=True, text=True)
+    assert plot.returncode == 0, plot.stderr
+    assert (tmp_path / "plots" / "comparison.png").stat().st_size > 10_000
+
+
+@pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is None,
+                    reason="the ray extra is not installed (pip install bubblesim[ray])")
+def test_ray_local_sweep(tmp_path):
+    result = _sweep(tmp_path, "scenario=soft_landing,dotcom_crash", launcher="ray")
+    assert result.returncode == 0, result.stderr
+    assert xr.load_dataset(tmp_path / "sweep.nc").attrs["finished_jobs"] == 2
