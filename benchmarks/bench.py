@@ -8,7 +8,8 @@ Measured:
 - the same-run ratio engine / NumPy reference (sim/reference.py);
 - peak RSS of a whole `bubblesim` process, per-path outputs on and off;
 - cold start (empty numba cache: import + compile + 1,000 paths) and warm start;
-- thread scaling 1 -> all threads (from the throughput rows).
+- thread scaling 1 -> all threads (from the throughput rows);
+- a 6-job sweep run serially with 1 and 2 threads and through joblib with 2 jobs x 1 thread.
 """
 
 from __future__ import annotations
@@ -33,9 +34,18 @@ RESULTS = HERE / "results"
 
 FULL = {"paths": [100_000, 1_000_000, 10_000_000], "ratio_paths": [100_000, 1_000_000],
         "rss_paths": [1_000_000, 10_000_000], "scenarios": ["soft_landing", "excess_capacity",
-                                                           "dotcom_crash"], "repeats": 3}
-QUICK = {"paths": [20_000, 100_000], "ratio_paths": [20_000], "rss_paths": [100_000],
-         "scenarios": ["soft_landing"], "repeats": 3}
+                                                           "dotcom_crash"], "repeats": 3,
+        "sweep_paths": 200_000}
+QUICK = {"paths": [20_000, 50_000], "ratio_paths": [20_000], "rss_paths": [100_000],
+         "scenarios": ["soft_landing"], "repeats": 3, "sweep_paths": 10_000}
+# a 6-job sweep under three layouts of the same 2 cores
+SWEEP_ARGS = ["-m", "scenario=soft_landing,excess_capacity,dotcom_crash",
+              "model.demand.elasticity=0.9,1.2", "output.quiet=true"]
+SWEEP_LAYOUTS = {
+    "serial, 1 job x 1 thread": ([], {"NUMBA_NUM_THREADS": "1"}),
+    "joblib, 2 jobs x 1 thread": (["hydra/launcher=parallel"], {}),
+    "serial, 1 job x 2 threads": ([], {"NUMBA_NUM_THREADS": "2"}),
+}
 
 
 def _settings(scenario: str, n_paths: int, threads: int):
@@ -87,6 +97,18 @@ def peak_rss(n_paths: int, per_path: bool) -> int:
              "output.quiet=true", f"hydra.run.dir={tmp}/run"],
             capture_output=True, text=True, check=True, cwd=ROOT)
     return int(out.stdout.strip())
+
+
+def sweep_layouts(n_paths: int) -> list[dict]:
+    """Wall seconds of the same 6-job sweep under each layout (warm numba cache)."""
+    rows = []
+    for layout, (extra, env) in SWEEP_LAYOUTS.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            wall = _cli_seconds([*SWEEP_ARGS, *extra, f"engine.n_paths={n_paths}",
+                                 f"hydra.sweep.dir={tmp}/sweep"], env)
+        rows.append({"kind": "sweep_layout", "layout": layout, "jobs": 6, "paths": n_paths,
+                     "seconds": wall})
+    return rows
 
 
 def start_times() -> dict[str, float]:
@@ -144,6 +166,7 @@ def run_suite(plan: dict, horizon: int = 120) -> dict:
             rows.append({"kind": "peak_rss", "paths": n, "per_path": per_path,
                          "bytes": peak_rss(n, per_path)})
     rows.append({"kind": "start", **start_times()})
+    rows += sweep_layouts(plan["sweep_paths"])
     return {"machine": machine(), "plan": plan, "rows": rows}
 
 
@@ -190,6 +213,12 @@ def markdown(results: list[dict]) -> str:
             if r["kind"] == "peak_rss":
                 out.append(f"| | {r['paths']:,} | {'on' if r['per_path'] else 'off'} | "
                            f"{r['bytes'] / 1e6:.0f} |")
+        layouts = [r for r in rows if r["kind"] == "sweep_layout"]
+        if layouts:
+            best = min(layouts, key=lambda r: r["seconds"])
+            out += ["", "| 6-job sweep | paths per job | wall s |", "|---|---:|---:|"]
+            out += [f"| {r['layout']}{' (best)' if r is best else ''} | {r['paths']:,} | "
+                    f"{r['seconds']:.1f} |" for r in layouts]
         for r in rows:
             if r["kind"] == "start":
                 out += ["", f"Start of `bubblesim engine.n_paths=1000` (whole process): cold "
@@ -206,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     plan = dict(QUICK if args.quick else FULL)
     if args.paths:
-        plan.update(paths=args.paths, ratio_paths=args.paths[:1], rss_paths=args.paths[:1])
+        plan.update(paths=args.paths, ratio_paths=args.paths[:1], rss_paths=args.paths[:1],
+                    sweep_paths=args.paths[0])
     result = run_suite(plan)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
