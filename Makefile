@@ -14,6 +14,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -c "from sim.engine import warm_up; warm_up()"  # compile once, at install
 	touch $(STAMP)
 
 run: $(STAMP)
