@@ -171,6 +171,14 @@ def median_time(survival: np.ndarray) -> float:
     return float(below[0]) if below.size else float("nan")
 
 
+def median_time_with_se(km: dict) -> tuple[float, float]:
+    """KM median and an SE from where the pointwise 95% limits cross 1/2 (Brookmeyer-
+    Crowley interval divided by 2 x 1.96; NaN when a limit stays above 1/2)."""
+    median = median_time(km["survival"])
+    lo, hi = median_time(km["lower"]), median_time(km["upper"])
+    return median, (hi - lo) / (2.0 * Z95)
+
+
 def annual_hazard(survival: np.ndarray) -> np.ndarray:
     """1 - S(12 (y + 1)) / S(12 y): the chance to default within year y, given alive."""
     years = (survival.size - 1) // 12

@@ -99,7 +99,7 @@ def _headline(raw: RawResults, recovery_km: dict, survival: dict) -> dict[str, t
         "median_peak_to_trough_months": (ptt[0], ptt_se[0]),
         "median_months_underwater": (under[0], under_se[0]),
         "prob_recovered_by_horizon": recovered,
-        "median_recovery_months": (analysis.median_time(recovery_km["survival"]), np.nan),
+        "median_recovery_months": analysis.median_time_with_se(recovery_km),
         "jevons_share": analysis.jevons_share(raw.jevons_paths, n),
         "median_realized_elasticity": (elasticity[0][0], elasticity[1][0]),
     }

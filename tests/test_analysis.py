@@ -104,3 +104,14 @@ def test_histogram_quantiles_with_se_agree_with_exact():
         (0.5, 0.95), counts=raw.mdd_hist, edges=np.linspace(0, 1, raw.mdd_hist.size + 1))
     np.testing.assert_allclose(binned, exact, atol=2e-3)
     np.testing.assert_allclose(binned_se, exact_se, rtol=0.5, atol=1e-3)
+
+
+def test_median_standard_error_from_the_pointwise_limits():
+    durations, observed, horizon = _lifetimes(2_000, 4)
+    km = analysis.kaplan_meier(np.bincount(durations[observed], minlength=horizon + 1),
+                               np.bincount(durations[~observed], minlength=horizon + 1))
+    median, se = analysis.median_time_with_se(km)
+    assert median == analysis.median_time(km["survival"])
+    assert se == (analysis.median_time(km["upper"]) - analysis.median_time(km["lower"])) / (
+        2 * 1.959963984540054)
+    assert 0 < se < 5
