@@ -9,6 +9,7 @@ Measured:
 - peak RSS of a whole `bubblesim` process, per-path outputs on and off;
 - cold start (empty numba cache: import + compile + 1,000 paths) and warm start;
 - thread scaling 1 -> all threads (from the throughput rows);
+- the share of engine time spent in the random streams (a Weyl sequence instead);
 - a 6-job sweep run serially with 1 and 2 threads and through joblib with 2 jobs x 1 thread.
 """
 
@@ -67,13 +68,15 @@ def _settings(scenario: str, n_paths: int, threads: int):
 
 
 def engine_seconds(scenario: str, n_paths: int, threads: int, backend: str,
-                   repeats: int) -> list[float]:
+                   repeats: int, cheap_random: bool = False) -> list[float]:
     """Engine-only seconds of ``repeats`` runs after one warm-up run."""
     from sim.engine import simulate
 
     p, settings = _settings(scenario, n_paths, threads)
-    simulate(p, replace(settings, n_paths=min(n_paths, 1000)), backend=backend)  # warm-up
-    return [simulate(p, settings, backend=backend).engine_seconds for _ in range(repeats)]
+    simulate(p, replace(settings, n_paths=min(n_paths, 1000)), backend=backend,
+             cheap_random=cheap_random)  # warm-up
+    return [simulate(p, settings, backend=backend, cheap_random=cheap_random).engine_seconds
+            for _ in range(repeats)]
 
 
 def _cli_seconds(args: list[str], env: dict) -> float:
@@ -154,6 +157,13 @@ def run_suite(plan: dict, horizon: int = 120) -> dict:
                              "path_steps_per_s": n * horizon / t})
     for n in plan["ratio_paths"]:
         scenario = plan["scenarios"][0]
+        hashed = statistics.median(engine_seconds(scenario, n, all_threads, "numba",
+                                                  plan["repeats"]))
+        weyl = statistics.median(engine_seconds(scenario, n, all_threads, "numba",
+                                                plan["repeats"], cheap_random=True))
+        rows.append({"kind": "rng_share", "scenario": scenario, "paths": n,
+                     "seconds": hashed, "seconds_without_streams": weyl,
+                     "share": 1.0 - weyl / hashed})
         engine = statistics.median(engine_seconds(scenario, n, all_threads, "numba",
                                                   plan["repeats"]))
         reference = statistics.median(engine_seconds(scenario, n, 1, "numpy",
@@ -213,6 +223,12 @@ def markdown(results: list[dict]) -> str:
             if r["kind"] == "peak_rss":
                 out.append(f"| | {r['paths']:,} | {'on' if r['per_path'] else 'off'} | "
                            f"{r['bytes'] / 1e6:.0f} |")
+        for r in rows:
+            if r["kind"] == "rng_share":
+                out += ["", f"Random streams (SplitMix64 hashing, {r['paths']:,} paths): "
+                            f"{r['share']:.0%} of engine time ({r['seconds']:.3f} s vs "
+                            f"{r['seconds_without_streams']:.3f} s with a Weyl sequence "
+                            "instead; the normal transforms stay in the model step)."]
         layouts = [r for r in rows if r["kind"] == "sweep_layout"]
         if layouts:
             best = min(layouts, key=lambda r: r["seconds"])

@@ -177,8 +177,12 @@ class _Totals:
         self.jevons += int(out["demand_rose_as_prices_fell"].sum())
 
 
-def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba") -> RawResults:
-    """Run ``settings.n_paths`` paths of the model with parameters ``p``."""
+def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
+             cheap_random: bool = False) -> RawResults:
+    """Run ``settings.n_paths`` paths of the model with parameters ``p``.
+
+    ``cheap_random`` replaces the random streams by a Weyl sequence: benchmarks only.
+    """
     import numba
 
     if settings.threads > 0:
@@ -204,7 +208,7 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba") -> Ra
     finite = np.empty(chunk, dtype=np.bool_)
     # A call on no paths compiles (or loads from cache) before the clock starts.
     chunk_fn(p, settings.seed, first, horizon, lower, per_unit, is_log, stride, red[:0],
-             defaults[:0], finite[:0], hist_chunk, traj)
+             defaults[:0], finite[:0], hist_chunk, traj, cheap_random)
     seconds = 0.0
     progress = _progress(n_total, settings.quiet)
     for start in range(0, n_total, chunk):
@@ -212,7 +216,7 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba") -> Ra
         hist_chunk[...] = 0
         tic = time.perf_counter()
         chunk_fn(p, settings.seed, first + start, horizon, lower, per_unit, is_log,
-                 stride, red[:n], defaults[:n], finite[:n], hist_chunk, traj)
+                 stride, red[:n], defaults[:n], finite[:n], hist_chunk, traj, cheap_random)
         seconds += time.perf_counter() - tic
         totals.hist += hist_chunk.sum(axis=0, dtype=np.int64)
         out = per_path_outputs(red[:n], defaults[:n], nf, horizon)

@@ -46,7 +46,7 @@ from numba import njit, prange  # noqa: E402  (after the cache directory is set)
 from sim.histogram import bin_index  # noqa: E402
 from sim.model import N_HIST, N_OBS, N_UNIFORMS, initial_state, state_layout, step  # noqa: E402
 from sim.reductions import N_RED, start, update  # noqa: E402
-from sim.rng import path_key, uniform  # noqa: E402
+from sim.rng import cheap_uniform, path_key, uniform  # noqa: E402
 
 
 @njit(cache=True, error_model="numpy")
@@ -66,14 +66,15 @@ def _all_finite(a):
 
 @njit(parallel=True, cache=True, error_model="numpy")
 def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample_stride,
-                   red_out, defaults_out, finite_out, hist, traj):
+                   red_out, defaults_out, finite_out, hist, traj, cheap_random=False):
     """Simulate ``red_out.shape[0]`` paths starting at global index ``first_path``.
 
     Fills ``red_out`` (paths, N_RED) with the per-path reductions, ``defaults_out``
     (paths, sectors * firms) with default months (-1: survived), ``finite_out`` with whether
     the path stayed finite, adds month counts to ``hist`` (workers, months + 1, N_HIST, bins)
     and copies the observables of sampled paths (global index a multiple of ``sample_stride``)
-    into ``traj`` (samples, months + 1, N_OBS).
+    into ``traj`` (samples, months + 1, N_OBS). ``cheap_random`` swaps the random streams
+    for a Weyl sequence (benchmarks only).
     """
     n_paths = red_out.shape[0]
     n_workers = hist.shape[0]
@@ -101,7 +102,10 @@ def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample
             for t in range(1, horizon + 1):
                 counter = (t - 1) * N_UNIFORMS
                 for k in range(N_UNIFORMS):
-                    u[k] = uniform(key, np.uint64(counter + k))
+                    if cheap_random:  # benchmark only: what share do the streams take?
+                        u[k] = cheap_uniform(1.0 * g, 1.0 * (counter + k))
+                    else:
+                        u[k] = uniform(key, np.uint64(counter + k))
                 step(x, t, p, u, obs)
                 update(red, obs, t)
                 _record(t, obs, hist[w], lower, per_unit, is_log, n_bins)

@@ -14,11 +14,11 @@ import numpy as np
 from sim.histogram import bin_index
 from sim.model import N_HIST, N_OBS, N_UNIFORMS, initial_state, state_layout, step
 from sim.reductions import N_RED, start, update
-from sim.rng import path_key, uniform
+from sim.rng import cheap_uniform, path_key, uniform
 
 
 def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample_stride,
-                   red_out, defaults_out, finite_out, hist, traj):
+                   red_out, defaults_out, finite_out, hist, traj, cheap_random=False):
     """Same contract as :func:`sim.kernel.simulate_chunk` (``hist`` may have one worker)."""
     n_paths = red_out.shape[0]
     n_bins = hist.shape[3]
@@ -41,7 +41,8 @@ def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample
         for t in range(1, horizon + 1):
             counter = (t - 1) * N_UNIFORMS
             for k in range(N_UNIFORMS):
-                u[k] = uniform(keys, np.uint64(counter + k))
+                u[k] = (cheap_uniform(paths.astype(np.float64), 1.0 * (counter + k))
+                        if cheap_random else uniform(keys, np.uint64(counter + k)))
             step(x, t, p, u, obs)
             update(red, obs, t)
             _record(t, obs, hist[0], lower, per_unit, is_log, n_bins)

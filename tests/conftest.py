@@ -39,12 +39,13 @@ def schema(*overrides: str):
     return validate(OmegaConf.to_object(compose_config(*overrides)))
 
 
-def run_small(*overrides: str, n_paths: int = 2000, backend: str = "numba", **settings):
+def run_small(*overrides: str, n_paths: int = 2000, backend: str = "numba",
+              cheap_random: bool = False, **settings):
     """Simulate a composed scenario with n_paths paths, no progress bar."""
     cfg = schema(*overrides)
     s = replace(run_settings(cfg), n_paths=n_paths, chunk_size=settings.pop("chunk_size", n_paths),
                 quiet=True, **settings)
-    return simulate(model_vector(cfg.model), s, backend=backend)
+    return simulate(model_vector(cfg.model), s, backend=backend, cheap_random=cheap_random)
 
 
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None):

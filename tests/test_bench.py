@@ -21,7 +21,8 @@ def test_quick_benchmark_writes_json_and_table(tmp_path):
     data = json.loads(record.read_text())
     assert {"host", "numba", "numpy", "commit", "date"} <= set(data["machine"])
     kinds = {row["kind"] for row in data["rows"]}
-    assert kinds == {"throughput", "engine_vs_numpy", "peak_rss", "start", "sweep_layout"}
+    assert kinds == {"throughput", "engine_vs_numpy", "peak_rss", "start", "sweep_layout",
+                     "rng_share"}
     for row in data["rows"]:
         if row["kind"] == "throughput":
             assert row["path_steps_per_s"] > 0 and len(row["runs"]) == 3

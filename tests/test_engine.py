@@ -124,3 +124,11 @@ def test_numpy_backend_from_the_command_line(tmp_path):
     for name in ("max_drawdown", "terminal_index", "realized_elasticity"):
         _assert_close(runs["numba"][name].values, runs["numpy"][name].values)
     np.testing.assert_array_equal(runs["numba"]["default_month"], runs["numpy"]["default_month"])
+
+
+def test_cheap_random_benchmark_variant_matches_between_backends():
+    a = run_small(n_paths=300, cheap_random=True)
+    b = run_small(n_paths=300, backend="numpy", cheap_random=True)
+    c = run_small(n_paths=300)
+    _assert_close(a.per_path["max_drawdown"], b.per_path["max_drawdown"])
+    assert not np.allclose(a.per_path["max_drawdown"], c.per_path["max_drawdown"])
