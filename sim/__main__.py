@@ -28,8 +28,10 @@ def _remove_empty_run_dir(output_dir: Path) -> None:
     own = {".hydra"} | {p.name for p in output_dir.glob("*.log")}
     if {p.name for p in output_dir.iterdir()} <= own:
         shutil.rmtree(output_dir, ignore_errors=True)
-        if output_dir.parent.is_dir() and not any(output_dir.parent.iterdir()):
-            output_dir.parent.rmdir()  # the empty outputs/<date>/ Hydra made for this run
+        parent = output_dir.parent
+        made_by_hydra = parent.parent.name == "outputs"  # outputs/<date>/<time>
+        if made_by_hydra and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="config")

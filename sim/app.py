@@ -21,7 +21,8 @@ from sim.schema import Config
 
 # settings that change how a run is computed or shown, never its results
 NOT_RESULTS = (("engine", "threads"), ("engine", "chunk_size"), ("engine", "backend"),
-               ("engine", "shard_index"), ("output", "quiet"), ("output", "overwrite"))
+               ("output", "quiet"), ("output", "overwrite"))
+SHARD = ("engine", "shard_index")  # differs between the shards of one run
 
 
 def to_config(cfg: DictConfig) -> Config:
@@ -58,21 +59,18 @@ def provenance(cfg: DictConfig, settings, raw, wall: float, overrides: str) -> d
     }
 
 
-def config_hash(cfg: DictConfig) -> str:
+def config_hash(cfg: DictConfig, ignore=()) -> str:
     """Hash of everything that determines the results (not threads, chunking or verbosity)."""
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    for section, key in NOT_RESULTS:
+    for section, key in (*NOT_RESULTS, *ignore):
         resolved.get(section, {}).pop(key, None)
     return hashlib.sha256(json.dumps(resolved, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def finished_with(output_dir: Path, digest: str) -> bool | None:
     """True if output_dir holds results of this config, False if of another, None if none."""
-    try:
-        ds = io.read_results(output_dir)
-    except io.OutputError:
-        return None
-    return ds.attrs.get("config_hash") == digest
+    attrs = io.read_attrs(output_dir)
+    return None if attrs is None else attrs.get("config_hash") == digest
 
 
 def run(cfg: DictConfig, output_dir: Path, overrides: tuple[str, ...] = ()) -> Path:
@@ -106,6 +104,7 @@ def run(cfg: DictConfig, output_dir: Path, overrides: tuple[str, ...] = ()) -> P
     label = " ".join(o for o in overrides if not o.startswith(quiet))
     attrs = provenance(cfg, settings, raw, time.perf_counter() - tic, label)
     attrs["config_hash"] = digest
+    attrs["run_hash"] = config_hash(cfg, ignore=(SHARD,))  # equal for all shards of a run
     ds = dataset.build(raw, attrs, schema.model.start_date)
     output_dir.mkdir(parents=True, exist_ok=True)
     io.write_dataset(ds, output_dir / io.RESULTS)

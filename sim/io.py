@@ -13,6 +13,7 @@ import xarray as xr
 
 RESULTS = "results.nc"
 SUMMARY = "summary.md"
+FAILED = "FAILED"  # marker a sweep job leaves when it failed
 TITLE = "bubblesim run"
 # what plots and reports need; files without them predate the analysis stage
 REQUIRED = ("headline", "headline_se", "exceedance", "survival_lower", "recovery_km")
@@ -62,12 +63,27 @@ def results_path(path: Path) -> Path:
     return path / RESULTS if path.is_dir() else path
 
 
+def read_attrs(path: Path) -> dict | None:
+    """The global attributes of a run's results.nc without loading its data (None if there
+    is no readable bubblesim results file)."""
+    file = results_path(path)
+    if not file.is_file():
+        return None
+    try:
+        with xr.open_dataset(file, engine="h5netcdf") as ds:
+            attrs = dict(ds.attrs)
+    except Exception:  # noqa: BLE001  (truncated or foreign: treated as absent)
+        return None
+    return attrs if attrs.get("title") == TITLE else None
+
+
 def run_paths(path: Path) -> list[Path]:
     """The run directories behind ``path``: itself, or a sweep's job directories in job order
     (those with results.nc; a sweep is a directory of job directories with .hydra/)."""
     path = Path(path)
     if path.is_dir() and not (path / RESULTS).exists():
-        jobs = [d for d in path.iterdir() if (d / ".hydra").is_dir() and (d / RESULTS).exists()]
+        jobs = [d for d in path.iterdir() if (d / ".hydra").is_dir() and (d / RESULTS).exists()
+                and not (d / FAILED).exists()]
         if jobs:
             return sorted(jobs, key=lambda d: (len(d.name), d.name))
     return [path]

@@ -32,8 +32,8 @@ def _check_shards(shards: list[xr.Dataset]) -> list[xr.Dataset]:
     first = shards[0].attrs
     k = int(first["num_shards"])
     for ds in shards:
-        if ds.attrs.get("config_hash") != first.get("config_hash"):
-            raise io.OutputError("shards come from different configs (config_hash differs)")
+        if ds.attrs.get("run_hash") != first.get("run_hash"):
+            raise io.OutputError("shards come from different configs (run_hash differs)")
     indices = sorted(int(ds.attrs["shard_index"]) for ds in shards)
     if indices != list(range(k)):
         raise io.OutputError(f"need each of the {k} shards exactly once, got shard indices "
@@ -84,8 +84,10 @@ def merge(shard_dirs: list[Path], out_dir: Path) -> Path:
     shards = [io.read_results(d) for d in shard_dirs]
     raw = merged_raw(shards)
     attrs = dict(shards[0].attrs)
-    attrs.update(n_paths=raw.n_paths, total_paths=raw.n_paths, first_path=0, num_shards=1,
-                 shard_index=0, engine_seconds=raw.engine_seconds,
+    label = [o for o in str(attrs.get("overrides", "")).split()
+             if not o.startswith(("engine.num_shards=", "engine.shard_index="))]
+    attrs.update(overrides=" ".join(label), n_paths=raw.n_paths, total_paths=raw.n_paths,
+                 first_path=0, num_shards=1, shard_index=0, engine_seconds=raw.engine_seconds,
                  nonfinite_paths=raw.nonfinite_paths,
                  first_nonfinite_path=raw.first_nonfinite_path,
                  merged_from=" ".join(str(d) for d in shard_dirs))

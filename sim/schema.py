@@ -212,7 +212,8 @@ class ModelConfig:
 
 
 class Backend(Enum):
-    """numba: the compiled engine; numpy: the vectorized NumPy reference (same results)."""
+    """numba: the compiled engine; numpy: the NumPy reference (same model and random
+    numbers; results agree to rounding)."""
 
     numba = "numba"
     numpy = "numpy"

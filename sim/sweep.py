@@ -23,7 +23,7 @@ from omegaconf import DictConfig
 from sim import io
 
 SWEEP = "sweep.nc"
-FAILED = "FAILED"
+FAILED = io.FAILED
 SWEEP_TITLE = "bubblesim sweep"
 # summaries small enough to stack across jobs (per-path arrays and histograms stay per job)
 SUMMARY_VARIABLES = (
@@ -106,7 +106,8 @@ def combine(sweep_dir: Path) -> tuple[xr.Dataset, list[str]]:
         raise io.OutputError(f"{sweep_dir}: no job finished; " + "; ".join(problems))
     jobs = np.arange(len(dirs))
     stacked = xr.concat([ds.expand_dims(job=[i]) for i, ds in finished], dim="job",
-                        join="outer", combine_attrs="drop")
+                        join="outer", coords="minimal", compat="override",
+                        combine_attrs="drop")
     stacked = stacked.reindex(job=jobs)  # failed jobs: NaN
     for variable in stacked.variables.values():
         variable.encoding = {}  # integer counts became floats with NaN for missing jobs

@@ -136,3 +136,12 @@ def test_ray_local_sweep(tmp_path):
     result = _sweep(tmp_path, "scenario=soft_landing,dotcom_crash", launcher="ray")
     assert result.returncode == 0, result.stderr
     assert xr.load_dataset(tmp_path / "sweep.nc").attrs["finished_jobs"] == 2
+
+
+def test_a_shard_directory_does_not_count_as_another_shard(tmp_path):
+    args = ["engine.n_paths=400", "engine.num_shards=2", "output.quiet=true",
+            f"hydra.run.dir={tmp_path}"]
+    assert run_cli(*args, "engine.shard_index=0").returncode == 0
+    second = run_cli(*args, "engine.shard_index=1")
+    assert second.returncode == 0 and "another config; recomputing" in second.stderr
+    assert io.read_results(tmp_path).attrs["shard_index"] == 1
