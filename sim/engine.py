@@ -198,7 +198,7 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
     n_sample = min(settings.sample_paths, -(-settings.n_paths // stride))
     sample_index = np.arange(n_sample, dtype=np.int64) * stride
     traj = np.full((n_sample, horizon + 1, model.N_OBS), np.nan)
-    hist_chunk = np.zeros((threads, horizon + 1, model.N_HIST, n_bins), dtype=np.int32)
+    hist_chunk = np.zeros((threads, model.N_HIST, n_bins, horizon + 1), dtype=np.int32)
     totals = _Totals(horizon, n_bins)
     per_path = _allocate_outputs(n_total, nf) if settings.per_path else {}
     nonfinite, first_bad = 0, -1
@@ -218,7 +218,7 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
         chunk_fn(p, settings.seed, first + start, horizon, lower, per_unit, is_log,
                  stride, red[:n], defaults[:n], finite[:n], hist_chunk, traj, cheap_random)
         seconds += time.perf_counter() - tic
-        totals.hist += hist_chunk.sum(axis=0, dtype=np.int64)
+        totals.hist += hist_chunk.sum(axis=0, dtype=np.int64).transpose(2, 0, 1)
         out = per_path_outputs(red[:n], defaults[:n], nf, horizon)
         totals.add(out, red[:n], defaults[:n], nf)
         bad = np.flatnonzero(~finite[:n])

@@ -53,7 +53,7 @@ from sim.rng import cheap_uniform, path_key, uniform  # noqa: E402
 def _record(t, obs, hist, lower, per_unit, is_log, n_bins):
     for s in range(N_HIST):
         b = int(bin_index(obs[s], lower[s], per_unit[s], is_log[s], n_bins))
-        hist[t, s, b] += 1
+        hist[s, b, t] += 1
 
 
 @njit(cache=True, error_model="numpy")
@@ -71,14 +71,16 @@ def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample
 
     Fills ``red_out`` (paths, N_RED) with the per-path reductions, ``defaults_out``
     (paths, sectors * firms) with default months (-1: survived), ``finite_out`` with whether
-    the path stayed finite, adds month counts to ``hist`` (workers, months + 1, N_HIST, bins)
+    the path stayed finite, adds month counts to ``hist`` (workers, N_HIST, bins, months + 1;
+    months innermost because a path's bin moves little from month to month, so its
+    increments stay in cache)
     and copies the observables of sampled paths (global index a multiple of ``sample_stride``)
     into ``traj`` (samples, months + 1, N_OBS). ``cheap_random`` swaps the random streams
     for a Weyl sequence (benchmarks only).
     """
     n_paths = red_out.shape[0]
     n_workers = hist.shape[0]
-    n_bins = hist.shape[3]
+    n_bins = hist.shape[2]
     n_sample = traj.shape[0]
     n_state = state_layout(p)[7]
     default_slot = state_layout(p)[6]
