@@ -31,7 +31,6 @@ class RawResults:
     first_path: int                      # global index of its first path
     horizon: int
     n_firms: int
-    obs0: np.ndarray                     # (N_OBS,) observables at t=0
     hist: np.ndarray                     # (months + 1, N_HIST, bins) int64
     hist_edges: np.ndarray               # (N_HIST, bins + 1)
     alive: np.ndarray                    # (months + 1, sectors) firms alive, summed over paths
@@ -190,8 +189,7 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
     threads = numba.get_num_threads() if backend == "numba" else 1
     chunk_fn = _kernel(backend)
     horizon, n_bins, nf = settings.horizon, settings.hist_bins, settings.n_firms
-    obs0 = initial_observables(p)
-    lower, per_unit, is_log = bin_layout(obs0, n_bins)
+    lower, per_unit, is_log = bin_layout(initial_observables(p), n_bins)
     first, n_total = settings.shard_range()
     # samples are chosen in the whole run's index space, so shards fill disjoint slots
     stride = max(1, settings.n_paths // max(settings.sample_paths, 1))
@@ -231,7 +229,7 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
         progress.update(n)
     progress.close()
     return RawResults(
-        n_paths=n_total, first_path=first, horizon=horizon, n_firms=nf, obs0=obs0,
+        n_paths=n_total, first_path=first, horizon=horizon, n_firms=nf,
         hist=totals.hist,
         hist_edges=bin_edges(lower, per_unit, is_log, n_bins), alive=totals.alive,
         mdd_hist=totals.mdd, peak_to_trough_hist=totals.peak_to_trough,

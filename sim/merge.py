@@ -69,7 +69,7 @@ def merged_raw(shards: list[xr.Dataset]) -> RawResults:
     return RawResults(
         n_paths=sum(int(ds.attrs["n_paths"]) for ds in shards), first_path=0,
         horizon=int(head.attrs["horizon_months"]), n_firms=head.sizes["firm"],
-        obs0=np.full(model.N_OBS, np.nan), hist_edges=head["histogram_edges"].values,
+        hist_edges=head["histogram_edges"].values,
         sample_index=head["sample"].values, trajectories=_trajectories(shards),
         no_drawdown_paths=attr_counts["no_drawdown_paths"],
         jevons_paths=attr_counts["jevons_paths"],
