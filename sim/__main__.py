@@ -63,7 +63,12 @@ def _main(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    _main()
+    try:
+        _main()
+    except KeyboardInterrupt:
+        # results are written only when complete (temp file + rename): nothing half-written
+        print("bubblesim: interrupted; this run wrote no results", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -105,3 +105,25 @@ def test_truncated_results_are_rejected(cli_run, tmp_path):
     (tmp_path / "results.nc").write_bytes(data[: len(data) // 2])
     with pytest.raises(io.OutputError):
         io.read_results(tmp_path)
+
+
+def test_interrupted_run_leaves_no_results(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "engine.n_paths=3000000",
+                             "output.quiet=true", f"hydra.run.dir={out}"],
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (out / ".hydra").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(2.0)  # well inside the simulation (3M paths take tens of seconds)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not (out / "results.nc").exists()
+    assert not [p for p in out.iterdir() if "tmp" in p.name]
