@@ -41,6 +41,11 @@ def footer(fig: plt.Figure, ds: xr.Dataset) -> None:
     fig.text(0.01, 0.005, text, fontsize=7, color="0.4", ha="left", va="bottom")
 
 
+def _probability_axis(ax) -> None:
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+
+
 def _band(ax, x, da: xr.DataArray, color: str, name: str) -> None:
     q = da.sel
     ax.fill_between(x, q(quantile=0.05), q(quantile=0.95), color=color, alpha=0.15,
@@ -102,11 +107,10 @@ def drawdown_distribution(ds: xr.Dataset) -> plt.Figure:
                    capsize=3, label="P(MDD > x), 95% CI")
     right.set_xlabel("threshold x [fraction of peak lost]")
     right.set_ylabel("P(max drawdown > x) [share of paths]")
-    right.set_ylim(-0.02, 1.02)
     right.set_title("exceedance")
     right.legend(fontsize=8)
-    for ax in (left, right):
-        ax.grid(alpha=0.3)
+    _probability_axis(right)
+    left.grid(alpha=0.3)
     footer(fig, ds)
     return fig
 
@@ -127,10 +131,9 @@ def survival_curves(ds: xr.Dataset) -> plt.Figure:
     ax.plot([], [], color="0.5", ls=":", label="simultaneous 95% (equal precision)")
     ax.set_xlabel(label(ds["time"], "months since start"))
     ax.set_ylabel(label(ds["survival"], "firms alive (Kaplan-Meier)"))
-    ax.set_ylim(-0.02, 1.02)
     ax.set_title("survival of firms by sector")
     ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    _probability_axis(ax)
     footer(fig, ds)
     return fig
 
@@ -149,9 +152,8 @@ def recovery_time(ds: xr.Dataset) -> plt.Figure:
                  "at the horizon (censored)")
     ax.set_xlabel(label(ds["months"], "months after the trough"))
     ax.set_ylabel(label(ds["recovery_km"], "P(not yet recovered)"))
-    ax.set_ylim(-0.02, 1.02)
     ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    _probability_axis(ax)
     footer(fig, ds)
     return fig
 
@@ -214,8 +216,7 @@ def compare_jobs(runs: list[xr.Dataset]) -> plt.Figure:
     right.set_ylabel("cloud firms alive (Kaplan-Meier) [share]")
     right.set_title("cloud-sector survival by job")
     for ax in (left, right):
-        ax.set_ylim(-0.02, 1.02)
-        ax.grid(alpha=0.3)
+        _probability_axis(ax)
     right.legend(fontsize=7)
     fig.get_layout_engine().set(rect=(0, 0.03, 1, 0.97))
     fig.text(0.01, 0.005, f"bubblesim sweep | {len(runs)} jobs", fontsize=7, color="0.4")
