@@ -24,7 +24,7 @@ from sim.model import (
     O_TOKEN_PRICE,
     O_UTILIZATION,
 )
-from sim.vectorize import where
+from sim.vectorize import log10, where
 
 # Range in decades around the t=0 value (log bins) or in absolute terms (linear bins).
 # Token prices fall by ~1-2 decades a year, so their range reaches far down.
@@ -69,6 +69,6 @@ def bin_edges(lower: np.ndarray, per_unit: np.ndarray, is_log: np.ndarray,
 
 def bin_index(value, lower, per_unit, log_scale, n_bins):
     """Bin of ``value`` as a float (elementwise; clamped to the first and last bin; NaN -> 0)."""
-    scaled = where(log_scale, np.log10(np.maximum(value, 1e-300)), value)
+    scaled = where(log_scale, log10(np.maximum(value, 1e-300)), value)
     position = np.minimum(np.maximum((scaled - lower) * per_unit, 0.0), n_bins - 1.0)
     return np.floor(where(position == position, position, 0.0))

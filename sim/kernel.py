@@ -38,30 +38,107 @@ def _cache_dir() -> str:
 
 
 numba.config.CACHE_DIR = _cache_dir()
-for _module in _COMPILED_SOURCES:
+for _module in (model, reductions, rng, histogram):
     vectorize.register_module(_module)
 
 from numba import njit, prange  # noqa: E402  (after the cache directory is set)
 
 from sim.histogram import bin_index  # noqa: E402
-from sim.model import N_HIST, N_OBS, N_UNIFORMS, initial_state, state_layout, step  # noqa: E402
+from sim.model import (  # noqa: E402
+    N_HIST,
+    N_OBS,
+    N_SCRATCH,
+    N_UNIFORMS,
+    initial_state,
+    state_layout,
+    step,
+)
 from sim.reductions import N_RED, start, update  # noqa: E402
 from sim.rng import cheap_uniform, path_key, uniform  # noqa: E402
 
+LANES = 256  # paths per block: long vector loops, and a block's rows stay in L2
+# Row offsets in a block's array: the fixed-size parts first, so that every row the model
+# names by a constant sits at a constant offset; the state (its length depends on the
+# number of firms and the build lag) comes last.
+_OBS = 0
+_RED = _OBS + N_OBS
+_UNIFORMS = _RED + N_RED
+_SCRATCH = _UNIFORMS + N_UNIFORMS
+_BINS = _SCRATCH + N_SCRATCH
+_FIXED_ROWS = _BINS + 1
+
 
 @njit(cache=True, error_model="numpy")
-def _record(t, obs, hist, lower, per_unit, is_log, n_bins):
+def _record(t, obs, hist, lower, per_unit, is_log, n, bins):
     for s in range(N_HIST):
-        b = int(bin_index(obs[s], lower[s], per_unit[s], is_log[s], n_bins))
-        hist[s, b, t] += 1
+        for i in range(LANES):
+            bins[i] = bin_index(obs[s, i], lower[s], per_unit[s], is_log[s], hist.shape[1])
+        for i in range(n):
+            hist[s, int(bins[i]), t] += 1
 
 
 @njit(cache=True, error_model="numpy")
-def _all_finite(a):
-    for v in a:
-        if not np.isfinite(v):
-            return False
-    return True
+def _keep(t, obs, traj, lanes, samples):
+    for i in range(lanes.shape[0]):
+        traj[samples[i], t, :] = obs[:, lanes[i]]
+
+
+@njit(cache=True, error_model="numpy")
+def _draw(u, keys, paths, counter, cheap_random):
+    for k in range(N_UNIFORMS):
+        c = np.uint64(counter + k)
+        if cheap_random:  # benchmark only: what share do the streams take?
+            for i in range(LANES):
+                u[k, i] = cheap_uniform(1.0 * paths[i], 1.0 * (counter + k))
+        else:
+            for i in range(LANES):
+                u[k, i] = uniform(keys[i], c)
+
+
+@njit(cache=True, error_model="numpy")
+def _simulate_block(p, seed, first, last, horizon, lower, per_unit, is_log, sample_stride,
+                    red_out, defaults_out, finite_out, hist, traj, offset, cheap_random):
+    """Paths ``first .. last - 1`` (global indices) as lanes; outputs from row ``offset``.
+
+    Every block has LANES lanes; a short block is filled up with the paths that follow
+    ``last``, which are simulated (every lane takes the same vectorized code) and dropped.
+    All rows live in one array of constant width, so LLVM sees constant distances between
+    them and can prove that the lane loops' loads and stores do not overlap (separate arrays
+    might alias, and the checks for that exceed the vectorizer's limits).
+    """
+    n = last - first
+    n_state = state_layout(p)[7]
+    default_slot = state_layout(p)[6]
+    rows = np.empty((_FIXED_ROWS + n_state, LANES))
+    obs = rows[_OBS:_OBS + N_OBS]
+    red = rows[_RED:_RED + N_RED]
+    u = rows[_UNIFORMS:_UNIFORMS + N_UNIFORMS]
+    tmp = rows[_SCRATCH:_SCRATCH + N_SCRATCH]
+    bins = rows[_BINS]
+    x = rows[_FIXED_ROWS:]
+    paths = np.arange(first, first + LANES).astype(np.uint64)
+    keys = np.empty(LANES, dtype=np.uint64)
+    for i in range(LANES):
+        keys[i] = path_key(np.uint64(seed), paths[i])
+    stride = np.uint64(sample_stride)
+    sampled = (paths[:n] % stride == 0) & (paths[:n] // stride < np.uint64(traj.shape[0]))
+    lanes = np.nonzero(sampled)[0]
+    samples = (paths[lanes] // stride).astype(np.int64)
+    initial_state(x, p, obs, tmp)
+    start(red, obs)
+    _record(0, obs, hist, lower, per_unit, is_log, n, bins)
+    _keep(0, obs, traj, lanes, samples)
+    for t in range(1, horizon + 1):
+        _draw(u, keys, paths, (t - 1) * N_UNIFORMS, cheap_random)
+        step(x, t, p, u, obs, tmp)
+        update(red, obs, t)
+        _record(t, obs, hist, lower, per_unit, is_log, n, bins)
+        _keep(t, obs, traj, lanes, samples)
+    for i in range(n):
+        red_out[offset + i, :] = red[:, i]
+        for f in range(defaults_out.shape[1]):
+            defaults_out[offset + i, f] = np.int16(x[default_slot + f, i])
+        finite_out[offset + i] = np.isfinite(x[:, i]).all() and np.isfinite(red[:, i]).all()
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -80,40 +157,11 @@ def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample
     """
     n_paths = red_out.shape[0]
     n_workers = hist.shape[0]
-    n_bins = hist.shape[2]
-    n_sample = traj.shape[0]
-    n_state = state_layout(p)[7]
-    default_slot = state_layout(p)[6]
-    n_firm_slots = defaults_out.shape[1]
-    seed64 = np.uint64(seed)
     for w in prange(n_workers):
-        x = np.empty(n_state)
-        obs = np.empty(N_OBS)
-        red = np.empty(N_RED)
-        u = np.empty(N_UNIFORMS)
-        for i in range(n_paths * w // n_workers, n_paths * (w + 1) // n_workers):
-            g = first_path + i
-            key = path_key(seed64, np.uint64(g))
-            sample = g // sample_stride
-            keep = g % sample_stride == 0 and sample < n_sample
-            initial_state(x, p, obs)
-            start(red, obs)
-            _record(0, obs, hist[w], lower, per_unit, is_log, n_bins)
-            if keep:
-                traj[sample, 0, :] = obs
-            for t in range(1, horizon + 1):
-                counter = (t - 1) * N_UNIFORMS
-                for k in range(N_UNIFORMS):
-                    if cheap_random:  # benchmark only: what share do the streams take?
-                        u[k] = cheap_uniform(1.0 * g, 1.0 * (counter + k))
-                    else:
-                        u[k] = uniform(key, np.uint64(counter + k))
-                step(x, t, p, u, obs)
-                update(red, obs, t)
-                _record(t, obs, hist[w], lower, per_unit, is_log, n_bins)
-                if keep:
-                    traj[sample, t, :] = obs
-            red_out[i, :] = red
-            for f in range(n_firm_slots):
-                defaults_out[i, f] = np.int16(x[default_slot + f])
-            finite_out[i] = _all_finite(x) and _all_finite(red)
+        begin = n_paths * w // n_workers
+        end = n_paths * (w + 1) // n_workers
+        for lo in range(begin, end, LANES):
+            hi = min(lo + LANES, end)
+            _simulate_block(p, seed, first_path + lo, first_path + hi, horizon, lower,
+                            per_unit, is_log, sample_stride, red_out, defaults_out,
+                            finite_out, hist[w], traj, lo, cheap_random)

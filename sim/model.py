@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.rng import box_muller
-from sim.vectorize import where
+from sim.vectorize import as_tuple, exp, lanes, log, power, where
 
 DT = 1.0 / 12.0
 LABS, CLOUDS, VENDORS = 0, 1, 2
@@ -76,9 +76,9 @@ P_FIRMS = P_JUMP_CDF + MAX_JUMPS_PER_MONTH
 (
     X_LOG_TAU, X_LOG_COST, X_MARGIN, X_ADOPTION, X_CAPACITY, X_UTIL, X_OVERHANG, X_RENT,
     X_GROWTH_EXP, X_DEMAND, X_SENTIMENT, X_BROKEN, X_DISAPPOINTED, X_RECOVERING,
-    X_REV_LABS, X_REV_CLOUDS, X_REV_VENDORS,
+    X_REV_LABS, X_REV_CLOUDS, X_REV_VENDORS, X_PIPELINE, X_CAPEX_TTM,
     N_SCALAR_STATE,
-) = range(18)
+) = range(20)
 X_REV = X_REV_LABS  # X_REV + sector: smoothed annual revenue run-rate of that sector
 
 # --- observables (the first N_HIST get per-month histograms) ----------------------------
@@ -123,15 +123,18 @@ def poisson_cdf(mean):
     return np.minimum(np.cumsum(np.exp(log_terms)), 1.0)
 
 
-def poisson_count(u, cdf, offset):
-    """Inverse-CDF Poisson draw from one uniform: the number of CDF values below u.
+def poisson_counts(out, u, cdf, offset):
+    """Inverse-CDF Poisson draws, one per path: ``out`` = the number of CDF values below ``u``.
 
     ``cdf`` holds poisson_cdf(mean) from index ``offset`` (at most MAX_JUMPS_PER_MONTH jumps).
     """
-    count = 0.0 * u
+    n = u.shape[0]
+    for i in lanes(n):
+        out[i] = 0.0
     for k in range(MAX_JUMPS_PER_MONTH):
-        count = count + (u > cdf[offset + k]) * 1.0
-    return count
+        below = cdf[offset + k]
+        for i in lanes(n):
+            out[i] = out[i] + (u[i] > below) * 1.0
 
 
 def monthly_retention(rate_per_year):
@@ -158,13 +161,13 @@ def margin_step(margin, floor, retention):
 def adoption_step(adoption, p, q, vol, z):
     """Bass diffusion with a multiplicative log-normal shock on the monthly increment."""
     increment = (p + q * adoption) * (1.0 - adoption) * DT
-    shock = np.exp(vol * np.sqrt(DT) * z - 0.5 * vol * vol * DT)
+    shock = exp(vol * np.sqrt(DT) * z - 0.5 * vol * vol * DT)
     return np.minimum(adoption + increment * shock, 1.0)
 
 
 def rent_markup(util, floor, cap, curvature):
     """phi(U): rental price over cost; below 1 when spare capacity is dumped."""
-    return floor + (cap - floor) * util**curvature
+    return floor + (cap - floor) * power(util, curvature)
 
 
 def rental_price(cost, util, floor, cap, curvature, fire_discount, overhang):
@@ -175,7 +178,7 @@ def rental_price(cost, util, floor, cap, curvature, fire_discount, overhang):
 
 def sticky_rent(previous, clearing, adjustment):
     """Contracted rents move a share of the way (in logs) to the clearing rent each month."""
-    return previous * (clearing / previous) ** adjustment
+    return previous * power(clearing / previous, adjustment)
 
 
 def token_price(rental, tau, margin):
@@ -185,17 +188,17 @@ def token_price(rental, tau, margin):
 
 def token_demand(tokens0, adoption, adoption0, price, price0, elasticity):
     """Jevons demand Q = Q0 (A / A0) (P / P0)^-eps: quadrillion tokens per month."""
-    return tokens0 * (adoption / adoption0) * (price / price0) ** (-elasticity)
+    return tokens0 * (adoption / adoption0) * power(price / price0, -elasticity)
 
 
 def funding_gate(sentiment, center, width):
     """Share of outside funding and credit still open: logistic in sentiment."""
-    return 1.0 / (1.0 + np.exp(-(sentiment - center) / width))
+    return 1.0 / (1.0 + exp(-(sentiment - center) / width))
 
 
 def exponential_trend(level0, growth, t):
     """A level growing at a constant rate: training budgets, clouds' other cash ($B/month)."""
-    return level0 * np.exp(growth * t * DT)
+    return level0 * exp(growth * t * DT)
 
 
 def training_spend(base, circular_share, cut, gate):
@@ -207,7 +210,7 @@ def training_spend(base, circular_share, cut, gate):
 
 def expected_growth(previous, weight, demand, previous_demand):
     """Adaptive expectations of the annual log growth of compute demand."""
-    return previous + weight * (np.log(demand / previous_demand) / DT - previous)
+    return previous + weight * (log(demand / previous_demand) / DT - previous)
 
 
 def desired_orders(demand, capacity, pipeline, growth_exp, sentiment, lag, optimism,
@@ -219,9 +222,9 @@ def desired_orders(demand, capacity, pipeline, growth_exp, sentiment, lag, optim
     that need, so in steady growth orders equal the need and utilization stays on target.
     Even with spare capacity, a share ``maintenance`` of retirements is always replaced.
     """
-    target = demand * np.exp(optimism * sentiment) / target_util
+    target = demand * exp(optimism * sentiment) / target_util
     need = target * (depreciation + growth_exp) * DT
-    gap = target * np.exp(growth_exp * lag * DT) + (lag - 1.0) * need - capacity - pipeline
+    gap = target * exp(growth_exp * lag * DT) + (lag - 1.0) * need - capacity - pipeline
     return np.maximum(maintenance * depreciation * DT * capacity, need + gap / adjust_months)
 
 
@@ -240,7 +243,7 @@ def capex_per_capacity(unit_cost0, cost, cost0):
 
 def interest_rate(risk_free, spread0, sensitivity, sentiment):
     """Borrowing rate: the spread widens as sentiment falls (1/yr)."""
-    return risk_free + spread0 * np.exp(-sensitivity * sentiment)
+    return risk_free + spread0 * exp(-sensitivity * sentiment)
 
 
 def sentiment_step(s, persistence, mean, growth_surprise, util_gap, a_growth, a_util, vol, z):
@@ -251,7 +254,7 @@ def sentiment_step(s, persistence, mean, growth_surprise, util_gap, a_growth, a_
 
 def valuation_multiple(base, sentiment, growth_surprise, beta_s, beta_g):
     """EV / annual revenue, expanding with sentiment and expected-growth surprise."""
-    return base * np.exp(beta_s * sentiment + beta_g * growth_surprise)
+    return base * exp(beta_s * sentiment + beta_g * growth_surprise)
 
 
 # --- firm heterogeneity (computed once per run, not per path) ----------------------------
@@ -292,8 +295,8 @@ def initial_conditions(p):
 
 
 # --- state transitions -------------------------------------------------------------------
-def initial_state(x, p, obs):
-    """The economy at t=0 (identical on every path) and its observables."""
+def initial_state(x, p, obs, tmp):
+    """The economy at t=0 (identical on every path) and its observables (``tmp``: scratch)."""
     pipe, ttm, cash, debt, alive, share, default, _ = state_layout(p)
     nf = n_firms(p)
     x[X_LOG_TAU] = np.log(p[P_TAU0])
@@ -311,9 +314,11 @@ def initial_state(x, p, obs):
     x[X_RECOVERING] = 0.0
     for lag in range(build_lag(p)):
         x[pipe + lag] = p[P_ORDERS0]
+    x[X_PIPELINE] = build_lag(p) * p[P_ORDERS0]
     capex0 = p[P_ORDERS0] * p[P_CAPEX_PER_CAPACITY]
     for m in range(TTM_MONTHS):
         x[ttm + m] = capex0
+    x[X_CAPEX_TTM] = TTM_MONTHS * capex0
     r0 = rental_price(p[P_C0], p[P_UTIL0], p[P_RENT_FLOOR], p[P_RENT_CAP], p[P_RENT_CURVATURE],
                       0.0, 0.0)
     x[X_RENT] = r0
@@ -342,192 +347,274 @@ def initial_state(x, p, obs):
     obs[O_RENTAL_PRICE] = r0
     obs[O_CAPEX_TTM] = TTM_MONTHS * capex0
     obs[O_TOKENS] = p[P_TOKENS0]
-    record_valuation(x, p, obs, x[X_GROWTH_EXP] - p[P_NARRATIVE_GROWTH])
+    tmp[T_SURPRISE] = p[P_GROWTH0] - p[P_NARRATIVE_GROWTH]
+    record_valuation(x, p, obs, tmp)
 
 
-def step(x, t, p, u, obs):
+# Rows of the per-month scratch array that carry values from one lane loop to the next.
+(
+    T_TAU, T_COST, T_OVERHANG, T_GATE, T_CIRCULAR, T_REV_CLOUDS, T_GROWTH_EXP, T_UNIT_CAPEX,
+    T_RATE, T_Z_SENT, T_FUNDS, T_REV_VENDORS, T_OPEX, T_VC, T_LOST, T_SURPRISE,
+    T_NET_CASH, T_SURVIVORS, T_JUMPS, T_ARRIVALS,
+    N_SCRATCH,
+) = range(21)
+
+
+def step(x, t, p, u, obs, tmp):
     """Advance the state ``x`` from month t-1 to month t and fill the observables ``obs``.
 
-    ``u`` holds this month's N_UNIFORMS uniforms. Elementwise throughout: ``x[i]`` may be a
-    scalar (engine) or a row of paths (reference).
+    ``u`` holds this month's N_UNIFORMS uniforms, one column per path; ``tmp`` is scratch
+    space (N_SCRATCH rows). Each ``lanes`` loop runs its body on all paths at once (NumPy) or
+    on one path at a time in a loop that numba vectorizes (engine); loops over firms sit
+    outside the lane loops.
     """
     pipe, ttm, cash, debt, alive, share, default, _ = state_layout(p)
     nf = n_firms(p)
     lag = build_lag(p)
-    z_tau, z_jump = box_muller(u[0], u[1])
-    z_cost, z_adopt = box_muller(u[2], u[3])
-    z_sent, _unused = box_muller(u[4], u[5])
-    jumps = poisson_count(u[6], p, P_JUMP_CDF)
-
-    # 1. exogenous progress
-    x[X_LOG_TAU] = log_efficiency_step(x[X_LOG_TAU], p[P_TAU_GROWTH], p[P_TAU_VOL], jumps,
-                                       p[P_JUMP_MEAN], p[P_JUMP_STD], z_tau, z_jump)
-    x[X_LOG_COST] = log_cost_step(x[X_LOG_COST], p[P_COST_GROWTH], p[P_COST_VOL], z_cost)
-    x[X_MARGIN] = margin_step(x[X_MARGIN], p[P_MARGIN_FLOOR], p[P_MARGIN_KEEP])
-    x[X_ADOPTION] = adoption_step(x[X_ADOPTION], p[P_BASS_P], p[P_BASS_Q], p[P_ADOPTION_VOL],
-                                  z_adopt)
-    tau = np.exp(x[X_LOG_TAU])
-    cost = np.exp(x[X_LOG_COST])
-    s_prev = x[X_SENTIMENT]
-
-    # 2. capacity: deliveries ordered L months ago, retirements, fire-sale overhang decays
+    n = obs.shape[1]
+    q = as_tuple(p, N_SCALAR_PARAMS)  # the scalar parameters, read inside the lane loops
+    poisson_counts(tmp[T_JUMPS], u[6], p, P_JUMP_CDF)
+    base = exponential_trend(q[P_TRAINING0], q[P_TRAINING_GROWTH], t)
+    other_cash = exponential_trend(q[P_CLOUD_OTHER_CASH], q[P_CLOUD_OTHER_GROWTH], t)
+    cloud_share = q[P_CIRC_CLOUD_SHARE]
+    vendor_margin = q[P_VENDOR_MARGIN]
     slot = pipe + t % lag
-    arrivals = x[slot]
-    capacity = x[X_CAPACITY] * (1.0 - p[P_DEPRECIATION] * DT) + arrivals
-    overhang = x[X_OVERHANG] * p[P_OVERHANG_KEEP]
+    ttm_slot = ttm + t % TTM_MONTHS
+    for i in lanes(n):
+        z_tau, z_jump = box_muller(u[0, i], u[1, i])
+        z_cost, z_adopt = box_muller(u[2, i], u[3, i])
+        z_sent, _unused = box_muller(u[4, i], u[5, i])
 
-    # 3. prices (this month's rent clears on last month's utilization)
-    clearing = rental_price(cost, x[X_UTIL], p[P_RENT_FLOOR], p[P_RENT_CAP],
-                            p[P_RENT_CURVATURE], p[P_FIRE_DISCOUNT], overhang)
-    rental = sticky_rent(x[X_RENT], clearing, p[P_RENT_ADJUST])
-    x[X_RENT] = rental
-    price = token_price(rental, tau, x[X_MARGIN])
+        # 1. exogenous progress
+        x[X_LOG_TAU, i] = log_efficiency_step(x[X_LOG_TAU, i], q[P_TAU_GROWTH], q[P_TAU_VOL],
+                                              tmp[T_JUMPS, i], q[P_JUMP_MEAN], q[P_JUMP_STD], z_tau,
+                                              z_jump)
+        x[X_LOG_COST, i] = log_cost_step(x[X_LOG_COST, i], q[P_COST_GROWTH], q[P_COST_VOL],
+                                         z_cost)
+        x[X_MARGIN, i] = margin_step(x[X_MARGIN, i], q[P_MARGIN_FLOOR], q[P_MARGIN_KEEP])
+        x[X_ADOPTION, i] = adoption_step(x[X_ADOPTION, i], q[P_BASS_P], q[P_BASS_Q],
+                                         q[P_ADOPTION_VOL], z_adopt)
+        tmp[T_TAU, i] = exp(x[X_LOG_TAU, i])
+        tmp[T_COST, i] = exp(x[X_LOG_COST, i])
+        tmp[T_Z_SENT, i] = z_sent
+    for i in lanes(n):  # ring-buffer rows in loops of their own: see the note at the top
+        tmp[T_ARRIVALS, i] = x[slot, i]
 
-    # 4. demand, training compute, utilization
-    tokens = token_demand(p[P_TOKENS0], x[X_ADOPTION], p[P_ADOPTION0], price, p[P_PRICE0],
-                          p[P_ELASTICITY])
-    gate = funding_gate(s_prev, p[P_GATE_CENTER], p[P_GATE_WIDTH])
-    base = exponential_trend(p[P_TRAINING0], p[P_TRAINING_GROWTH], t)
-    training = training_spend(base, p[P_CIRC_SHARE], p[P_TRAINING_CUT], gate)
-    circular = p[P_CIRC_SHARE] * gate * base
-    demand = tokens / tau + training / rental
-    served = np.minimum(demand, capacity)
-    util = served / capacity
-    spend = price * tokens * (served / demand)
-    rev_clouds = rental * served
+    for i in lanes(n):
+        tau = tmp[T_TAU, i]
+        cost = tmp[T_COST, i]
 
-    # 5. orders: adaptive expectations, sentiment-scaled, capped by power and financing
-    growth_exp = expected_growth(x[X_GROWTH_EXP], p[P_EXPECT_WEIGHT], demand, x[X_DEMAND])
-    pipeline = 0.0 - arrivals
-    for i in range(lag):
-        pipeline = pipeline + x[pipe + i]
-    unit_capex = capex_per_capacity(p[P_CAPEX_PER_CAPACITY], cost, p[P_C0])
-    funds = 0.0 * capacity
-    rate = interest_rate(p[P_RISK_FREE], p[P_SPREAD0], p[P_SPREAD_SENS], s_prev)
+        # 2. capacity: deliveries ordered L months ago, retirements, fire-sale overhang decays
+        arrivals = tmp[T_ARRIVALS, i]
+        capacity = x[X_CAPACITY, i] * (1.0 - q[P_DEPRECIATION] * DT) + arrivals
+        overhang = x[X_OVERHANG, i] * q[P_OVERHANG_KEEP]
+
+        # 3. prices (this month's rent clears on last month's utilization)
+        clearing = rental_price(cost, x[X_UTIL, i], q[P_RENT_FLOOR], q[P_RENT_CAP],
+                                q[P_RENT_CURVATURE], q[P_FIRE_DISCOUNT], overhang)
+        rental = sticky_rent(x[X_RENT, i], clearing, q[P_RENT_ADJUST])
+        x[X_RENT, i] = rental
+        obs[O_TOKEN_PRICE, i] = token_price(rental, tau, x[X_MARGIN, i])
+        obs[O_CAPACITY, i] = capacity
+        obs[O_RENTAL_PRICE, i] = rental
+        tmp[T_OVERHANG, i] = overhang
+
+    for i in lanes(n):
+        # 4. demand, training compute, utilization
+        tau = tmp[T_TAU, i]
+        s_prev = x[X_SENTIMENT, i]
+        price = obs[O_TOKEN_PRICE, i]
+        capacity = obs[O_CAPACITY, i]
+        rental = obs[O_RENTAL_PRICE, i]
+        tokens = token_demand(q[P_TOKENS0], x[X_ADOPTION, i], q[P_ADOPTION0], price,
+                              q[P_PRICE0], q[P_ELASTICITY])
+        gate = funding_gate(s_prev, q[P_GATE_CENTER], q[P_GATE_WIDTH])
+        training = training_spend(base, q[P_CIRC_SHARE], q[P_TRAINING_CUT], gate)
+        demand = tokens / tau + training / rental
+        served = np.minimum(demand, capacity)
+        obs[O_SPEND, i] = price * tokens * (served / demand)
+        obs[O_COMPUTE_DEMAND, i] = demand
+        obs[O_UTILIZATION, i] = served / capacity
+        obs[O_TOKENS, i] = tokens
+        tmp[T_GATE, i] = gate
+        tmp[T_CIRCULAR, i] = q[P_CIRC_SHARE] * gate * base
+        tmp[T_REV_CLOUDS, i] = rental * served
+
+    for i in lanes(n):
+        # 5. expectations; orders wait for the clouds' funds below
+        s_prev = x[X_SENTIMENT, i]
+        demand = obs[O_COMPUTE_DEMAND, i]
+        capacity = obs[O_CAPACITY, i]
+        growth_exp = expected_growth(x[X_GROWTH_EXP, i], q[P_EXPECT_WEIGHT], demand,
+                                     x[X_DEMAND, i])
+        pipeline = x[X_PIPELINE, i] - tmp[T_ARRIVALS, i]
+        wanted = desired_orders(demand, capacity, pipeline, growth_exp, s_prev, lag,
+                                q[P_OPTIMISM], q[P_UTIL_TARGET], q[P_ADJUST_MONTHS],
+                                q[P_DEPRECIATION], q[P_MAINTENANCE])
+        x[X_PIPELINE, i] = pipeline
+        obs[O_CAPEX, i] = np.minimum(wanted, q[P_MAX_GROWTH] * capacity)
+        tmp[T_GROWTH_EXP, i] = growth_exp
+        tmp[T_UNIT_CAPEX, i] = capex_per_capacity(q[P_CAPEX_PER_CAPACITY], tmp[T_COST, i],
+                                                  q[P_C0])
+        tmp[T_RATE, i] = interest_rate(q[P_RISK_FREE], q[P_SPREAD0], q[P_SPREAD_SENS], s_prev)
+        tmp[T_FUNDS, i] = 0.0
+
+    # what the clouds can pay for: cash plus unused credit of each surviving cloud
     for j in range(nf):
         f = CLOUDS * nf + j
-        room = credit_room(x, p, debt + f, share + f, CLOUDS, gate)
-        funds = funds + x[alive + f] * np.maximum(x[cash + f] + room, 0.0)
-    wanted = desired_orders(demand, capacity, pipeline, growth_exp, s_prev, lag,
-                            p[P_OPTIMISM], p[P_UTIL_TARGET], p[P_ADJUST_MONTHS],
-                            p[P_DEPRECIATION], p[P_MAINTENANCE])
-    orders = np.minimum(np.minimum(wanted, p[P_MAX_GROWTH] * capacity), funds / unit_capex)
-    x[slot] = orders
-    capex = orders * unit_capex
-    x[ttm + t % TTM_MONTHS] = capex
-    capex_ttm = 0.0 * capex
-    for m in range(TTM_MONTHS):
-        capex_ttm = capex_ttm + x[ttm + m]
-    rev_vendors = p[P_GPU_SHARE] * capex
+        for i in lanes(n):
+            room = credit_room(q[P_CREDIT_MULTIPLE], x[share + f, i], x[X_REV_CLOUDS, i],
+                               tmp[T_GATE, i], x[debt + f, i])
+            tmp[T_FUNDS, i] = tmp[T_FUNDS, i] + x[alive + f, i] * np.maximum(
+                x[cash + f, i] + room, 0.0)
+
+    for i in lanes(n):
+        # orders capped by power (g_max K) and by financing
+        orders = np.minimum(obs[O_CAPEX, i], tmp[T_FUNDS, i] / tmp[T_UNIT_CAPEX, i])
+        x[slot, i] = orders
+        x[X_PIPELINE, i] = x[X_PIPELINE, i] + orders
+        capex = orders * tmp[T_UNIT_CAPEX, i]
+        x[X_CAPEX_TTM, i] = x[X_CAPEX_TTM, i] - x[ttm_slot, i] + capex
+        x[ttm_slot, i] = capex
+        obs[O_CAPEX, i] = capex
+        obs[O_CAPEX_TTM, i] = x[X_CAPEX_TTM, i]
+        tmp[T_REV_VENDORS, i] = q[P_GPU_SHARE] * capex
+        tmp[T_OPEX, i] = q[P_OPEX_SHARE] * tmp[T_COST, i] * obs[O_CAPACITY, i]
+        tmp[T_VC, i] = q[P_VC_RATIO] * tmp[T_GATE, i] * base * (1.0 - q[P_CIRC_SHARE])
 
     # 6. firms: cash flows, debt, defaults and the hand-over of shares
-    vc = p[P_VC_RATIO] * gate * base * (1.0 - p[P_CIRC_SHARE])
-    opex = p[P_OPEX_SHARE] * cost * capacity
-    paid_clouds = circular * p[P_CIRC_CLOUD_SHARE]
-    paid_vendors = circular * (1.0 - p[P_CIRC_CLOUD_SHARE])
-    other_cash = exponential_trend(p[P_CLOUD_OTHER_CASH], p[P_CLOUD_OTHER_GROWTH], t)
-    dumped = 0.0 * capacity
     for k in range(N_SECTORS):
-        lost = 0.0 * capacity
+        for i in lanes(n):
+            tmp[T_LOST, i] = 0.0
         for j in range(nf):
             f = k * nf + j
             lev = p[P_FIRMS + j]
             cost_mult = p[P_FIRMS + nf + j]
-            w = x[share + f]
-            if k == LABS:
-                flow = w * (spend + circular + vc - rev_clouds - p[P_LAB_FIXED] * cost_mult)
-                borrowed = 0.0 * flow
-            elif k == CLOUDS:
-                other = other_cash * p[P_FIRMS + 2 * nf + j]
-                flow = w * (rev_clouds - opex * cost_mult + other - capex * (1.0 - lev)
-                            - paid_clouds)
-                borrowed = w * capex * lev
-            else:
-                flow = w * (rev_vendors * p[P_VENDOR_MARGIN] - p[P_VENDOR_FIXED] * cost_mult
-                            - paid_vendors)
-                borrowed = 0.0 * flow
-            repaid = x[debt + f] / p[P_DEBT_MATURITY]
-            interest = rate * DT * (x[debt + f] + np.maximum(-x[cash + f], 0.0))
-            live = x[alive + f]
-            x[cash + f] = live * (x[cash + f] + flow - interest - repaid)
-            x[debt + f] = live * (x[debt + f] + borrowed - repaid)
-            room = credit_room(x, p, debt + f, share + f, k, gate)
-            fails = (live > 0.0) & (x[cash + f] + room < 0.0)
-            x[default + f] = where(fails, 1.0 * t, x[default + f])
-            x[alive + f] = where(fails, 0.0, live)
-            x[cash + f] = where(fails, 0.0, x[cash + f])
-            x[debt + f] = where(fails, 0.0, x[debt + f])
-            lost = lost + where(fails, w, 0.0)
+            other = other_cash * p[P_FIRMS + 2 * nf + j]
+            fixed = where(k == LABS, q[P_LAB_FIXED], q[P_VENDOR_FIXED])
+            for i in lanes(n):
+                flow, borrowed = firm_cash_flow(
+                    k, x[share + f, i], obs[O_SPEND, i], tmp[T_CIRCULAR, i], tmp[T_VC, i],
+                    tmp[T_REV_CLOUDS, i], tmp[T_OPEX, i], obs[O_CAPEX, i],
+                    tmp[T_REV_VENDORS, i], other, lev, cost_mult, fixed, cloud_share,
+                    vendor_margin)
+                repaid = x[debt + f, i] / q[P_DEBT_MATURITY]
+                interest = tmp[T_RATE, i] * DT * (x[debt + f, i] + np.maximum(-x[cash + f, i],
+                                                                              0.0))
+                live = x[alive + f, i]
+                new_cash = live * (x[cash + f, i] + flow - interest - repaid)
+                x[debt + f, i] = live * (x[debt + f, i] + borrowed - repaid)
+                room = credit_room(q[P_CREDIT_MULTIPLE], x[share + f, i], x[X_REV + k, i],
+                                   tmp[T_GATE, i], x[debt + f, i])
+                fails = (live > 0.0) & (new_cash + room < 0.0)
+                x[default + f, i] = where(fails, 1.0 * t, x[default + f, i])
+                x[alive + f, i] = where(fails, 0.0, live)
+                x[cash + f, i] = where(fails, 0.0, new_cash)
+                x[debt + f, i] = where(fails, 0.0, x[debt + f, i])
+                tmp[T_LOST, i] = tmp[T_LOST, i] + where(fails, x[share + f, i], 0.0)
         # survivors take the defaulters' customers in proportion to their shares
-        kept = 1.0 - lost
         for j in range(nf):
             f = k * nf + j
-            x[share + f] = where(kept > 0.0, x[alive + f] * x[share + f] / np.maximum(kept, 1e-300),
-                                 x[share + f])
-        if k == CLOUDS:
-            dumped = lost
-    x[X_OVERHANG] = overhang + dumped
+            for i in lanes(n):
+                kept = 1.0 - tmp[T_LOST, i]
+                x[share + f, i] = where(kept > 0.0, x[alive + f, i] * x[share + f, i]
+                                        / np.maximum(kept, 1e-300), x[share + f, i])
+        if k == CLOUDS:  # the defaulted clouds' share of capacity is dumped on the market
+            for i in lanes(n):
+                x[X_OVERHANG, i] = tmp[T_OVERHANG, i] + tmp[T_LOST, i]
 
-    # 7. sentiment and the narrative regime
-    surprise = growth_exp - p[P_NARRATIVE_GROWTH]
-    disappointed = where(surprise < -p[P_DISAPPOINT], x[X_DISAPPOINTED] + 1.0, 0.0)
-    breaks = (x[X_BROKEN] == 0.0) & (disappointed >= p[P_BREAK_MONTHS])
-    recovering = where((x[X_BROKEN] > 0.0) & (surprise > 0.0), x[X_RECOVERING] + 1.0, 0.0)
-    mends = (x[X_BROKEN] > 0.0) & (recovering >= p[P_RECOVERY_MONTHS])
-    broken = where(breaks, 1.0, where(mends, 0.0, x[X_BROKEN]))
-    mean = broken * p[P_BUST_MEAN]
-    sentiment = sentiment_step(s_prev, p[P_PERSISTENCE], mean, surprise,
-                               util - p[P_UTIL_TARGET], p[P_SENT_GROWTH], p[P_SENT_UTIL],
-                               p[P_SENT_VOL], z_sent)
-    x[X_SENTIMENT] = sentiment - where(breaks, p[P_BREAK_JUMP], 0.0)
-    x[X_BROKEN] = broken
-    x[X_DISAPPOINTED] = disappointed
-    x[X_RECOVERING] = where(mends, 0.0, recovering)
+    for i in lanes(n):
+        # 7. sentiment and the narrative regime
+        growth_exp = tmp[T_GROWTH_EXP, i]
+        surprise = growth_exp - q[P_NARRATIVE_GROWTH]
+        disappointed = where(surprise < -q[P_DISAPPOINT], x[X_DISAPPOINTED, i] + 1.0, 0.0)
+        broken_before = x[X_BROKEN, i]
+        breaks = (broken_before == 0.0) & (disappointed >= q[P_BREAK_MONTHS])
+        recovering = where((broken_before > 0.0) & (surprise > 0.0),
+                           x[X_RECOVERING, i] + 1.0, 0.0)
+        mends = (broken_before > 0.0) & (recovering >= q[P_RECOVERY_MONTHS])
+        broken = where(breaks, 1.0, where(mends, 0.0, broken_before))
+        util = obs[O_UTILIZATION, i]
+        sentiment = sentiment_step(x[X_SENTIMENT, i], q[P_PERSISTENCE], broken * q[P_BUST_MEAN],
+                                   surprise, util - q[P_UTIL_TARGET], q[P_SENT_GROWTH],
+                                   q[P_SENT_UTIL], q[P_SENT_VOL], tmp[T_Z_SENT, i])
+        x[X_SENTIMENT, i] = sentiment - where(breaks, q[P_BREAK_JUMP], 0.0)
+        x[X_BROKEN, i] = broken
+        x[X_DISAPPOINTED, i] = disappointed
+        x[X_RECOVERING, i] = where(mends, 0.0, recovering)
 
-    # 8. carry the state and record this month
-    x[X_CAPACITY] = capacity
-    x[X_UTIL] = util
-    x[X_GROWTH_EXP] = growth_exp
-    x[X_DEMAND] = demand
-    w_rev = p[P_REV_SMOOTHING]
-    x[X_REV_LABS] = x[X_REV_LABS] + w_rev * (12.0 * spend - x[X_REV_LABS])
-    x[X_REV_CLOUDS] = x[X_REV_CLOUDS] + w_rev * (12.0 * rev_clouds - x[X_REV_CLOUDS])
-    x[X_REV_VENDORS] = x[X_REV_VENDORS] + w_rev * (12.0 * rev_vendors - x[X_REV_VENDORS])
-    obs[O_TOKEN_PRICE] = price
-    obs[O_SPEND] = spend
-    obs[O_COMPUTE_DEMAND] = demand
-    obs[O_CAPACITY] = capacity
-    obs[O_CAPEX] = capex
-    obs[O_UTILIZATION] = util
-    obs[O_RENTAL_PRICE] = rental
-    obs[O_CAPEX_TTM] = capex_ttm
-    obs[O_TOKENS] = tokens
-    record_valuation(x, p, obs, surprise)
-
-
-def credit_room(x, p, debt_slot, share_slot, sector, gate):
-    """Unused credit of one firm: a multiple of its revenue run-rate while lenders lend."""
-    limit = p[P_CREDIT_MULTIPLE] * x[share_slot] * x[X_REV + sector] * gate
-    return np.maximum(limit - x[debt_slot], 0.0)
+        # 8. carry the state
+        x[X_CAPACITY, i] = obs[O_CAPACITY, i]
+        x[X_UTIL, i] = util
+        x[X_GROWTH_EXP, i] = growth_exp
+        x[X_DEMAND, i] = obs[O_COMPUTE_DEMAND, i]
+        x[X_REV_LABS, i] = smoothed_run_rate(x[X_REV_LABS, i], obs[O_SPEND, i],
+                                             q[P_REV_SMOOTHING])
+        x[X_REV_CLOUDS, i] = smoothed_run_rate(x[X_REV_CLOUDS, i], tmp[T_REV_CLOUDS, i],
+                                               q[P_REV_SMOOTHING])
+        x[X_REV_VENDORS, i] = smoothed_run_rate(x[X_REV_VENDORS, i], tmp[T_REV_VENDORS, i],
+                                                q[P_REV_SMOOTHING])
+        tmp[T_SURPRISE, i] = surprise
+    record_valuation(x, p, obs, tmp)
 
 
-def record_valuation(x, p, obs, growth_surprise):
-    """Sector equity = EV + net cash of surviving firms; the index is their sum ($B)."""
+def firm_cash_flow(sector, w, spend, circular, vc, rev_clouds, opex, capex, rev_vendors,
+                   other_cash, leverage, cost_mult, fixed, cloud_share, vendor_margin):
+    """One firm's monthly operating cash flow and new borrowing ($B), given its share w.
+
+    Labs: token revenue, circular and venture funding, minus compute rent and fixed costs.
+    Clouds: rent minus opex, other businesses' cash, minus the equity-funded part of capex
+    and their share ``cloud_share`` of circular deals; they borrow the rest of capex.
+    Vendors: their margin on GPU sales minus fixed costs and the rest of circular deals.
+    """
+    if sector == LABS:
+        flow = w * (spend + circular + vc - rev_clouds - fixed * cost_mult)
+        return flow, 0.0 * flow
+    if sector == CLOUDS:
+        flow = w * (rev_clouds - opex * cost_mult + other_cash - capex * (1.0 - leverage)
+                    - circular * cloud_share)
+        return flow, w * capex * leverage
+    flow = w * (rev_vendors * vendor_margin - fixed * cost_mult - circular * (1.0 - cloud_share))
+    return flow, 0.0 * flow
+
+
+def smoothed_run_rate(previous, monthly, weight):
+    """Annual revenue run-rate, exponentially smoothed: previous + w (12 monthly - previous)."""
+    return previous + weight * (12.0 * monthly - previous)
+
+
+def credit_room(multiple, share, revenue, gate, debt):
+    """Unused credit of one firm: a multiple of its share of the sector's revenue run-rate,
+    while lenders lend (gate)."""
+    return np.maximum(multiple * share * revenue * gate - debt, 0.0)
+
+
+def record_valuation(x, p, obs, tmp):
+    """Sector equity = EV + net cash of surviving firms; the index is their sum ($B).
+
+    Reads the growth surprise from ``tmp[T_SURPRISE]``.
+    """
     _, _, cash, debt, alive, _, _, _ = state_layout(p)
     nf = n_firms(p)
-    index = 0.0 * growth_surprise
-    mood = valuation_multiple(1.0, x[X_SENTIMENT], growth_surprise, p[P_MULT_SENT_BETA],
-                              p[P_MULT_GROWTH_BETA])
+    n = obs.shape[1]
+    q = as_tuple(p, N_SCALAR_PARAMS)
+    for i in lanes(n):
+        obs[O_INDEX, i] = 0.0
     for k in range(N_SECTORS):
-        multiple = p[P_MULT_LABS + k] * mood
-        net_cash = 0.0 * growth_surprise
-        survivors = 0.0 * growth_surprise
+        for i in lanes(n):
+            tmp[T_NET_CASH, i] = 0.0
+            tmp[T_SURVIVORS, i] = 0.0
         for j in range(nf):
             f = k * nf + j
-            net_cash = net_cash + x[alive + f] * (x[cash + f] - x[debt + f])
-            survivors = survivors + x[alive + f]
-        enterprise = multiple * x[X_REV + k] * np.minimum(survivors, 1.0)
-        equity = np.maximum(enterprise + net_cash, 0.0)
-        obs[O_EQUITY + k] = equity
-        index = index + equity
-    obs[O_INDEX] = index
+            for i in lanes(n):
+                tmp[T_NET_CASH, i] = tmp[T_NET_CASH, i] + x[alive + f, i] * (x[cash + f, i]
+                                                                            - x[debt + f, i])
+                tmp[T_SURVIVORS, i] = tmp[T_SURVIVORS, i] + x[alive + f, i]
+        for i in lanes(n):
+            multiple = valuation_multiple(q[P_MULT_LABS + k], x[X_SENTIMENT, i],
+                                          tmp[T_SURPRISE, i], q[P_MULT_SENT_BETA],
+                                          q[P_MULT_GROWTH_BETA])
+            enterprise = multiple * x[X_REV + k, i] * np.minimum(tmp[T_SURVIVORS, i], 1.0)
+            equity = np.maximum(enterprise + tmp[T_NET_CASH, i], 0.0)
+            obs[O_EQUITY + k, i] = equity
+            obs[O_INDEX, i] = obs[O_INDEX, i] + equity

@@ -22,7 +22,7 @@ from sim.model import (
     O_TOKEN_PRICE,
     O_UTILIZATION,
 )
-from sim.vectorize import where
+from sim.vectorize import lanes, log, where
 
 (
     R_PEAK, R_PEAK_MONTH, R_MDD, R_MDD_PEAK_MONTH, R_MDD_TROUGH_MONTH, R_MDD_PEAK,
@@ -43,72 +43,80 @@ def drawdown(value, peak):
 
 def start(red, obs):
     """Reductions at t=0."""
-    index = obs[O_INDEX]
-    red[R_PEAK] = index
-    red[R_PEAK_MONTH] = 0.0 * index
-    red[R_MDD] = 0.0 * index
-    red[R_MDD_PEAK_MONTH] = 0.0 * index
-    red[R_MDD_TROUGH_MONTH] = 0.0 * index
-    red[R_MDD_PEAK] = index
-    red[R_RECOVERY_MONTH] = 0.0 * index - 1.0
-    red[R_RENT_PEAK] = obs[O_RENTAL_PRICE]
-    red[R_RENT_MDD] = 0.0 * index
-    red[R_CAPEX_PEAK] = obs[O_CAPEX_TTM]
-    red[R_CAPEX_MDD] = 0.0 * index
-    for k in range(N_SECTORS):
-        red[R_SECTOR_PEAK + k] = obs[O_EQUITY + k]
-        red[R_SECTOR_MDD + k] = 0.0 * index
-    red[R_MIN_UTIL] = obs[O_UTILIZATION]
-    red[R_INDEX0] = index
-    red[R_INDEX_LAST] = index
-    red[R_UNDERWATER] = 0.0 * index
-    x, y = np.log(obs[O_TOKEN_PRICE]), np.log(obs[O_COMPUTE_DEMAND])
-    red[R_SUM_X] = x
-    red[R_SUM_Y] = y
-    red[R_SUM_XX] = x * x
-    red[R_SUM_XY] = x * y
-    red[R_LOG_PRICE0] = x
-    red[R_LOG_DEMAND0] = y
-    red[R_LOG_PRICE_LAST] = x
-    red[R_LOG_DEMAND_LAST] = y
+    for i in lanes(obs.shape[1]):
+        index = obs[O_INDEX, i]
+        red[R_PEAK, i] = index
+        red[R_PEAK_MONTH, i] = 0.0
+        red[R_MDD, i] = 0.0
+        red[R_MDD_PEAK_MONTH, i] = 0.0
+        red[R_MDD_TROUGH_MONTH, i] = 0.0
+        red[R_MDD_PEAK, i] = index
+        red[R_RECOVERY_MONTH, i] = -1.0
+        red[R_RENT_PEAK, i] = obs[O_RENTAL_PRICE, i]
+        red[R_RENT_MDD, i] = 0.0
+        red[R_CAPEX_PEAK, i] = obs[O_CAPEX_TTM, i]
+        red[R_CAPEX_MDD, i] = 0.0
+        for k in range(N_SECTORS):
+            red[R_SECTOR_PEAK + k, i] = obs[O_EQUITY + k, i]
+            red[R_SECTOR_MDD + k, i] = 0.0
+        red[R_MIN_UTIL, i] = obs[O_UTILIZATION, i]
+        red[R_INDEX0, i] = index
+        red[R_INDEX_LAST, i] = index
+        red[R_UNDERWATER, i] = 0.0
+        x, y = log(obs[O_TOKEN_PRICE, i]), log(obs[O_COMPUTE_DEMAND, i])
+        red[R_SUM_X, i] = x
+        red[R_SUM_Y, i] = y
+        red[R_SUM_XX, i] = x * x
+        red[R_SUM_XY, i] = x * y
+        red[R_LOG_PRICE0, i] = x
+        red[R_LOG_DEMAND0, i] = y
+        red[R_LOG_PRICE_LAST, i] = x
+        red[R_LOG_DEMAND_LAST, i] = y
 
 
-def update_max_drawdown(red, peak_slot, mdd_slot, value):
-    """Running peak and maximum drawdown of one series."""
-    red[peak_slot] = np.maximum(red[peak_slot], value)
-    red[mdd_slot] = np.maximum(red[mdd_slot], drawdown(value, red[peak_slot]))
+def running_drawdown(peak, mdd, value):
+    """Running peak and maximum drawdown of a series after one more value."""
+    peak = np.maximum(peak, value)
+    return peak, np.maximum(mdd, drawdown(value, peak))
 
 
 def update(red, obs, t):
     """Fold month t's observables into the reductions."""
-    index = obs[O_INDEX]
-    at_peak = index >= red[R_PEAK]
-    red[R_PEAK] = where(at_peak, index, red[R_PEAK])
-    red[R_PEAK_MONTH] = where(at_peak, 1.0 * t, red[R_PEAK_MONTH])
-    dd = drawdown(index, red[R_PEAK])
-    deeper = dd > red[R_MDD]
-    regained = ((dd <= red[R_MDD]) & (red[R_MDD] > 0.0) & (red[R_RECOVERY_MONTH] < 0.0)
-                & (index >= red[R_MDD_PEAK]))
-    red[R_MDD] = where(deeper, dd, red[R_MDD])
-    red[R_MDD_PEAK_MONTH] = where(deeper, red[R_PEAK_MONTH], red[R_MDD_PEAK_MONTH])
-    red[R_MDD_TROUGH_MONTH] = where(deeper, 1.0 * t, red[R_MDD_TROUGH_MONTH])
-    red[R_MDD_PEAK] = where(deeper, red[R_PEAK], red[R_MDD_PEAK])
-    red[R_RECOVERY_MONTH] = where(deeper, -1.0,
-                                  where(regained, 1.0 * t, red[R_RECOVERY_MONTH]))
-    update_max_drawdown(red, R_RENT_PEAK, R_RENT_MDD, obs[O_RENTAL_PRICE])
-    update_max_drawdown(red, R_CAPEX_PEAK, R_CAPEX_MDD, obs[O_CAPEX_TTM])
-    for k in range(N_SECTORS):
-        update_max_drawdown(red, R_SECTOR_PEAK + k, R_SECTOR_MDD + k, obs[O_EQUITY + k])
-    red[R_MIN_UTIL] = np.minimum(red[R_MIN_UTIL], obs[O_UTILIZATION])
-    red[R_INDEX_LAST] = index
-    red[R_UNDERWATER] = red[R_UNDERWATER] + (dd > 0.0) * 1.0
-    x, y = np.log(obs[O_TOKEN_PRICE]), np.log(obs[O_COMPUTE_DEMAND])
-    red[R_SUM_X] = red[R_SUM_X] + x
-    red[R_SUM_Y] = red[R_SUM_Y] + y
-    red[R_SUM_XX] = red[R_SUM_XX] + x * x
-    red[R_SUM_XY] = red[R_SUM_XY] + x * y
-    red[R_LOG_PRICE_LAST] = x
-    red[R_LOG_DEMAND_LAST] = y
+    for i in lanes(obs.shape[1]):
+        index = obs[O_INDEX, i]
+        peak = red[R_PEAK, i]
+        mdd = red[R_MDD, i]
+        at_peak = index >= peak
+        peak = where(at_peak, index, peak)
+        red[R_PEAK, i] = peak
+        red[R_PEAK_MONTH, i] = where(at_peak, 1.0 * t, red[R_PEAK_MONTH, i])
+        dd = drawdown(index, peak)
+        deeper = dd > mdd
+        regained = ((dd <= mdd) & (mdd > 0.0) & (red[R_RECOVERY_MONTH, i] < 0.0)
+                    & (index >= red[R_MDD_PEAK, i]))
+        red[R_MDD, i] = where(deeper, dd, mdd)
+        red[R_MDD_PEAK_MONTH, i] = where(deeper, red[R_PEAK_MONTH, i], red[R_MDD_PEAK_MONTH, i])
+        red[R_MDD_TROUGH_MONTH, i] = where(deeper, 1.0 * t, red[R_MDD_TROUGH_MONTH, i])
+        red[R_MDD_PEAK, i] = where(deeper, peak, red[R_MDD_PEAK, i])
+        red[R_RECOVERY_MONTH, i] = where(deeper, -1.0,
+                                         where(regained, 1.0 * t, red[R_RECOVERY_MONTH, i]))
+        red[R_RENT_PEAK, i], red[R_RENT_MDD, i] = running_drawdown(
+            red[R_RENT_PEAK, i], red[R_RENT_MDD, i], obs[O_RENTAL_PRICE, i])
+        red[R_CAPEX_PEAK, i], red[R_CAPEX_MDD, i] = running_drawdown(
+            red[R_CAPEX_PEAK, i], red[R_CAPEX_MDD, i], obs[O_CAPEX_TTM, i])
+        for k in range(N_SECTORS):
+            red[R_SECTOR_PEAK + k, i], red[R_SECTOR_MDD + k, i] = running_drawdown(
+                red[R_SECTOR_PEAK + k, i], red[R_SECTOR_MDD + k, i], obs[O_EQUITY + k, i])
+        red[R_MIN_UTIL, i] = np.minimum(red[R_MIN_UTIL, i], obs[O_UTILIZATION, i])
+        red[R_INDEX_LAST, i] = index
+        red[R_UNDERWATER, i] = red[R_UNDERWATER, i] + (dd > 0.0) * 1.0
+        x, y = log(obs[O_TOKEN_PRICE, i]), log(obs[O_COMPUTE_DEMAND, i])
+        red[R_SUM_X, i] = red[R_SUM_X, i] + x
+        red[R_SUM_Y, i] = red[R_SUM_Y, i] + y
+        red[R_SUM_XX, i] = red[R_SUM_XX, i] + x * x
+        red[R_SUM_XY, i] = red[R_SUM_XY, i] + x * y
+        red[R_LOG_PRICE_LAST, i] = x
+        red[R_LOG_DEMAND_LAST, i] = y
 
 
 def realized_elasticity(sum_x, sum_y, sum_xx, sum_xy, n):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.histogram import bin_index
-from sim.model import N_HIST, N_OBS, N_UNIFORMS, initial_state, state_layout, step
+from sim.model import N_HIST, N_OBS, N_SCRATCH, N_UNIFORMS, initial_state, state_layout, step
 from sim.reductions import N_RED, start, update
 from sim.rng import cheap_uniform, path_key, uniform
 
@@ -32,9 +32,10 @@ def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample
     obs = np.empty((N_OBS, n_paths))
     red = np.empty((N_RED, n_paths))
     u = np.empty((N_UNIFORMS, n_paths))
+    tmp = np.empty((N_SCRATCH, n_paths))
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         keys = path_key(np.uint64(seed), paths)
-        initial_state(x, p, obs)
+        initial_state(x, p, obs, tmp)
         start(red, obs)
         _record(0, obs, hist[0], lower, per_unit, is_log, n_bins)
         traj[slots, 0, :] = obs[:, sampled].T
@@ -43,7 +44,7 @@ def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample
             for k in range(N_UNIFORMS):
                 u[k] = (cheap_uniform(paths.astype(np.float64), 1.0 * (counter + k))
                         if cheap_random else uniform(keys, np.uint64(counter + k)))
-            step(x, t, p, u, obs)
+            step(x, t, p, u, obs, tmp)
             update(red, obs, t)
             _record(t, obs, hist[0], lower, per_unit, is_log, n_bins)
             traj[slots, t, :] = obs[:, sampled].T

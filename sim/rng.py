@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.vectorize import cos_sin_turns, log
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -23,7 +25,6 @@ _S31 = np.uint64(31)
 _S11 = np.uint64(11)
 _ONE = np.uint64(1)
 _TWO_POW_M53 = 1.0 / 9007199254740992.0
-TWO_PI = 2.0 * np.pi
 
 
 def mix64(z):
@@ -54,6 +55,6 @@ def cheap_uniform(path, counter):
 
 def box_muller(u1, u2):
     """Two independent standard normals from two uniforms on (0, 1)."""
-    radius = np.sqrt(-2.0 * np.log(u1))
-    angle = TWO_PI * u2
-    return radius * np.cos(angle), radius * np.sin(angle)
+    radius = np.sqrt(-2.0 * log(u1))
+    cos, sin = cos_sin_turns(u2)
+    return radius * cos, radius * sin

@@ -21,12 +21,13 @@ def _deterministic_states(months: int, *overrides: str):
     p = model_vector(cfg.model)
     x = np.empty((model.state_layout(p)[7], 1))
     obs = np.empty((model.N_OBS, 1))
-    model.initial_state(x, p, obs)
+    tmp = np.empty((model.N_SCRATCH, 1))
+    model.initial_state(x, p, obs, tmp)
     u = np.full((model.N_UNIFORMS, 1), 0.5)
     u[[0, 2, 4]] = 1.0  # log(1) = 0: every normal is exactly 0
     states, observed = [x.copy()], [obs.copy()]
     for t in range(1, months + 1):
-        model.step(x, t, p, u, obs)
+        model.step(x, t, p, u, obs, tmp)
         states.append(x.copy())
         observed.append(obs.copy())
     return cfg, p, states, observed
@@ -94,7 +95,8 @@ def test_efficiency_log_moments(growth, vol, rate, mean, std):
     cdf = model.poisson_cdf(rate * DT)
     for u in _uniforms(n, months, 3):
         z, z_jump = rng.box_muller(u[0], u[1])
-        jumps = model.poisson_count(u[2], cdf, 0)
+        jumps = np.empty(n)
+        model.poisson_counts(jumps, u[2], cdf, 0)
         log_tau = model.log_efficiency_step(log_tau, growth, vol, jumps, mean, std, z, z_jump)
     horizon = months * DT
     mu = (growth - 0.5 * vol**2) * horizon + rate * horizon * mean

@@ -11,14 +11,15 @@ from sim.analysis import histogram_quantiles
 
 
 def _reduce(index_series):
-    obs = np.ones(model.N_OBS)
-    red = np.empty(R.N_RED)
+    """The reductions of one path (one lane) whose index follows ``index_series``."""
+    obs = np.ones((model.N_OBS, 1))
+    red = np.empty((R.N_RED, 1))
     obs[model.O_INDEX] = index_series[0]
     R.start(red, obs)
     for t, v in enumerate(index_series[1:], start=1):
         obs[model.O_INDEX] = v
         R.update(red, obs, t)
-    return red
+    return red[:, 0]
 
 
 def test_drawdown_trough_and_recovery():
