@@ -355,9 +355,9 @@ def initial_state(x, p, obs, tmp):
 (
     T_TAU, T_COST, T_OVERHANG, T_GATE, T_CIRCULAR, T_REV_CLOUDS, T_GROWTH_EXP, T_UNIT_CAPEX,
     T_RATE, T_Z_SENT, T_FUNDS, T_REV_VENDORS, T_OPEX, T_VC, T_LOST, T_SURPRISE,
-    T_NET_CASH, T_SURVIVORS, T_JUMPS, T_ARRIVALS,
+    T_NET_CASH, T_SURVIVORS, T_JUMPS, T_ARRIVALS, T_MOOD,
     N_SCRATCH,
-) = range(21)
+) = range(22)
 
 
 def step(x, t, p, u, obs, tmp):
@@ -600,7 +600,10 @@ def record_valuation(x, p, obs, tmp):
     q = as_tuple(p, N_SCALAR_PARAMS)
     for i in lanes(n):
         obs[O_INDEX, i] = 0.0
+        tmp[T_MOOD, i] = valuation_multiple(1.0, x[X_SENTIMENT, i], tmp[T_SURPRISE, i],
+                                            q[P_MULT_SENT_BETA], q[P_MULT_GROWTH_BETA])
     for k in range(N_SECTORS):
+        multiple = p[P_MULT_LABS + k]
         for i in lanes(n):
             tmp[T_NET_CASH, i] = 0.0
             tmp[T_SURVIVORS, i] = 0.0
@@ -611,10 +614,8 @@ def record_valuation(x, p, obs, tmp):
                                                                             - x[debt + f, i])
                 tmp[T_SURVIVORS, i] = tmp[T_SURVIVORS, i] + x[alive + f, i]
         for i in lanes(n):
-            multiple = valuation_multiple(q[P_MULT_LABS + k], x[X_SENTIMENT, i],
-                                          tmp[T_SURPRISE, i], q[P_MULT_SENT_BETA],
-                                          q[P_MULT_GROWTH_BETA])
-            enterprise = multiple * x[X_REV + k, i] * np.minimum(tmp[T_SURVIVORS, i], 1.0)
+            enterprise = (multiple * tmp[T_MOOD, i] * x[X_REV + k, i]
+                          * np.minimum(tmp[T_SURVIVORS, i], 1.0))
             equity = np.maximum(enterprise + tmp[T_NET_CASH, i], 0.0)
             obs[O_EQUITY + k, i] = equity
             obs[O_INDEX, i] = obs[O_INDEX, i] + equity

@@ -100,6 +100,10 @@ def update(red, obs, t):
         red[R_MDD_PEAK, i] = where(deeper, peak, red[R_MDD_PEAK, i])
         red[R_RECOVERY_MONTH, i] = where(deeper, -1.0,
                                          where(regained, 1.0 * t, red[R_RECOVERY_MONTH, i]))
+        red[R_INDEX_LAST, i] = index
+        red[R_UNDERWATER, i] = red[R_UNDERWATER, i] + (dd > 0.0) * 1.0
+    # small loops: LLVM does not vectorize a lane loop with too many live values
+    for i in lanes(obs.shape[1]):
         red[R_RENT_PEAK, i], red[R_RENT_MDD, i] = running_drawdown(
             red[R_RENT_PEAK, i], red[R_RENT_MDD, i], obs[O_RENTAL_PRICE, i])
         red[R_CAPEX_PEAK, i], red[R_CAPEX_MDD, i] = running_drawdown(
@@ -108,8 +112,7 @@ def update(red, obs, t):
             red[R_SECTOR_PEAK + k, i], red[R_SECTOR_MDD + k, i] = running_drawdown(
                 red[R_SECTOR_PEAK + k, i], red[R_SECTOR_MDD + k, i], obs[O_EQUITY + k, i])
         red[R_MIN_UTIL, i] = np.minimum(red[R_MIN_UTIL, i], obs[O_UTILIZATION, i])
-        red[R_INDEX_LAST, i] = index
-        red[R_UNDERWATER, i] = red[R_UNDERWATER, i] + (dd > 0.0) * 1.0
+    for i in lanes(obs.shape[1]):
         x, y = log(obs[O_TOKEN_PRICE, i]), log(obs[O_COMPUTE_DEMAND, i])
         red[R_SUM_X, i] = red[R_SUM_X, i] + x
         red[R_SUM_Y, i] = red[R_SUM_Y, i] + y
