@@ -62,7 +62,7 @@ def _kernel(backend: str):
 
 def initial_observables(p: np.ndarray) -> np.ndarray:
     """Observables at t=0 (the same on every path)."""
-    x = np.empty((model.state_layout(p)[7], 1))
+    x = np.empty((model.state_layout(p)[3], 1))
     obs = np.empty((model.N_OBS, 1))
     model.initial_state(x, p, obs, np.empty((model.N_SCRATCH, 1)))
     return obs[:, 0]

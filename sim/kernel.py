@@ -45,10 +45,12 @@ from numba import njit, prange  # noqa: E402  (after the cache directory is set)
 
 from sim.histogram import bin_index  # noqa: E402
 from sim.model import (  # noqa: E402
+    F_DEFAULT,
     N_HIST,
     N_OBS,
     N_SCRATCH,
     N_UNIFORMS,
+    firm_row,
     initial_state,
     state_layout,
     step,
@@ -70,11 +72,14 @@ _FIXED_ROWS = _BINS + 1
 
 @njit(cache=True, error_model="numpy")
 def _record(t, obs, hist, lower, per_unit, is_log, n, bins):
+    n_bins = hist.shape[1]
     for s in range(N_HIST):
+        lo, scale, log_scale = lower[s], per_unit[s], is_log[s]
         for i in range(LANES):
-            bins[i] = bin_index(obs[s, i], lower[s], per_unit[s], is_log[s], hist.shape[1])
+            bins[i] = bin_index(obs[s, i], lo, scale, log_scale, n_bins)
+        counts = hist[s]
         for i in range(n):
-            hist[s, int(bins[i]), t] += 1
+            counts[int(bins[i]), t] += 1
 
 
 @njit(cache=True, error_model="numpy")
@@ -107,8 +112,7 @@ def _simulate_block(p, seed, first, last, horizon, lower, per_unit, is_log, samp
     might alias, and the checks for that exceed the vectorizer's limits).
     """
     n = last - first
-    n_state = state_layout(p)[7]
-    default_slot = state_layout(p)[6]
+    n_state = state_layout(p)[3]
     rows = np.empty((_FIXED_ROWS + n_state, LANES))
     obs = rows[_OBS:_OBS + N_OBS]
     red = rows[_RED:_RED + N_RED]
@@ -137,7 +141,7 @@ def _simulate_block(p, seed, first, last, horizon, lower, per_unit, is_log, samp
     for i in range(n):
         red_out[offset + i, :] = red[:, i]
         for f in range(defaults_out.shape[1]):
-            defaults_out[offset + i, f] = np.int16(x[default_slot + f, i])
+            defaults_out[offset + i, f] = np.int16(x[firm_row(p, f) + F_DEFAULT, i])
         finite_out[offset + i] = np.isfinite(x[:, i]).all() and np.isfinite(red[:, i]).all()
 
 

@@ -102,17 +102,23 @@ def build_lag(p):
     return int(p[P_BUILD_LAG])
 
 
+# Each firm's fields sit in adjacent rows of the state (row firm_row(p, f) + F_*): inside a
+# lane loop over one firm, LLVM then sees them at constant distances from each other.
+F_CASH, F_DEBT, F_ALIVE, F_SHARE, F_DEFAULT, FIRM_FIELDS = range(6)
+
+
 def state_layout(p):
-    """Offsets of the ring buffers and firm blocks in the state vector, and its length."""
-    nf = n_firms(p)
+    """Offsets of the order pipeline, the capex ring and the firms in the state vector, and
+    its length."""
     pipe = N_SCALAR_STATE
     ttm = pipe + build_lag(p)
-    cash = ttm + TTM_MONTHS
-    debt = cash + N_SECTORS * nf
-    alive = debt + N_SECTORS * nf
-    share = alive + N_SECTORS * nf
-    default = share + N_SECTORS * nf
-    return pipe, ttm, cash, debt, alive, share, default, default + N_SECTORS * nf
+    firms = ttm + TTM_MONTHS
+    return pipe, ttm, firms, firms + FIRM_FIELDS * N_SECTORS * n_firms(p)
+
+
+def firm_row(p, f):
+    """First state row of firm f (sector k, firm j: f = k * n_firms + j)."""
+    return state_layout(p)[2] + FIRM_FIELDS * f
 
 
 # --- equations ---------------------------------------------------------------------------
@@ -297,7 +303,7 @@ def initial_conditions(p):
 # --- state transitions -------------------------------------------------------------------
 def initial_state(x, p, obs, tmp):
     """The economy at t=0 (identical on every path) and its observables (``tmp``: scratch)."""
-    pipe, ttm, cash, debt, alive, share, default, _ = state_layout(p)
+    pipe, ttm, _, _ = state_layout(p)
     nf = n_firms(p)
     x[X_LOG_TAU] = np.log(p[P_TAU0])
     x[X_LOG_COST] = np.log(p[P_C0])
@@ -333,11 +339,12 @@ def initial_state(x, p, obs, tmp):
         for j in range(nf):
             f = k * nf + j
             lev_weight = where(lev_mean > 0.0, p[P_FIRMS + j] / max(lev_mean, 1e-300), 1.0)
-            x[cash + f] = p[P_CASH0_LABS + k] / nf
-            x[debt + f] = p[P_DEBT0_LABS + k] / nf * lev_weight
-            x[alive + f] = 1.0
-            x[share + f] = 1.0 / nf
-            x[default + f] = -1.0
+            r = firm_row(p, f)
+            x[r + F_CASH] = p[P_CASH0_LABS + k] / nf
+            x[r + F_DEBT] = p[P_DEBT0_LABS + k] / nf * lev_weight
+            x[r + F_ALIVE] = 1.0
+            x[r + F_SHARE] = 1.0 / nf
+            x[r + F_DEFAULT] = -1.0
     obs[O_TOKEN_PRICE] = p[P_PRICE0]
     obs[O_SPEND] = p[P_SPEND0]
     obs[O_COMPUTE_DEMAND] = x[X_DEMAND]
@@ -355,9 +362,9 @@ def initial_state(x, p, obs, tmp):
 (
     T_TAU, T_COST, T_OVERHANG, T_GATE, T_CIRCULAR, T_REV_CLOUDS, T_GROWTH_EXP, T_UNIT_CAPEX,
     T_RATE, T_Z_SENT, T_FUNDS, T_REV_VENDORS, T_OPEX, T_VC, T_LOST, T_SURPRISE,
-    T_NET_CASH, T_SURVIVORS, T_JUMPS, T_ARRIVALS, T_MOOD,
+    T_NET_CASH, T_SURVIVORS, T_JUMPS, T_ARRIVALS, T_MOOD, T_REVENUE,
     N_SCRATCH,
-) = range(22)
+) = range(23)
 
 
 def step(x, t, p, u, obs, tmp):
@@ -368,7 +375,7 @@ def step(x, t, p, u, obs, tmp):
     on one path at a time in a loop that numba vectorizes (engine); loops over firms sit
     outside the lane loops.
     """
-    pipe, ttm, cash, debt, alive, share, default, _ = state_layout(p)
+    pipe, ttm, _, _ = state_layout(p)
     nf = n_firms(p)
     lag = build_lag(p)
     n = obs.shape[1]
@@ -461,12 +468,12 @@ def step(x, t, p, u, obs, tmp):
 
     # what the clouds can pay for: cash plus unused credit of each surviving cloud
     for j in range(nf):
-        f = CLOUDS * nf + j
+        r = firm_row(p, CLOUDS * nf + j)
         for i in lanes(n):
-            room = credit_room(q[P_CREDIT_MULTIPLE], x[share + f, i], x[X_REV_CLOUDS, i],
-                               tmp[T_GATE, i], x[debt + f, i])
-            tmp[T_FUNDS, i] = tmp[T_FUNDS, i] + x[alive + f, i] * np.maximum(
-                x[cash + f, i] + room, 0.0)
+            room = credit_room(q[P_CREDIT_MULTIPLE], x[r + F_SHARE, i], x[X_REV_CLOUDS, i],
+                               tmp[T_GATE, i], x[r + F_DEBT, i])
+            tmp[T_FUNDS, i] = tmp[T_FUNDS, i] + x[r + F_ALIVE, i] * np.maximum(
+                x[r + F_CASH, i] + room, 0.0)
 
     for i in lanes(n):
         # orders capped by power (g_max K) and by financing
@@ -486,39 +493,39 @@ def step(x, t, p, u, obs, tmp):
     for k in range(N_SECTORS):
         for i in lanes(n):
             tmp[T_LOST, i] = 0.0
+            tmp[T_REVENUE, i] = x[X_REV + k, i]
         for j in range(nf):
-            f = k * nf + j
+            r = firm_row(p, k * nf + j)
             lev = p[P_FIRMS + j]
             cost_mult = p[P_FIRMS + nf + j]
             other = other_cash * p[P_FIRMS + 2 * nf + j]
             fixed = where(k == LABS, q[P_LAB_FIXED], q[P_VENDOR_FIXED])
             for i in lanes(n):
                 flow, borrowed = firm_cash_flow(
-                    k, x[share + f, i], obs[O_SPEND, i], tmp[T_CIRCULAR, i], tmp[T_VC, i],
+                    k, x[r + F_SHARE, i], obs[O_SPEND, i], tmp[T_CIRCULAR, i], tmp[T_VC, i],
                     tmp[T_REV_CLOUDS, i], tmp[T_OPEX, i], obs[O_CAPEX, i],
                     tmp[T_REV_VENDORS, i], other, lev, cost_mult, fixed, cloud_share,
                     vendor_margin)
-                repaid = x[debt + f, i] / q[P_DEBT_MATURITY]
-                interest = tmp[T_RATE, i] * DT * (x[debt + f, i] + np.maximum(-x[cash + f, i],
-                                                                              0.0))
-                live = x[alive + f, i]
-                new_cash = live * (x[cash + f, i] + flow - interest - repaid)
-                x[debt + f, i] = live * (x[debt + f, i] + borrowed - repaid)
-                room = credit_room(q[P_CREDIT_MULTIPLE], x[share + f, i], x[X_REV + k, i],
-                                   tmp[T_GATE, i], x[debt + f, i])
+                repaid = x[r + F_DEBT, i] / q[P_DEBT_MATURITY]
+                interest = tmp[T_RATE, i] * DT * (x[r + F_DEBT, i]
+                                                  + np.maximum(-x[r + F_CASH, i], 0.0))
+                live = x[r + F_ALIVE, i]
+                new_cash = live * (x[r + F_CASH, i] + flow - interest - repaid)
+                x[r + F_DEBT, i] = live * (x[r + F_DEBT, i] + borrowed - repaid)
+                room = credit_room(q[P_CREDIT_MULTIPLE], x[r + F_SHARE, i], tmp[T_REVENUE, i],
+                                   tmp[T_GATE, i], x[r + F_DEBT, i])
                 fails = (live > 0.0) & (new_cash + room < 0.0)
-                x[default + f, i] = where(fails, 1.0 * t, x[default + f, i])
-                x[alive + f, i] = where(fails, 0.0, live)
-                x[cash + f, i] = where(fails, 0.0, new_cash)
-                x[debt + f, i] = where(fails, 0.0, x[debt + f, i])
-                tmp[T_LOST, i] = tmp[T_LOST, i] + where(fails, x[share + f, i], 0.0)
-        # survivors take the defaulters' customers in proportion to their shares
-        for j in range(nf):
-            f = k * nf + j
-            for i in lanes(n):
-                kept = 1.0 - tmp[T_LOST, i]
-                x[share + f, i] = where(kept > 0.0, x[alive + f, i] * x[share + f, i]
-                                        / np.maximum(kept, 1e-300), x[share + f, i])
+                x[r + F_DEFAULT, i] = where(fails, 1.0 * t, x[r + F_DEFAULT, i])
+                x[r + F_ALIVE, i] = where(fails, 0.0, live)
+                x[r + F_CASH, i] = where(fails, 0.0, new_cash)
+                x[r + F_DEBT, i] = where(fails, 0.0, x[r + F_DEBT, i])
+                tmp[T_LOST, i] = tmp[T_LOST, i] + where(fails, x[r + F_SHARE, i], 0.0)
+        if np.any(tmp[T_LOST] > 0.0):  # the identity on paths where no firm failed
+            for j in range(nf):
+                r = firm_row(p, k * nf + j)
+                for i in lanes(n):
+                    x[r + F_SHARE, i] = share_after_defaults(x[r + F_SHARE, i],
+                                                             x[r + F_ALIVE, i], tmp[T_LOST, i])
         if k == CLOUDS:  # the defaulted clouds' share of capacity is dumped on the market
             for i in lanes(n):
                 x[X_OVERHANG, i] = tmp[T_OVERHANG, i] + tmp[T_LOST, i]
@@ -578,6 +585,14 @@ def firm_cash_flow(sector, w, spend, circular, vc, rev_clouds, opex, capex, rev_
     return flow, 0.0 * flow
 
 
+def share_after_defaults(share, alive, lost):
+    """Survivors take the defaulters' customers in proportion to their shares: a survivor's
+    share grows by 1 / (1 - lost), a defaulter's falls to 0 (``lost``: the sector's share
+    that defaulted this month; unchanged when none did, or when no firm is left)."""
+    kept = 1.0 - lost
+    return where((lost > 0.0) & (kept > 0.0), alive * share / np.maximum(kept, 1e-300), share)
+
+
 def smoothed_run_rate(previous, monthly, weight):
     """Annual revenue run-rate, exponentially smoothed: previous + w (12 monthly - previous)."""
     return previous + weight * (12.0 * monthly - previous)
@@ -594,7 +609,6 @@ def record_valuation(x, p, obs, tmp):
 
     Reads the growth surprise from ``tmp[T_SURPRISE]``.
     """
-    _, _, cash, debt, alive, _, _, _ = state_layout(p)
     nf = n_firms(p)
     n = obs.shape[1]
     q = as_tuple(p, N_SCALAR_PARAMS)
@@ -608,11 +622,11 @@ def record_valuation(x, p, obs, tmp):
             tmp[T_NET_CASH, i] = 0.0
             tmp[T_SURVIVORS, i] = 0.0
         for j in range(nf):
-            f = k * nf + j
+            r = firm_row(p, k * nf + j)
             for i in lanes(n):
-                tmp[T_NET_CASH, i] = tmp[T_NET_CASH, i] + x[alive + f, i] * (x[cash + f, i]
-                                                                            - x[debt + f, i])
-                tmp[T_SURVIVORS, i] = tmp[T_SURVIVORS, i] + x[alive + f, i]
+                tmp[T_NET_CASH, i] = tmp[T_NET_CASH, i] + x[r + F_ALIVE, i] * (x[r + F_CASH, i]
+                                                                            - x[r + F_DEBT, i])
+                tmp[T_SURVIVORS, i] = tmp[T_SURVIVORS, i] + x[r + F_ALIVE, i]
         for i in lanes(n):
             enterprise = (multiple * tmp[T_MOOD, i] * x[X_REV + k, i]
                           * np.minimum(tmp[T_SURVIVORS, i], 1.0))

@@ -12,7 +12,17 @@ from __future__ import annotations
 import numpy as np
 
 from sim.histogram import bin_index
-from sim.model import N_HIST, N_OBS, N_SCRATCH, N_UNIFORMS, initial_state, state_layout, step
+from sim.model import (
+    F_DEFAULT,
+    FIRM_FIELDS,
+    N_HIST,
+    N_OBS,
+    N_SCRATCH,
+    N_UNIFORMS,
+    initial_state,
+    state_layout,
+    step,
+)
 from sim.reductions import N_RED, start, update
 from sim.rng import cheap_uniform, path_key, uniform
 
@@ -28,7 +38,7 @@ def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample
     sampled = (paths % np.uint64(sample_stride) == 0) & (
         paths // np.uint64(sample_stride) < np.uint64(n_sample))
     slots = (paths[sampled] // np.uint64(sample_stride)).astype(np.int64)
-    x = np.empty((layout[7], n_paths))
+    x = np.empty((layout[3], n_paths))
     obs = np.empty((N_OBS, n_paths))
     red = np.empty((N_RED, n_paths))
     u = np.empty((N_UNIFORMS, n_paths))
@@ -49,7 +59,7 @@ def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample
             _record(t, obs, hist[0], lower, per_unit, is_log, n_bins)
             traj[slots, t, :] = obs[:, sampled].T
     red_out[:] = red.T
-    defaults_out[:] = x[layout[6]:layout[7]].T.astype(np.int16)
+    defaults_out[:] = x[layout[2] + F_DEFAULT::FIRM_FIELDS].T.astype(np.int16)
     finite_out[:] = np.isfinite(x).all(axis=0) & np.isfinite(red).all(axis=0)
 
 

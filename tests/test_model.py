@@ -19,7 +19,7 @@ def _deterministic_states(months: int, *overrides: str):
     """Run model.step on one path whose shocks are all zero (radius of Box-Muller = 0)."""
     cfg = schema(*QUIET, *overrides)
     p = model_vector(cfg.model)
-    x = np.empty((model.state_layout(p)[7], 1))
+    x = np.empty((model.state_layout(p)[3], 1))
     obs = np.empty((model.N_OBS, 1))
     tmp = np.empty((model.N_SCRATCH, 1))
     model.initial_state(x, p, obs, tmp)
