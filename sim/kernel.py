@@ -85,7 +85,8 @@ def _record(t, obs, hist, lower, per_unit, is_log, n, bins):
 @njit(cache=True, error_model="numpy")
 def _keep(t, obs, traj, lanes, samples):
     for i in range(lanes.shape[0]):
-        traj[samples[i], t, :] = obs[:, lanes[i]]
+        for o in range(N_OBS):
+            traj[samples[i], t, o] = obs[o, lanes[i]]
 
 
 @njit(cache=True, error_model="numpy")
@@ -139,10 +140,15 @@ def _simulate_block(p, seed, first, last, horizon, lower, per_unit, is_log, samp
         _record(t, obs, hist, lower, per_unit, is_log, n, bins)
         _keep(t, obs, traj, lanes, samples)
     for i in range(n):
-        red_out[offset + i, :] = red[:, i]
+        finite = True
+        for r in range(N_RED):
+            red_out[offset + i, r] = red[r, i]
+            finite = finite and np.isfinite(red[r, i])
+        for r in range(n_state):
+            finite = finite and np.isfinite(x[r, i])
         for f in range(defaults_out.shape[1]):
             defaults_out[offset + i, f] = np.int16(x[firm_row(p, f) + F_DEFAULT, i])
-        finite_out[offset + i] = np.isfinite(x[:, i]).all() and np.isfinite(red[:, i]).all()
+        finite_out[offset + i] = finite
 
 
 @njit(parallel=True, cache=True, error_model="numpy")

@@ -301,60 +301,72 @@ def initial_conditions(p):
 
 
 # --- state transitions -------------------------------------------------------------------
-def initial_state(x, p, obs, tmp):
-    """The economy at t=0 (identical on every path) and its observables (``tmp``: scratch)."""
-    pipe, ttm, _, _ = state_layout(p)
+def initial_column(p):
+    """The state and the observables at t=0 (the same on every path) as 1-D vectors; the
+    equity observables are filled by record_valuation."""
+    pipe, ttm, _, n_state = state_layout(p)
     nf = n_firms(p)
-    x[X_LOG_TAU] = np.log(p[P_TAU0])
-    x[X_LOG_COST] = np.log(p[P_C0])
-    x[X_MARGIN] = p[P_MARGIN0]
-    x[X_ADOPTION] = p[P_ADOPTION0]
-    x[X_CAPACITY] = p[P_CAPACITY0]
-    x[X_UTIL] = p[P_UTIL0]
-    x[X_OVERHANG] = 0.0
-    x[X_GROWTH_EXP] = p[P_GROWTH0]
-    x[X_DEMAND] = p[P_CAPACITY0] * p[P_UTIL0]
-    x[X_SENTIMENT] = p[P_S0]
-    x[X_BROKEN] = 0.0
-    x[X_DISAPPOINTED] = 0.0
-    x[X_RECOVERING] = 0.0
+    v = np.zeros(n_state)
+    o = np.zeros(N_OBS)
+    v[X_LOG_TAU] = np.log(p[P_TAU0])
+    v[X_LOG_COST] = np.log(p[P_C0])
+    v[X_MARGIN] = p[P_MARGIN0]
+    v[X_ADOPTION] = p[P_ADOPTION0]
+    v[X_CAPACITY] = p[P_CAPACITY0]
+    v[X_UTIL] = p[P_UTIL0]
+    v[X_GROWTH_EXP] = p[P_GROWTH0]
+    v[X_DEMAND] = p[P_CAPACITY0] * p[P_UTIL0]
+    v[X_SENTIMENT] = p[P_S0]
     for lag in range(build_lag(p)):
-        x[pipe + lag] = p[P_ORDERS0]
-    x[X_PIPELINE] = build_lag(p) * p[P_ORDERS0]
+        v[pipe + lag] = p[P_ORDERS0]
+    v[X_PIPELINE] = build_lag(p) * p[P_ORDERS0]
     capex0 = p[P_ORDERS0] * p[P_CAPEX_PER_CAPACITY]
     for m in range(TTM_MONTHS):
-        x[ttm + m] = capex0
-    x[X_CAPEX_TTM] = TTM_MONTHS * capex0
+        v[ttm + m] = capex0
+    v[X_CAPEX_TTM] = TTM_MONTHS * capex0
     r0 = rental_price(p[P_C0], p[P_UTIL0], p[P_RENT_FLOOR], p[P_RENT_CAP], p[P_RENT_CURVATURE],
                       0.0, 0.0)
-    x[X_RENT] = r0
-    x[X_REV_LABS] = 12.0 * p[P_SPEND0]
-    x[X_REV_CLOUDS] = 12.0 * r0 * x[X_DEMAND]
-    x[X_REV_VENDORS] = 12.0 * p[P_GPU_SHARE] * capex0
+    v[X_RENT] = r0
+    v[X_REV_LABS] = 12.0 * p[P_SPEND0]
+    v[X_REV_CLOUDS] = 12.0 * r0 * v[X_DEMAND]
+    v[X_REV_VENDORS] = 12.0 * p[P_GPU_SHARE] * capex0
     lev_mean = 0.0
     for j in range(nf):
         lev_mean = lev_mean + p[P_FIRMS + j]
     lev_mean = lev_mean / nf
     for k in range(N_SECTORS):
         for j in range(nf):
-            f = k * nf + j
-            lev_weight = where(lev_mean > 0.0, p[P_FIRMS + j] / max(lev_mean, 1e-300), 1.0)
-            r = firm_row(p, f)
-            x[r + F_CASH] = p[P_CASH0_LABS + k] / nf
-            x[r + F_DEBT] = p[P_DEBT0_LABS + k] / nf * lev_weight
-            x[r + F_ALIVE] = 1.0
-            x[r + F_SHARE] = 1.0 / nf
-            x[r + F_DEFAULT] = -1.0
-    obs[O_TOKEN_PRICE] = p[P_PRICE0]
-    obs[O_SPEND] = p[P_SPEND0]
-    obs[O_COMPUTE_DEMAND] = x[X_DEMAND]
-    obs[O_CAPACITY] = p[P_CAPACITY0]
-    obs[O_CAPEX] = capex0
-    obs[O_UTILIZATION] = p[P_UTIL0]
-    obs[O_RENTAL_PRICE] = r0
-    obs[O_CAPEX_TTM] = TTM_MONTHS * capex0
-    obs[O_TOKENS] = p[P_TOKENS0]
-    tmp[T_SURPRISE] = p[P_GROWTH0] - p[P_NARRATIVE_GROWTH]
+            lev_weight = p[P_FIRMS + j] / lev_mean if lev_mean > 0.0 else 1.0
+            r = firm_row(p, k * nf + j)
+            v[r + F_CASH] = p[P_CASH0_LABS + k] / nf
+            v[r + F_DEBT] = p[P_DEBT0_LABS + k] / nf * lev_weight
+            v[r + F_ALIVE] = 1.0
+            v[r + F_SHARE] = 1.0 / nf
+            v[r + F_DEFAULT] = -1.0
+    o[O_TOKEN_PRICE] = p[P_PRICE0]
+    o[O_SPEND] = p[P_SPEND0]
+    o[O_COMPUTE_DEMAND] = v[X_DEMAND]
+    o[O_CAPACITY] = p[P_CAPACITY0]
+    o[O_CAPEX] = capex0
+    o[O_UTILIZATION] = p[P_UTIL0]
+    o[O_RENTAL_PRICE] = r0
+    o[O_CAPEX_TTM] = TTM_MONTHS * capex0
+    o[O_TOKENS] = p[P_TOKENS0]
+    return v, o
+
+
+def initial_state(x, p, obs, tmp):
+    """Every path at t=0: the state and observables of initial_column, then the valuation."""
+    v, o = initial_column(p)
+    n = obs.shape[1]
+    for r in range(v.shape[0]):
+        for i in lanes(n):
+            x[r, i] = v[r]
+    for r in range(N_OBS):
+        for i in lanes(n):
+            obs[r, i] = o[r]
+    for i in lanes(n):
+        tmp[T_SURPRISE, i] = p[P_GROWTH0] - p[P_NARRATIVE_GROWTH]
     record_valuation(x, p, obs, tmp)
 
 
