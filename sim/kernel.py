@@ -1,15 +1,17 @@
-"""The compiled engine: the model's step (sim.model) run path by path under numba.
+"""The compiled engine: the model's step (sim.model) run on blocks of lanes under numba.
 
 ``simulate_chunk`` runs paths ``first_path .. first_path + n_paths - 1`` in parallel: the paths
-are split into ``n_workers`` contiguous blocks (one ``prange`` iteration each), each block with
-its own scratch state and its own histogram slab, so nothing is shared between threads and
-integer histogram counts merge exactly. Every path draws from its own counter-based stream
-keyed by (seed, global path index), so the results do not depend on threads or chunking.
+are split into ``n_workers`` contiguous ranges (one ``prange`` iteration each), each with its
+own histogram slab, so nothing is shared between threads and integer histogram counts merge
+exactly. A worker runs its range in blocks of LANES paths: every month, each of the model's
+``lanes`` loops runs over the block's paths, and LLVM turns it into SIMD code (four paths
+per AVX2 instruction). Every path draws from its own counter-based stream keyed by (seed,
+global path index), and every lane runs the same instructions, so the results do not depend
+on threads, chunking or a path's place in its block.
 
 numba's cache keys on this file only, not on the modules it compiles in; the cache directory
 is therefore named after a hash of all of them (see ``_cache_dir``), so editing the model can
-never run stale machine code.
-"""
+never run stale machine code."""
 
 from __future__ import annotations
 

@@ -1,10 +1,14 @@
 r"""The model: every equation of bubblesim, once (docs/model.md explains each one).
 
-One monthly step (``dt = 1/12`` yr) of one economy. The functions are NumPy expressions that
-work elementwise, so the same source is the NumPy reference (arrays: one element per path)
-and, compiled by numba, the engine's inner step (scalars: one path). State, parameters and
-observables are flat float64 vectors indexed by the constants below; ``x[i]`` is a scalar in
-the engine and a row of paths in the reference.
+One monthly step (``dt = 1/12`` yr) of one economy. The equations are elementwise NumPy
+expressions. State, observables and scratch are arrays of rows (indexed by the constants
+below) and columns (paths); ``step`` applies the equations in loops ``for i in lanes(n)``.
+In Python ``lanes`` yields one slice, so ``x[X_RENT, i]`` is the row of all paths: that is
+the NumPy reference. Compiled by numba it is ``range(n)`` and ``x[X_RENT, i]`` one path's
+value, in loops that LLVM vectorizes across paths: that is the engine (sim.vectorize).
+Two rules keep those loops vectorizable: they read parameters from the tuple ``q`` (values,
+not memory the loop might be writing), and each stays small (LLVM gives up on a loop with
+too many live values), so values pass from one loop to the next through ``tmp`` rows.
 
 Order of one step at month t (quantities without subscript are this month's):
 
@@ -406,8 +410,8 @@ def step(x, t, p, u, obs, tmp):
 
         # 1. exogenous progress
         x[X_LOG_TAU, i] = log_efficiency_step(x[X_LOG_TAU, i], q[P_TAU_GROWTH], q[P_TAU_VOL],
-                                              tmp[T_JUMPS, i], q[P_JUMP_MEAN], q[P_JUMP_STD], z_tau,
-                                              z_jump)
+                                              tmp[T_JUMPS, i], q[P_JUMP_MEAN], q[P_JUMP_STD],
+                                              z_tau, z_jump)
         x[X_LOG_COST, i] = log_cost_step(x[X_LOG_COST, i], q[P_COST_GROWTH], q[P_COST_VOL],
                                          z_cost)
         x[X_MARGIN, i] = margin_step(x[X_MARGIN, i], q[P_MARGIN_FLOOR], q[P_MARGIN_KEEP])
@@ -416,16 +420,15 @@ def step(x, t, p, u, obs, tmp):
         tmp[T_TAU, i] = exp(x[X_LOG_TAU, i])
         tmp[T_COST, i] = exp(x[X_LOG_COST, i])
         tmp[T_Z_SENT, i] = z_sent
-    for i in lanes(n):  # ring-buffer rows in loops of their own: see the note at the top
+    for i in lanes(n):  # deliveries: the orders placed L months ago
         tmp[T_ARRIVALS, i] = x[slot, i]
 
     for i in lanes(n):
         tau = tmp[T_TAU, i]
         cost = tmp[T_COST, i]
 
-        # 2. capacity: deliveries ordered L months ago, retirements, fire-sale overhang decays
-        arrivals = tmp[T_ARRIVALS, i]
-        capacity = x[X_CAPACITY, i] * (1.0 - q[P_DEPRECIATION] * DT) + arrivals
+        # 2. capacity: deliveries, retirements, fire-sale overhang decays
+        capacity = x[X_CAPACITY, i] * (1.0 - q[P_DEPRECIATION] * DT) + tmp[T_ARRIVALS, i]
         overhang = x[X_OVERHANG, i] * q[P_OVERHANG_KEEP]
 
         # 3. prices (this month's rent clears on last month's utilization)

@@ -11,8 +11,9 @@ The elementary functions the equations need (``exp``, ``log``, ``log10``, ``powe
 plain IEEE arithmetic: the PyPI llvmlite has no vector math library, so a libm call in a lane
 loop stays scalar (10-40 ns) and stops the loop from vectorizing. They are accurate to a few
 units in the last place, so the engine agrees with the reference to rounding, not bitwise.
-Exact IEEE operations give the same bits in a vector loop and its scalar remainder, so a
-path's result never depends on which lane or block it ran in.
+Every lane of a block runs the same instructions (blocks are padded to full width, so no
+path runs in a scalar remainder loop), so a path's result never depends on which lane or
+block it ran in.
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ def register_module(module) -> None:
     """Make every function defined in ``module`` callable from numba-compiled code.
 
     The functions stay plain Python for NumPy callers; numba compiles them for the argument
-    types a jitted caller passes (``register_jitable``).
+    types a jitted caller passes (``register_jitable``), with LLVM's always-inline attribute:
+    a call left inside a lane loop keeps the loop from vectorizing.
     """
     for _, fn in inspect.getmembers(module, inspect.isfunction):
         if fn.__module__ == module.__name__ and fn not in _ELEMENTARY:
@@ -86,8 +88,8 @@ def register_module(module) -> None:
 
 
 # --- compiled versions -------------------------------------------------------------------
-# LLVM's always-inline attribute: a call left in a lane loop keeps it from vectorizing, and
-# LLVM's size threshold would leave the larger functions out of line.
+# Always inlined (LLVM's size threshold would leave the larger ones out of line), with fused
+# multiply-adds allowed inside the polynomials only.
 _INLINE = {"forceinline": True}
 
 
