@@ -224,9 +224,11 @@ def _lanes_compiled(n):
 
 @intrinsic(prefer_literal=True)
 def _array_head(typingctx, array, length):
-    """``tuple(array[:length])`` with one load per element (numba's own to_fixed_tuple sets
-    the elements one by one at run time: 2 us for 85 values)."""
-    if not isinstance(length, types.IntegerLiteral):
+    """``tuple(array[:length])`` of a contiguous 1-D array holding at least ``length``
+    elements (not checked), one load per element; numba's own to_fixed_tuple sets the
+    elements one by one at run time (2 us for 85 values)."""
+    if not (isinstance(length, types.IntegerLiteral) and isinstance(array, types.Array)
+            and array.ndim == 1 and array.layout == "C"):
         return None
     count = length.literal_value
     tuple_type = types.UniTuple(array.dtype, count)
