@@ -378,9 +378,9 @@ def initial_state(x, p, obs, tmp):
 (
     T_TAU, T_COST, T_OVERHANG, T_GATE, T_CIRCULAR, T_REV_CLOUDS, T_GROWTH_EXP, T_UNIT_CAPEX,
     T_RATE, T_Z_SENT, T_FUNDS, T_REV_VENDORS, T_OPEX, T_VC, T_LOST, T_SURPRISE,
-    T_NET_CASH, T_SURVIVORS, T_JUMPS, T_ARRIVALS, T_MOOD, T_REVENUE,
+    T_NET_CASH, T_SURVIVORS, T_JUMPS, T_ARRIVALS, T_MOOD,
     N_SCRATCH,
-) = range(23)
+) = range(22)
 
 
 def step(x, t, p, u, obs, tmp):
@@ -508,7 +508,6 @@ def step(x, t, p, u, obs, tmp):
     for k in range(N_SECTORS):
         for i in lanes(n):
             tmp[T_LOST, i] = 0.0
-            tmp[T_REVENUE, i] = x[X_REV + k, i]
         for j in range(nf):
             r = firm_row(p, k * nf + j)
             lev = p[P_FIRMS + j]
@@ -527,7 +526,7 @@ def step(x, t, p, u, obs, tmp):
                 live = x[r + F_ALIVE, i]
                 new_cash = live * (x[r + F_CASH, i] + flow - interest - repaid)
                 x[r + F_DEBT, i] = live * (x[r + F_DEBT, i] + borrowed - repaid)
-                room = credit_room(q[P_CREDIT_MULTIPLE], x[r + F_SHARE, i], tmp[T_REVENUE, i],
+                room = credit_room(q[P_CREDIT_MULTIPLE], x[r + F_SHARE, i], x[X_REV + k, i],
                                    tmp[T_GATE, i], x[r + F_DEBT, i])
                 fails = (live > 0.0) & (new_cash + room < 0.0)
                 x[r + F_DEFAULT, i] = where(fails, 1.0 * t, x[r + F_DEFAULT, i])
