@@ -12,9 +12,11 @@ $(BIN)/python:
 
 # Reinstall only when the package metadata changes; the install is editable.
 $(STAMP): pyproject.toml | $(BIN)/python
+	@echo "installing bubblesim and its dependencies into $(VENV) (first time: a minute or two)..."
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	$(BIN)/python -c "from sim.engine import warm_up; warm_up()"  # compile once, at install
+	@echo "compiling the engine into the numba cache (once per install; about 20 s on 2 cores)..."
+	$(BIN)/python -c "from sim.engine import warm_up; warm_up()"
 	touch $(STAMP)
 
 run: $(STAMP)

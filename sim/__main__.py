@@ -1,7 +1,12 @@
-"""`bubblesim`: the Hydra entry point. Thin: compose the config, call app.run, map errors."""
+"""`bubblesim`: the Hydra entry point. Thin: check the overrides, compose the config, call
+app.run, and turn every expected failure into one line and an exit code (docs/cli.md):
+2 for a configuration the run cannot take (a bad key or value, not enough memory or disk),
+1 for a directory that cannot be written or is in use, 130 for Ctrl-C.
+``HYDRA_FULL_ERROR=1`` shows the traceback of a write failure instead."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -9,23 +14,27 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from sim import io
-from sim.params import ConfigError
-from sim.schema import register_configs
-from sim.sweep import FAILED
+from sim import io, overrides, usage
+from sim.callbacks import SweepInterrupted
+from sim.resources import ResourceError
+from sim.schema import ConfigError, register_configs
 
 CONFIG_PATH = str(Path(__file__).resolve().parent.parent / "conf")
 
 register_configs()
+# `bubblesim --help`: Hydra's help template is this text ('$' doubled for string.Template)
+OmegaConf.register_new_resolver(
+    "bubblesim_help", lambda: usage.help_text(Path(CONFIG_PATH)).replace("$", "$$"),
+    replace=True)
 
 
 def _remove_empty_run_dir(output_dir: Path) -> None:
     """Drop the run directory Hydra created if it holds nothing but Hydra's own files."""
     if not output_dir.is_dir():
         return
-    own = {".hydra"} | {p.name for p in output_dir.glob("*.log")}
+    own = {".hydra", io.LOCK} | {p.name for p in output_dir.glob("*.log")}
     if {p.name for p in output_dir.iterdir()} <= own:
         shutil.rmtree(output_dir, ignore_errors=True)
         parent = output_dir.parent
@@ -34,37 +43,63 @@ def _remove_empty_run_dir(output_dir: Path) -> None:
             parent.rmdir()
 
 
+def _failure(exc: Exception, output_dir: Path, in_sweep: bool) -> tuple[str, int]:
+    """The one-line message and exit code of a failed run, or re-raise what is unexpected."""
+    if isinstance(exc, ResourceError):
+        return str(exc), 2
+    if isinstance(exc, ConfigError):
+        return f"invalid config: {exc}", 2
+    full = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    if isinstance(exc, io.OutputError) and not full:
+        return str(exc), 1
+    if isinstance(exc, OSError) and not full:
+        return io.write_failure(output_dir, exc, "hydra.run.dir=PATH"), 1
+    if not in_sweep:
+        raise exc
+    return f"{type(exc).__name__}: {exc}", 1  # a sweep job reports, the sweep goes on
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="config")
 def _main(cfg: DictConfig) -> None:
     from sim import app
 
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)
-    overrides = tuple(hydra_cfg.overrides.task)
     in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
-    marker = output_dir / FAILED
+    marker = output_dir / io.FAILED
     try:
-        app.run(cfg, output_dir, overrides)
-    except ConfigError as exc:
-        message = f"invalid config: {exc}"
-    except Exception as exc:  # noqa: BLE001  (a sweep job reports, the sweep goes on)
-        if not in_sweep:
-            raise
-        message = f"{type(exc).__name__}: {exc}"
+        app.run(cfg, output_dir, tuple(hydra_cfg.overrides.task), show=not in_sweep)
+    except Exception as exc:  # noqa: BLE001  (_failure re-raises what it does not expect)
+        message, code = _failure(exc, output_dir, in_sweep)
     else:
         marker.unlink(missing_ok=True)
         return
     print(f"bubblesim: {message}", file=sys.stderr)
     if in_sweep:
-        io.write_text(f"{message}\n", marker)  # sweep.nc lists the job as failed
+        try:
+            io.write_text(f"{message}\n", marker)  # sweep.nc lists the job as failed
+        except OSError:
+            pass  # the job directory cannot be written; the sweep reports the job as unfinished
         return
     _remove_empty_run_dir(output_dir)
-    sys.exit(2)
+    sys.exit(code)
 
 
 def main() -> None:
+    argv = sys.argv[1:]
+    try:
+        overrides.check(argv, Path(CONFIG_PATH))
+    except ConfigError as exc:
+        print(f"bubblesim: invalid config: {exc}", file=sys.stderr)
+        sys.exit(2)
     try:
         _main()
+    except SweepInterrupted as exc:
+        from sim import sweep
+
+        for line in sweep.interrupted(exc.sweep_dir, argv):
+            print(f"bubblesim: {line}", file=sys.stderr)
+        sys.exit(130)
     except KeyboardInterrupt:
         # results are written only when complete (temp file + rename): nothing half-written
         print("bubblesim: interrupted; this run wrote no results", file=sys.stderr)

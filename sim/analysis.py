@@ -44,6 +44,38 @@ def histogram_quantiles(counts: np.ndarray, edges: np.ndarray, is_log: bool,
     return out
 
 
+def band_quantiles(counts: np.ndarray, outside: np.ndarray, edges: np.ndarray, is_log: bool,
+                   quantiles=QUANTILES) -> tuple[np.ndarray, np.ndarray]:
+    """Quantiles of a series' per-month histogram, and where they fall outside its range.
+
+    ``counts`` (months, bins), ``outside`` (months, 3): zero-or-NaN, below and above the range
+    (sim.histogram.OUTSIDE). A quantile among the zeros of a log-binned series is 0 (NaN for a
+    linear one, whose zero bin holds only NaN); one below or above the range is returned as
+    the range's edge, a bound rather than a value, and flagged in the second array. Both have
+    shape (len(quantiles), months).
+    """
+    full = np.concatenate([outside[:, :2], counts, outside[:, 2:]], axis=1)
+    n_bins = counts.shape[1]
+    cum = np.cumsum(full, axis=1)
+    total = cum[:, -1:]
+    scaled = np.log10(edges) if is_log else edges
+    values = np.empty((len(quantiles), counts.shape[0]))
+    clipped = np.zeros((len(quantiles), counts.shape[0]), dtype=bool)
+    for i, q in enumerate(quantiles):
+        b = np.minimum((cum < q * total).sum(axis=1), n_bins + 2)
+        inside = np.clip(b - 2, 0, n_bins - 1)
+        below = np.take_along_axis(cum, np.maximum(b - 1, 0)[:, None], axis=1)[:, 0]
+        count = full[np.arange(len(b)), b]
+        frac = np.where(count > 0, (q * total[:, 0] - below) / np.maximum(count, 1), 0.5)
+        value = scaled[inside] + np.clip(frac, 0.0, 1.0) * (scaled[inside + 1] - scaled[inside])
+        value = np.where(b == 1, scaled[0], np.where(b == n_bins + 2, scaled[-1], value))
+        value = 10.0**value if is_log else value
+        values[i] = np.where(b == 0, 0.0 if is_log else np.nan, value)
+        values[i] = np.where(total[:, 0] > 0, values[i], np.nan)
+        clipped[i] = (b == 1) | (b == n_bins + 2)
+    return values, clipped
+
+
 def _quantile_fn(values: np.ndarray | None, counts: np.ndarray | None, edges: np.ndarray | None):
     if values is not None:
         finite = values[~np.isnan(values)]
@@ -52,20 +84,37 @@ def _quantile_fn(values: np.ndarray | None, counts: np.ndarray | None, edges: np
     return lambda qs: histogram_quantiles(counts, edges, False, np.clip(qs, 0.0, 1.0)), n
 
 
-def quantiles_with_se(quantiles, values=None, counts=None, edges=None):
-    """Quantiles and their order-statistic standard errors, from values or from counts."""
+def quantiles_with_ci(quantiles, values=None, counts=None, edges=None):
+    """Quantiles, their order-statistic standard errors and 95% intervals (the quantiles at
+    the ranks q -+ 1.96 sqrt(q (1 - q) / n)), from values or from counts."""
     fn, n = _quantile_fn(values, counts, edges)
     q = np.asarray(quantiles, dtype=float)
     half = np.sqrt(q * (1.0 - q) / max(n, 1))
     est = np.asarray(fn(q))
     se = (np.asarray(fn(q + half)) - np.asarray(fn(q - half))) / 2.0
-    return est, se
+    return est, se, np.asarray(fn(q - Z95 * half)), np.asarray(fn(q + Z95 * half))
+
+
+def quantiles_with_se(quantiles, values=None, counts=None, edges=None):
+    """Quantiles and their order-statistic standard errors, from values or from counts."""
+    return quantiles_with_ci(quantiles, values, counts, edges)[:2]
 
 
 def proportion(successes: float, n: int) -> tuple[float, float]:
     """A share and its binomial standard error."""
     p = successes / n
     return p, float(np.sqrt(p * (1.0 - p) / n))
+
+
+def wilson_interval(p: float, n: int) -> tuple[float, float]:
+    """95% Wilson score interval of a share p of n: unlike p -+ 1.96 SE, not empty when p is 0
+    or 1 (all n paths agree, yet the share is not known exactly)."""
+    if n <= 0 or np.isnan(p):
+        return np.nan, np.nan
+    z2 = Z95 * Z95
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = Z95 * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return float(max(centre - half, 0.0)), float(min(centre + half, 1.0))
 
 
 # --- drawdowns ----------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import sys
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from sim import dataset, io, report
+from sim import dataset, io, report, resources
 from sim.engine import simulate
 from sim.params import model_vector, run_settings, validate
 from sim.schema import Config
@@ -73,11 +74,40 @@ def finished_with(output_dir: Path, digest: str) -> bool | None:
     return None if attrs is None else attrs.get("config_hash") == digest
 
 
-def run(cfg: DictConfig, output_dir: Path, overrides: tuple[str, ...] = ()) -> Path:
+def _label(overrides: tuple[str, ...]) -> str:
+    """The overrides that change results, as a short name of the run (scenario aside)."""
+    quiet = ("scenario=", "hydra.", "output.quiet=", "output.overwrite=", "engine.n_paths=",
+             "engine.chunk_size=", "engine.threads=", "engine.backend=")
+    return " ".join(o for o in overrides if not o.lstrip("+~").startswith(quiet))
+
+
+def _announce_threads(requested: int) -> None:
+    from sim.engine import max_threads
+
+    available = max_threads()
+    if requested > available:
+        print(f"bubblesim: engine.threads={requested} capped at {available} (numba's thread "
+              f"limit NUMBA_NUM_THREADS; this machine has {os.cpu_count()} cores)",
+              file=sys.stderr)
+
+
+def check_resources(settings, output_dir: Path) -> None:
+    """Stop with ResourceError before any work if memory or disk will not do."""
+    first, n = settings.shard_range()
+    need = resources.estimate(n, settings.chunk_size, settings.threads or os.cpu_count() or 1,
+                              settings.horizon, settings.hist_bins, settings.n_firms,
+                              settings.sample_paths, settings.per_path)
+    resources.check(need, n, output_dir)
+
+
+def run(cfg: DictConfig, output_dir: Path, overrides: tuple[str, ...] = (),
+        show: bool = False) -> Path:
     """Simulate the configured scenario and write results.nc and summary.md into output_dir.
 
     If output_dir already holds results of the same config, nothing is recomputed unless
-    ``output.overwrite`` is set (a re-run sweep resumes instead of overwriting).
+    ``output.overwrite`` is set (a re-run sweep resumes instead of overwriting); results of
+    another config are replaced together with what was made from them (summary, figures).
+    ``show`` prints the headline table and the run directory at the end (a single run).
     """
     tic = time.perf_counter()
     schema = to_config(cfg)
@@ -88,28 +118,33 @@ def run(cfg: DictConfig, output_dir: Path, overrides: tuple[str, ...] = ()) -> P
         print(f"bubblesim: {output_dir}: already finished with this config, skipped "
               "(output.overwrite=true recomputes)", file=sys.stderr)
         return output_dir
+    settings = run_settings(schema)
+    check_resources(settings, output_dir)
+    _announce_threads(settings.threads)
     if previous is False:
         print(f"bubblesim: {output_dir}: results.nc was made with another config; "
-              "recomputing", file=sys.stderr)
-    settings = run_settings(schema)
+              "recomputing (its summary and plots are removed)", file=sys.stderr)
     p = model_vector(schema.model)
     raw = simulate(p, settings, backend=settings.backend)
     if raw.nonfinite_paths:
         print(f"warning: {raw.nonfinite_paths} of {raw.n_paths} paths produced NaN or inf "
               f"(first: path {raw.first_nonfinite_path}, scenario {cfg.scenario_name}); "
               "they are counted in attrs, not averaged", file=sys.stderr)
-    # settings that cannot change results are left out of the run's label
-    quiet = ("scenario=", "hydra.", "output.quiet=", "output.overwrite=", "engine.n_paths=",
-             "engine.chunk_size=", "engine.threads=", "engine.backend=")
-    label = " ".join(o for o in overrides if not o.startswith(quiet))
-    attrs = provenance(cfg, settings, raw, time.perf_counter() - tic, label)
+    attrs = provenance(cfg, settings, raw, time.perf_counter() - tic, " ".join(overrides))
+    attrs["label"] = _label(overrides)
     attrs["config_hash"] = digest
     attrs["run_hash"] = config_hash(cfg, ignore=(SHARD,))  # equal for all shards of a run
     ds = dataset.build(raw, attrs, schema.model.start_date)
     output_dir.mkdir(parents=True, exist_ok=True)
+    io.remove_derived(output_dir)
     io.write_dataset(ds, output_dir / io.RESULTS)
-    io.write_text(report.summary(ds), output_dir / io.SUMMARY)
-    if not schema.output.quiet:
+    summary = report.summary(ds)
+    io.write_text(summary, output_dir / io.SUMMARY)
+    for line in report.warnings(ds):
+        print(f"bubblesim: warning: {line}", file=sys.stderr)
+    if show and not schema.output.quiet:
+        print(summary, end="")
+        print(f"\nrun directory: {output_dir}")
+    elif not schema.output.quiet:
         print(f"wrote {output_dir / io.RESULTS}", file=sys.stderr)
     return output_dir
-

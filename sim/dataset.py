@@ -10,7 +10,7 @@ import xarray as xr
 
 from sim import analysis, model
 from sim.engine import ELASTICITY_BINS, ELASTICITY_RANGE, MDD_BINS, RawResults
-from sim.histogram import LINEAR
+from sim.histogram import LINEAR, OUTSIDE
 
 SERIES = {
     model.O_TOKEN_PRICE: ("token_price", "$/Mtok", "token price (per million tokens)"),
@@ -47,21 +47,25 @@ PER_PATH = {
                                         "lower than at t=0"),
 }
 
-# name, unit, long name of each headline figure (report columns are a subset)
+# name: (CF unit, label, unit in words) of each headline figure (report columns are a subset)
 HEADLINE = {
-    "median_max_drawdown": ("1", "median max drawdown of the index"),
-    "p95_max_drawdown": ("1", "95th percentile of the max drawdown"),
-    "prob_max_drawdown_gt_50pct": ("1", "P(max drawdown > 50%)"),
-    "median_peak_to_trough_months": ("months", "median months from peak to trough"),
-    "median_months_underwater": ("months", "median months below the running peak"),
-    "prob_recovered_by_horizon": ("1", "P(index regained its pre-drawdown peak by the horizon)"),
-    "median_recovery_months": ("months", "Kaplan-Meier median months from trough to recovery"),
-    "survival_labs_at_horizon": ("1", "labs firms alive at the horizon"),
-    "survival_clouds_at_horizon": ("1", "cloud firms alive at the horizon"),
-    "survival_vendors_at_horizon": ("1", "vendor firms alive at the horizon"),
-    "jevons_share": ("1", "share of paths where compute demand rose as token prices fell"),
-    "median_realized_elasticity": ("1", "median realized elasticity of compute demand"),
-    "median_terminal_index": ("1", "median index at the horizon relative to t=0"),
+    "median_max_drawdown": ("1", "median max drawdown", "fraction of the peak lost"),
+    "p95_max_drawdown": ("1", "95th percentile of the max drawdown",
+                         "fraction of the peak lost"),
+    "prob_max_drawdown_gt_50pct": ("1", "P(max drawdown > 50%)", "share of paths"),
+    "median_peak_to_trough_months": ("months", "median months from peak to trough", "months"),
+    "median_months_underwater": ("months", "median months below the running peak", "months"),
+    "prob_recovered_by_horizon": ("1", "P(index regained its peak by the horizon)",
+                                  "share of paths"),
+    "median_recovery_months": ("months", "median time to recovery (trough to regained peak)",
+                               "months"),
+    "survival_labs_at_horizon": ("1", "labs firms alive at the horizon", "share of firms"),
+    "survival_clouds_at_horizon": ("1", "cloud firms alive at the horizon", "share of firms"),
+    "survival_vendors_at_horizon": ("1", "vendor firms alive at the horizon", "share of firms"),
+    "jevons_share": ("1", "P(compute demand rose as token prices fell)", "share of paths"),
+    "median_realized_elasticity": ("1", "median realized elasticity of compute demand",
+                                   "elasticity"),
+    "median_terminal_index": ("1", "median index at the horizon", "ratio to its start"),
 }
 
 
@@ -74,44 +78,54 @@ def _elasticity_edges() -> np.ndarray:
     return np.linspace(lo, hi, ELASTICITY_BINS + 1)
 
 
+def _share(successes: float, n: int) -> tuple[float, float, float, float]:
+    p, se = analysis.proportion(successes, n)
+    return (p, se, *analysis.wilson_interval(p, n))
+
+
+def _symmetric(value: float, se: float) -> tuple[float, float, float, float]:
+    return value, se, value - analysis.Z95 * se, value + analysis.Z95 * se
+
+
 def _headline(raw: RawResults, recovery_km: dict, survival: dict) -> dict[str, tuple]:
+    """name -> (value, standard error, 95% lower, 95% upper) of each headline figure."""
     pp = raw.per_path
     n = raw.n_paths
+    # whole months: quantiles of the histogram with each month spread over [m - 1/2, m + 1/2),
+    # so their standard errors are not 0 merely because many paths share one month
     months_edges = np.arange(raw.horizon + 2) - 0.5
-    mdd, mdd_se = analysis.quantiles_with_se(
-        (0.5, 0.95), values=pp.get("max_drawdown"), counts=raw.mdd_hist,
-        edges=np.linspace(0.0, 1.0, MDD_BINS + 1))
-    p50, p50_se = analysis.exceedance(pp.get("max_drawdown"), raw.mdd_hist, (0.5,))
-    ptt, ptt_se = analysis.quantiles_with_se(
-        (0.5,), values=pp.get("peak_to_trough_months", np.array([])).astype(float) if pp
-        else None, counts=raw.peak_to_trough_hist, edges=months_edges)
-    under, under_se = analysis.quantiles_with_se(
-        (0.5,), values=pp.get("months_underwater", np.array([])).astype(float) if pp
-        else None, counts=raw.underwater_hist, edges=months_edges)
-    recovered = analysis.proportion(raw.recovery_events.sum() + raw.no_drawdown_paths, n)
-    elasticity = analysis.quantiles_with_se(
-        (0.5,), values=pp.get("realized_elasticity"), counts=raw.elasticity_hist,
-        edges=_elasticity_edges())
+    mdd = analysis.quantiles_with_ci((0.5, 0.95), values=pp.get("max_drawdown"),
+                                     counts=raw.mdd_hist,
+                                     edges=np.linspace(0.0, 1.0, MDD_BINS + 1))
+    ptt = analysis.quantiles_with_ci((0.5,), counts=raw.peak_to_trough_hist, edges=months_edges)
+    under = analysis.quantiles_with_ci((0.5,), counts=raw.underwater_hist, edges=months_edges)
+    elasticity = analysis.quantiles_with_ci((0.5,), values=pp.get("realized_elasticity"),
+                                            counts=raw.elasticity_hist,
+                                            edges=_elasticity_edges())
+    p50 = analysis.exceedance(pp.get("max_drawdown"), raw.mdd_hist, (0.5,))[0][0]
+    recovery = analysis.median_time_with_se(recovery_km)
     out = {
-        "median_max_drawdown": (mdd[0], mdd_se[0]),
-        "p95_max_drawdown": (mdd[1], mdd_se[1]),
-        "prob_max_drawdown_gt_50pct": (p50[0], p50_se[0]),
-        "median_peak_to_trough_months": (ptt[0], ptt_se[0]),
-        "median_months_underwater": (under[0], under_se[0]),
-        "prob_recovered_by_horizon": recovered,
-        "median_recovery_months": analysis.median_time_with_se(recovery_km),
-        "jevons_share": analysis.jevons_share(raw.jevons_paths, n),
-        "median_realized_elasticity": (elasticity[0][0], elasticity[1][0]),
+        "median_max_drawdown": tuple(x[0] for x in mdd),
+        "p95_max_drawdown": tuple(x[1] for x in mdd),
+        "prob_max_drawdown_gt_50pct": _share(p50 * n, n),
+        "median_peak_to_trough_months": tuple(x[0] for x in ptt),
+        "median_months_underwater": tuple(x[0] for x in under),
+        "prob_recovered_by_horizon": _share(raw.recovery_events.sum() + raw.no_drawdown_paths,
+                                            n),
+        "median_recovery_months": (*recovery, analysis.median_time(recovery_km["lower"]),
+                                   analysis.median_time(recovery_km["upper"])),
+        "jevons_share": _share(raw.jevons_paths, n),
+        "median_realized_elasticity": tuple(x[0] for x in elasticity),
     }
     for k, sector in enumerate(model.SECTORS):
-        out[f"survival_{sector}_at_horizon"] = (survival["survival"][k, -1],
-                                                survival["horizon_se"][k])
-    if pp:
-        terminal = analysis.quantiles_with_se((0.5,), values=pp["terminal_index"])
-        out["median_terminal_index"] = (terminal[0][0], terminal[1][0])
-    else:
-        out["median_terminal_index"] = (np.nan, np.nan)
-    return {name: out[name] for name in HEADLINE}
+        share, se = survival["survival"][k, -1], survival["horizon_se"][k]
+        lower, upper = (analysis.wilson_interval(share, n) if se == 0
+                        else _symmetric(share, se)[2:])
+        out[f"survival_{sector}_at_horizon"] = (share, se, lower, upper)
+    out["median_terminal_index"] = (
+        tuple(x[0] for x in analysis.quantiles_with_ci((0.5,), values=pp["terminal_index"]))
+        if pp else (np.nan,) * 4)
+    return {name: tuple(float(v) for v in out[name]) for name in HEADLINE}
 
 
 def _analysis_variables(raw: RawResults) -> dict:
@@ -161,12 +175,24 @@ def _analysis_variables(raw: RawResults) -> dict:
         "units": "1/yr", "long_name": "share of surviving firms that default within the year"})
     data["elasticity_histogram"] = (("elasticity_bin",), raw.elasticity_hist, {
         "units": "paths", "long_name": "paths by realized elasticity (clipped to the range)"})
-    figures = _headline(raw, km, surv)
-    data["headline"] = (("figure",), np.array([v[0] for v in figures.values()]), {
-        "units": "see figure_units", "long_name": "headline figures"})
-    data["headline_se"] = (("figure",), np.array([v[1] for v in figures.values()]), {
-        "units": "see figure_units", "long_name": "Monte Carlo standard errors of the headline"})
+    figures = np.array(list(_headline(raw, km, surv).values()))
+    for column, (suffix, text) in enumerate([
+            ("", "headline figures"),
+            ("_se", "Monte Carlo standard errors of the headline figures"),
+            ("_lower", "95% lower limits of the headline figures"),
+            ("_upper", "95% upper limits of the headline figures")]):
+        data[f"headline{suffix}"] = (("figure",), figures[:, column], {
+            "units": "see figure_units", "long_name": text})
     return data
+
+
+def _bands(raw: RawResults) -> tuple[np.ndarray, np.ndarray]:
+    """Quantiles over time of every histogrammed series (N_HIST, quantile, time), and where
+    they fall outside the histogram's range."""
+    out = [analysis.band_quantiles(raw.hist[:, s, :], raw.hist_outside[:, s, :],
+                                   raw.hist_edges[s], s not in LINEAR)
+           for s in range(model.N_HIST)]
+    return np.stack([b for b, _ in out]), np.stack([c for _, c in out])
 
 
 def build(raw: RawResults, attrs: dict, start_date: str) -> xr.Dataset:
@@ -198,22 +224,32 @@ def build(raw: RawResults, attrs: dict, start_date: str) -> xr.Dataset:
         "elasticity_bin": ("elasticity_bin", (e_edges[:-1] + e_edges[1:]) / 2,
                            {"units": "1", "long_name": "realized elasticity (bin centre)"}),
         "figure": ("figure", np.array(list(HEADLINE)), {"long_name": "headline figure"}),
-        "figure_units": ("figure", np.array([u for u, _ in HEADLINE.values()]),
+        "figure_units": ("figure", np.array([h[0] for h in HEADLINE.values()]),
                          {"long_name": "unit of the headline figure"}),
+        "figure_label": ("figure", np.array([h[1] for h in HEADLINE.values()]),
+                         {"long_name": "what the headline figure is"}),
+        "figure_unit_text": ("figure", np.array([h[2] for h in HEADLINE.values()]),
+                             {"long_name": "unit of the headline figure in words"}),
+        "bin": ("bin", np.arange(raw.hist.shape[2]),
+                {"long_name": "histogram bin (edges in histogram_edges)"}),
+        "bin_edge": ("bin_edge", np.arange(raw.hist.shape[2] + 1),
+                     {"long_name": "histogram bin edge"}),
+        "outside": ("outside", np.array(OUTSIDE),
+                    {"long_name": "values a histogram's bins do not hold"}),
     }
     data = {}
+    bands, clipped = _bands(raw)
     for s in BAND_SERIES:
         name, unit, long_name = SERIES[s]
-        bands = analysis.histogram_quantiles(raw.hist[:, s, :], raw.hist_edges[s],
-                                             s not in LINEAR)
-        data[name] = (("quantile", "time"), bands,
+        data[name] = (("quantile", "time"), bands[s],
                       {"units": unit, "long_name": f"{long_name}, quantiles across paths"})
-    equity = np.stack([
-        analysis.histogram_quantiles(raw.hist[:, model.O_EQUITY + k, :],
-                                     raw.hist_edges[model.O_EQUITY + k], True)
-        for k in range(model.N_SECTORS)], axis=-1)
-    data["sector_equity"] = (("quantile", "time", "sector"), equity,
-                             {"units": "$B", "long_name": "sector equity, quantiles across paths"})
+    data["sector_equity"] = (
+        ("quantile", "time", "sector"),
+        np.stack([bands[model.O_EQUITY + k] for k in range(model.N_SECTORS)], axis=-1),
+        {"units": "$B", "long_name": "sector equity, quantiles across paths"})
+    data["band_clipped"] = (("series", "quantile", "time"), clipped.astype(np.int8), {
+        "units": "1", "long_name": "1 where the quantile lies outside the histogram range: "
+                                   "the band value is that range's edge, a bound"})
     data.update(_analysis_variables(raw))
     data["firms_alive"] = (("time", "sector"), raw.alive,
                            {"units": "firms", "long_name": "firms alive summed over paths"})
@@ -223,6 +259,9 @@ def build(raw: RawResults, attrs: dict, start_date: str) -> xr.Dataset:
                          {"units": "paths", "long_name": "per-month histogram counts"})
     data["histogram_edges"] = (("series", "bin_edge"), raw.hist_edges,
                                {"units": "series units", "long_name": "histogram bin edges"})
+    data["histogram_outside"] = (("time", "series", "outside"), raw.hist_outside, {
+        "units": "paths", "long_name": "per-month counts of zero or NaN values (log-binned "
+                                       "series), and of values below and above the range"})
     data["max_drawdown_histogram"] = (("mdd_bin",), raw.mdd_hist,
                                       {"units": "paths", "long_name": "max drawdown counts"})
     for s in range(model.N_OBS):

@@ -15,7 +15,7 @@ import numpy as np
 
 from sim import model
 from sim import reductions as R
-from sim.histogram import bin_edges, bin_layout
+from sim.histogram import EXTRA_BINS, OUTSIDE, bin_edges, bin_layout, split_slab
 from sim.params import RunSettings
 
 MDD_BINS = 1000  # histogram of max drawdown on [0, 1], kept even without per-path outputs
@@ -32,6 +32,7 @@ class RawResults:
     horizon: int
     n_firms: int
     hist: np.ndarray                     # (months + 1, N_HIST, bins) int64
+    hist_outside: np.ndarray             # (months + 1, N_HIST, 3) zero/NaN, below, above range
     hist_edges: np.ndarray               # (N_HIST, bins + 1)
     alive: np.ndarray                    # (months + 1, sectors) firms alive, summed over paths
     mdd_hist: np.ndarray                 # (MDD_BINS,) int64
@@ -52,12 +53,16 @@ class RawResults:
     per_path: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+def _kernel_module():
+    from sim import kernel
+    return kernel
+
+
 def _kernel(backend: str):
     if backend == "numpy":
         from sim import reference
         return reference.simulate_chunk
-    from sim import kernel
-    return kernel.simulate_chunk
+    return _kernel_module().simulate_chunk
 
 
 def initial_observables(p: np.ndarray) -> np.ndarray:
@@ -141,6 +146,7 @@ class _Totals:
         months = horizon + 1
         self.horizon = horizon
         self.hist = np.zeros((months, model.N_HIST, n_bins), dtype=np.int64)
+        self.outside = np.zeros((months, model.N_HIST, len(OUTSIDE)), dtype=np.int64)
         self.alive = np.zeros((months, model.N_SECTORS), dtype=np.int64)
         self.alive_sq = np.zeros(model.N_SECTORS, dtype=np.int64)
         self.mdd = np.zeros(MDD_BINS, dtype=np.int64)
@@ -176,6 +182,13 @@ class _Totals:
         self.jevons += int(out["demand_rose_as_prices_fell"].sum())
 
 
+def max_threads() -> int:
+    """The most threads the engine can use (numba's NUMBA_NUM_THREADS, all cores by default)."""
+    import numba
+
+    return numba.config.NUMBA_NUM_THREADS
+
+
 def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
              cheap_random: bool = False) -> RawResults:
     """Run ``settings.n_paths`` paths of the model with parameters ``p``.
@@ -185,9 +198,12 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
     import numba
 
     if settings.threads > 0:
-        numba.set_num_threads(min(settings.threads, numba.config.NUMBA_NUM_THREADS))
+        numba.set_num_threads(min(settings.threads, max_threads()))
     threads = numba.get_num_threads() if backend == "numba" else 1
     chunk_fn = _kernel(backend)
+    if backend == "numba" and not settings.quiet and not _kernel_module().is_compiled():
+        print("bubblesim: compiling the engine into the numba cache (once after an install or "
+              "update; about 20 s on 2 cores)...", file=sys.stderr, flush=True)
     horizon, n_bins, nf = settings.horizon, settings.hist_bins, settings.n_firms
     lower, per_unit, is_log = bin_layout(initial_observables(p), n_bins)
     first, n_total = settings.shard_range()
@@ -196,7 +212,8 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
     n_sample = min(settings.sample_paths, -(-settings.n_paths // stride))
     sample_index = np.arange(n_sample, dtype=np.int64) * stride
     traj = np.full((n_sample, horizon + 1, model.N_OBS), np.nan)
-    hist_chunk = np.zeros((threads, model.N_HIST, n_bins, horizon + 1), dtype=np.int32)
+    hist_chunk = np.zeros((threads, model.N_HIST, n_bins + EXTRA_BINS, horizon + 1),
+                          dtype=np.int32)
     totals = _Totals(horizon, n_bins)
     per_path = _allocate_outputs(n_total, nf) if settings.per_path else {}
     nonfinite, first_bad = 0, -1
@@ -216,7 +233,9 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
         chunk_fn(p, settings.seed, first + start, horizon, lower, per_unit, is_log,
                  stride, red[:n], defaults[:n], finite[:n], hist_chunk, traj, cheap_random)
         seconds += time.perf_counter() - tic
-        totals.hist += hist_chunk.sum(axis=0, dtype=np.int64).transpose(2, 0, 1)
+        inside, outside = split_slab(hist_chunk.sum(axis=0, dtype=np.int64).transpose(2, 0, 1))
+        totals.hist += inside
+        totals.outside += outside
         out = per_path_outputs(red[:n], defaults[:n], nf, horizon)
         totals.add(out, red[:n], defaults[:n], nf)
         bad = np.flatnonzero(~finite[:n])
@@ -230,7 +249,7 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
     progress.close()
     return RawResults(
         n_paths=n_total, first_path=first, horizon=horizon, n_firms=nf,
-        hist=totals.hist,
+        hist=totals.hist, hist_outside=totals.outside,
         hist_edges=bin_edges(lower, per_unit, is_log, n_bins), alive=totals.alive,
         mdd_hist=totals.mdd, peak_to_trough_hist=totals.peak_to_trough,
         underwater_hist=totals.underwater, recovery_events=totals.recovered,

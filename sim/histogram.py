@@ -2,8 +2,13 @@
 
 Each histogrammed observable gets ``n_bins`` bins, equally spaced in log10 of the value
 (positive quantities) or in the value itself (utilization), over a range placed around its
-t=0 value. Values outside the range fall into the first or last bin, which therefore also
-count everything below or above it; NaN falls into the first bin and is reported separately.
+t=0 value. Three more counters per series and month hold what the bins cannot: zero (or
+negative) values of a log-binned series, and NaN (``OUTSIDE_ZERO``, e.g. a wiped-out
+sector's equity), values below the range and values above it. Nothing is clipped silently:
+analysis marks a band that falls outside the range, and the run warns.
+
+In the kernel's slabs the counters sit around the bins: index 0 zero/NaN, 1 below, 2 ..
+n_bins + 1 the bins, n_bins + 2 above (``bin_index``).
 """
 
 from __future__ import annotations
@@ -42,6 +47,9 @@ HIST_RANGE = {
     O_EQUITY_VENDORS: (-6.0, 4.0),
 }
 LINEAR = (O_UTILIZATION,)
+OUTSIDE = ("zero_or_nan", "below_range", "above_range")
+OUTSIDE_ZERO, OUTSIDE_BELOW, OUTSIDE_ABOVE = range(3)
+EXTRA_BINS = 3  # slab bins beyond n_bins
 
 
 def bin_layout(obs0: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -68,7 +76,18 @@ def bin_edges(lower: np.ndarray, per_unit: np.ndarray, is_log: np.ndarray,
 
 
 def bin_index(value, lower, per_unit, log_scale, n_bins):
-    """Bin of ``value`` as a float (elementwise; clamped to the first and last bin; NaN -> 0)."""
+    """Slab index of ``value`` as a float (elementwise): 0 for zero (log bins) or NaN, 1 below
+    the range, 2 + bin inside it, n_bins + 2 above it."""
     scaled = where(log_scale, log10(np.maximum(value, 1e-300)), value)
-    position = np.minimum(np.maximum((scaled - lower) * per_unit, 0.0), n_bins - 1.0)
-    return np.floor(where(position == position, position, 0.0))
+    position = (scaled - lower) * per_unit
+    position = where(position == n_bins, n_bins - 0.5, position)  # the top edge is inside
+    position = np.minimum(np.maximum(position, -1.0), 1.0 * n_bins)
+    zero = (log_scale & (value <= 0.0)) | (value != value)
+    return where(zero, 0.0, np.floor(where(position == position, position, 0.0)) + 2.0)
+
+
+def split_slab(slab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Slab counts (..., n_bins + 3) -> the bins (..., n_bins) and the outside counters
+    (..., 3) in OUTSIDE order."""
+    outside = np.stack([slab[..., 0], slab[..., 1], slab[..., -1]], axis=-1)
+    return slab[..., 2:-1], outside

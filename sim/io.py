@@ -6,14 +6,20 @@ reader (or an interrupted run) sees either the complete file or none.
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 from pathlib import Path
 
 import xarray as xr
+from filelock import FileLock, Timeout
 
 RESULTS = "results.nc"
 SUMMARY = "summary.md"
+PLOTS = "plots"
+LOCK = ".bubblesim.lock"
 FAILED = "FAILED"  # marker a sweep job leaves when it failed
+DERIVED = (SUMMARY, PLOTS)  # made from results.nc: stale once it is replaced
 TITLE = "bubblesim run"
 # what plots and reports need; files without them predate the analysis stage
 REQUIRED = ("headline", "headline_se", "exceedance", "survival_lower", "recovery_km")
@@ -21,6 +27,46 @@ REQUIRED = ("headline", "headline_se", "exceedance", "survival_lower", "recovery
 
 class OutputError(RuntimeError):
     """A missing, truncated or foreign output file; the message says which and why."""
+
+
+def lock(directory: Path, hint: str) -> FileLock:
+    """An exclusive lock on a run, sweep or merge directory (created if needed), held until
+    released; OutputError if another process holds it or the directory is not writable.
+
+    ``hint`` says how to choose another directory (e.g. "hydra.run.dir=PATH").
+    """
+    directory = Path(directory)
+    held = FileLock(directory / LOCK, timeout=0)
+    try:
+        held.acquire()
+    except Timeout:
+        raise OutputError(f"{directory} is in use by another bubblesim process (lock "
+                          f"{directory / LOCK}); wait for it to finish or choose another "
+                          f"directory with {hint}") from None
+    except OSError as exc:
+        raise OutputError(write_failure(directory, exc, hint)) from None
+    return held
+
+
+def write_failure(directory: Path, exc: OSError, hint: str) -> str:
+    """One line for a failed write into ``directory``: why, and what to do (``hint``: how to
+    choose another directory, e.g. "--out DIR")."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    remedy = f"choose another directory with {hint}"
+    if exc.errno == errno.ENOSPC:
+        remedy = f"free some space or {remedy}"
+    return f"cannot write {directory}: {reason}; {remedy}"
+
+
+def remove_derived(run_dir: Path) -> None:
+    """Delete what was made from a run's old results.nc (summary, figures) before it is
+    replaced, so no stale figure sits beside new results."""
+    for name in DERIVED:
+        target = Path(run_dir) / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=True)
 
 
 def _temporary(path: Path) -> Path:

@@ -40,12 +40,19 @@ def _cache_dir() -> str:
 
 
 numba.config.CACHE_DIR = _cache_dir()
+
+
+def is_compiled() -> bool:
+    """Whether the engine's machine code is in the cache (if not, the first call compiles it:
+    about 20 s on 2 cores)."""
+    return any(Path(numba.config.CACHE_DIR).rglob("kernel.simulate_chunk-*.nbi"))
+
 for _module in (model, reductions, rng, histogram):
     vectorize.register_module(_module)
 
 from numba import njit, prange  # noqa: E402  (after the cache directory is set)
 
-from sim.histogram import bin_index  # noqa: E402
+from sim.histogram import EXTRA_BINS, bin_index  # noqa: E402
 from sim.model import (  # noqa: E402
     F_DEFAULT,
     N_HIST,
@@ -74,7 +81,7 @@ _FIXED_ROWS = _BINS + 1
 
 @njit(cache=True, error_model="numpy")
 def _record(t, obs, hist, lower, per_unit, is_log, n, bins):
-    n_bins = hist.shape[1]
+    n_bins = hist.shape[1] - EXTRA_BINS
     for s in range(N_HIST):
         lo, scale, log_scale = lower[s], per_unit[s], is_log[s]
         for i in range(LANES):
@@ -160,7 +167,8 @@ def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample
 
     Fills ``red_out`` (paths, N_RED) with the per-path reductions, ``defaults_out``
     (paths, sectors * firms) with default months (-1: survived), ``finite_out`` with whether
-    the path stayed finite, adds month counts to ``hist`` (workers, N_HIST, bins, months + 1;
+    the path stayed finite, adds month counts to ``hist`` (workers, N_HIST, bins + EXTRA_BINS,
+    months + 1, laid out as in sim.histogram.bin_index;
     months innermost because a path's bin moves little from month to month, so its
     increments stay in cache)
     and copies the observables of sampled paths (global index a multiple of ``sample_stride``)

@@ -9,6 +9,8 @@ analysis is then recomputed from the merged counts (sim.dataset.build), not aver
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -19,7 +21,8 @@ from sim import dataset, io, model, report
 from sim.engine import RawResults
 
 COUNTS = {  # RawResults field: dataset variable, summed over shards
-    "hist": "histogram", "alive": "firms_alive", "alive_sq_horizon": "firms_alive_sq_horizon",
+    "hist": "histogram", "hist_outside": "histogram_outside", "alive": "firms_alive",
+    "alive_sq_horizon": "firms_alive_sq_horizon",
     "mdd_hist": "max_drawdown_histogram", "peak_to_trough_hist": "peak_to_trough_histogram",
     "underwater_hist": "underwater_histogram", "recovery_events": "recovery_events",
     "recovery_censored": "recovery_censored", "elasticity_hist": "elasticity_histogram",
@@ -34,6 +37,10 @@ def _check_shards(shards: list[xr.Dataset]) -> list[xr.Dataset]:
     for ds in shards:
         if ds.attrs.get("run_hash") != first.get("run_hash"):
             raise io.OutputError("shards come from different configs (run_hash differs)")
+        missing = [var for var in COUNTS.values() if var not in ds]
+        if missing:
+            raise io.OutputError(f"a shard was written by an older bubblesim (no "
+                                 f"{', '.join(missing)}); rerun the shards to merge them")
     indices = sorted(int(ds.attrs["shard_index"]) for ds in shards)
     if indices != list(range(k)):
         raise io.OutputError(f"need each of the {k} shards exactly once, got shard indices "
@@ -79,35 +86,92 @@ def merged_raw(shards: list[xr.Dataset]) -> RawResults:
         threads=int(head.attrs["threads"]), per_path=per_path, **counts)
 
 
-def merge(shard_dirs: list[Path], out_dir: Path) -> Path:
-    """Merge shard run directories into out_dir/results.nc (and summary.md)."""
+def _refuse_existing(out_dir: Path, run_hash: str, n_paths: int) -> bool:
+    """True if out_dir already holds this very merge; OutputError if it holds anything else
+    (another run, or files that are not ours)."""
+    held = [p.name for p in out_dir.iterdir() if p.name != io.LOCK] if out_dir.is_dir() else []
+    if not held:
+        return False
+    attrs = io.read_attrs(out_dir)
+    if attrs and attrs.get("run_hash") == run_hash and int(attrs.get("n_paths", -1)) == n_paths:
+        return True
+    what = (f"a run of scenario {attrs.get('scenario')}" if attrs
+            else f"{len(held)} other file(s): {', '.join(sorted(held)[:3])}")
+    raise io.OutputError(f"{out_dir} already holds {what}; choose another --out or pass "
+                         "--overwrite to replace everything in it")
+
+
+def _clear(out_dir: Path) -> None:
+    """Remove everything in out_dir but the lock, so the new merge is a consistent whole."""
+    for entry in out_dir.iterdir():
+        if entry.name == io.LOCK:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def merge(shard_dirs: list[Path], out_dir: Path, overwrite: bool = False) -> Path:
+    """Merge shard run directories into out_dir/results.nc (and summary.md).
+
+    out_dir is locked while it is written. An out_dir holding anything else is refused unless
+    ``overwrite``, which replaces all of its contents; one holding this very merge is left
+    as it is.
+    """
     shards = [io.read_results(d) for d in shard_dirs]
     raw = merged_raw(shards)
+    out_dir = Path(out_dir)
+    held = io.lock(out_dir, "--out DIR")
+    try:
+        if not overwrite and _refuse_existing(out_dir, shards[0].attrs.get("run_hash"),
+                                              raw.n_paths):
+            print(f"bubblesim-merge: {out_dir} already holds this merged run; skipped "
+                  "(--overwrite recomputes)", file=sys.stderr)
+            return out_dir / io.RESULTS
+        ds = _merged_dataset(shards, raw, shard_dirs)
+        if overwrite:
+            _clear(out_dir)
+        io.write_dataset(ds, out_dir / io.RESULTS)
+        io.write_text(report.summary(ds), out_dir / io.SUMMARY)
+    finally:
+        held.release()
+    return out_dir / io.RESULTS
+
+
+def _merged_dataset(shards: list[xr.Dataset], raw: RawResults,
+                    shard_dirs: list[Path]) -> xr.Dataset:
     attrs = dict(shards[0].attrs)
-    label = [o for o in str(attrs.get("overrides", "")).split()
-             if not o.startswith(("engine.num_shards=", "engine.shard_index="))]
-    attrs.update(overrides=" ".join(label), n_paths=raw.n_paths, total_paths=raw.n_paths,
-                 first_path=0, num_shards=1, shard_index=0, engine_seconds=raw.engine_seconds,
+    shard_keys = ("engine.num_shards=", "engine.shard_index=")
+    attrs.update({key: " ".join(o for o in str(attrs.get(key, "")).split()
+                                if not o.startswith(shard_keys))
+                  for key in ("overrides", "label")})
+    attrs.update(n_paths=raw.n_paths, total_paths=raw.n_paths, first_path=0, num_shards=1,
+                 shard_index=0, engine_seconds=raw.engine_seconds,
                  nonfinite_paths=raw.nonfinite_paths,
                  first_nonfinite_path=raw.first_nonfinite_path,
                  merged_from=" ".join(str(d) for d in shard_dirs))
     start = str(np.datetime_as_string(shards[0]["date"].values[0], unit="M"))
-    ds = dataset.build(raw, attrs, start)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    io.write_dataset(ds, out_dir / io.RESULTS)
-    io.write_text(report.summary(ds), out_dir / io.SUMMARY)
-    return out_dir / io.RESULTS
+    return dataset.build(raw, attrs, start)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bubblesim-merge", description=__doc__.splitlines()[0])
     parser.add_argument("shards", nargs="+", type=Path, help="shard run directories")
     parser.add_argument("--out", type=Path, required=True, help="directory for the merged run")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace whatever --out holds (refused otherwise)")
     args = parser.parse_args(argv)
     try:
-        path = merge(args.shards, args.out)
+        path = merge(args.shards, args.out, args.overwrite)
     except io.OutputError as exc:
         print(f"bubblesim-merge: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        print(f"bubblesim-merge: {io.write_failure(args.out, exc, '--out DIR')}",
+              file=sys.stderr)
         return 1
     print(path)
     return 0

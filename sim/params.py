@@ -3,33 +3,27 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from sim import model
-from sim.schema import Config, ModelConfig
+from sim.schema import (
+    Config,
+    ConfigError,
+    ModelConfig,
+    allowed_text,
+    leaf_fields,
+    readable_number,
+)
 
-
-class ConfigError(ValueError):
-    """An invalid configuration value; the message names the key, the value and the range."""
-
-
-def _range_text(meta: dict) -> str:
-    lo = "(" if meta["open_lo"] else "["
-    hi = ")" if meta["open_hi"] or meta["hi"] == math.inf else "]"
-    return f"{lo}{_number(meta['lo'])}, {_number(meta['hi'])}{hi}"
-
-
-def _number(v: float) -> str:
-    return "inf" if v == math.inf else f"{v:g}"
+__all__ = ["ConfigError", "RunSettings", "model_vector", "run_settings", "validate"]
 
 
 def _check_field(key: str, value: Any, meta: dict) -> None:
-    unit = f" {meta['unit']}" if meta["unit"] not in ("1", "") else ""
-    where = f"{key} = {value!r}"
-    allowed = f"allowed range {_range_text(meta)}{unit} ({meta['doc']})"
+    where = f"{key} = {readable_number(value)}"
+    allowed = allowed_text(meta)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{where} is not a number; {allowed}")
     if not math.isfinite(value):
@@ -40,19 +34,17 @@ def _check_field(key: str, value: Any, meta: dict) -> None:
         raise ConfigError(f"{where} is out of range: {allowed}")
 
 
-def _walk(obj: Any, prefix: str) -> None:
-    for f in fields(obj):
-        value = getattr(obj, f.name)
-        key = f"{prefix}{f.name}"
-        if is_dataclass(value):
-            _walk(value, key + ".")
-        elif "lo" in f.metadata:
-            _check_field(key, value, f.metadata)
+def _value(cfg: Config, key: str) -> Any:
+    for name in key.split("."):
+        cfg = getattr(cfg, name)
+    return cfg
 
 
 def validate(cfg: Config) -> Config:
     """Check every range and the constraints between parameters; raise ConfigError."""
-    _walk(cfg, "")
+    for key, f in leaf_fields():
+        if "lo" in f.metadata:
+            _check_field(key, _value(cfg, key), f.metadata)
     m = cfg.model
     try:
         np.datetime64(m.start_date, "M")

@@ -1,7 +1,8 @@
-"""Figures from saved datasets only: `bubblesim-plot PATH [--format png|svg|pdf]`.
+"""Figures from saved datasets only: `bubblesim-plot PATH [--format png|svg|pdf] [--out DIR]`.
 
 Nothing here imports the engine: any old run can be re-plotted from its results.nc. Axis
-labels come from the variables' ``long_name`` and ``units`` attributes.
+labels come from the variables' ``long_name`` and ``units`` attributes. A figure that cannot be
+written ends the command with one line on stderr (where, why, what to do) and exit code 1.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import zlib
 from pathlib import Path
 
 import matplotlib
@@ -17,13 +19,22 @@ matplotlib.use("Agg")  # headless: figures go to files
 
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker as ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from sim import io  # noqa: E402
+from sim import io, report  # noqa: E402
 
 FORMATS = ("png", "svg", "pdf")
+PLOTS = io.PLOTS  # default output directory, next to results.nc or in the sweep directory
 SECTOR_COLORS = {"labs": "tab:green", "clouds": "tab:blue", "vendors": "tab:orange"}
+# line style as well as colour, so the sectors stay apart in greyscale and for colour-blind eyes
+SECTOR_STYLES = {"labs": "-", "clouds": "--", "vendors": "-."}
+# a sweep's job k keeps tab10 colour k % 10 (and a line style per group of ten) on every re-plot
+JOB_COLORS = plt.get_cmap("tab10").colors
+JOB_STYLES = ("-", "--", "-.", ":")
+ZOOM_ABOVE = 0.9  # survival curves that all stay above this get a zoomed y axis
+Z95 = 1.96
 
 
 def label(da: xr.DataArray, text: str | None = None) -> str:
@@ -33,12 +44,104 @@ def label(da: xr.DataArray, text: str | None = None) -> str:
     return f"{name} [{unit}]" if unit and unit != "1" else (f"{name} [share]" if unit else name)
 
 
+def paths_text(n: int) -> str:
+    return f"{n:,} path" if n == 1 else f"{n:,} paths"
+
+
 def footer(fig: plt.Figure, ds: xr.Dataset) -> None:
-    run = f"{ds.attrs.get('scenario', '?')} {ds.attrs.get('overrides', '')}".strip()
-    text = (f"bubblesim | scenario {run} | {int(ds.attrs['n_paths']):,} paths | "
+    run = report.run_label(ds)
+    text = (f"bubblesim | scenario {run} | {paths_text(int(ds.attrs['n_paths']))} | "
             f"seed {ds.attrs['seed']} | {ds.attrs.get('package', '')}")
+    _footer_text(fig, text)
+
+
+def _footer_text(fig: plt.Figure, text: str) -> None:
     fig.get_layout_engine().set(rect=(0, 0.03, 1, 0.97))  # room for the footer
     fig.text(0.01, 0.005, text, fontsize=7, color="0.4", ha="left", va="bottom")
+
+
+def caveat(ds: xr.Dataset) -> str:
+    """Why this run's bands and estimates mean little ('' when they are fine)."""
+    notes = []
+    if int(ds.attrs["n_paths"]) < 2:
+        notes.append("1 path: no bands or intervals across paths; every share is 0 or 1")
+    if int(ds.attrs.get("horizon_months", ds.sizes["time"] - 1)) < 2:
+        notes.append("horizon of 1 month: every path has a single step")
+    return "; ".join(notes)
+
+
+def _suptitle(fig: plt.Figure, ds: xr.Dataset, title: str = "") -> None:
+    # the caveat goes where it is read first, in red, rather than in the grey footer
+    note = caveat(ds)
+    text = "\n".join(t for t in (title, note) if t)
+    if note:
+        fig.suptitle(text, color="firebrick", fontsize=10)
+    elif text:
+        fig.suptitle(text)
+
+
+def _percent(share: float) -> str:
+    """A share as a percentage that never rounds a few paths to 0% or all-but-a-few to 100%."""
+    if 0 < share < 0.001:
+        return "<0.1%"
+    if 0.999 < share < 1:
+        return ">99.9%"
+    return f"{share:.1%}"
+
+
+def _tick_text(x: float, plain: bool, most: float) -> str:
+    if x <= 0 or x > most * (1 + 1e-9):
+        return ""
+    if plain:
+        return f"{x:,.10g}"
+    exponent = int(np.floor(np.log10(x) + 1e-9))
+    mantissa = round(x / 10.0**exponent, 6)
+    if mantissa == 1:
+        return f"$10^{{{exponent}}}$"
+    return f"${mantissa:g}\\times10^{{{exponent}}}$"
+
+
+def readable_log_ticks(ax, axis: str = "y", most: float = np.inf) -> None:
+    """Labelled ticks on a log axis: 0.001 .. 10,000 as plain numbers, 10^k beyond; 1-2-5
+    ticks over less than 2.5 decades, 1..9 within a decade, evenly spaced numbers within a
+    factor of two, so a short range is never left with one label or none; no label above
+    ``most`` (a probability axis has room above 1). Call once the limits are final."""
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    lo, hi = sorted(ax.get_ylim() if axis == "y" else ax.get_xlim())
+    decades = np.log10(hi / lo)
+    plain = 10 ** np.ceil(np.log10(lo) - 1e-9) >= 0.999e-3 and hi < 1e5
+    minor = ticker.LogLocator(base=10, subs=np.arange(2, 10), numticks=12)
+    if decades < 0.3:
+        major, minor = ticker.MaxNLocator(nbins=5), ticker.NullLocator()
+    elif decades < 1:
+        major, minor = ticker.LogLocator(base=10, subs=np.arange(1, 10)), ticker.NullLocator()
+    else:
+        subs = (1.0, 2.0, 5.0) if decades < 2.5 else (1.0,)
+        major = ticker.LogLocator(base=10, subs=subs, numticks=12)
+    target.set_major_locator(major)
+    target.set_minor_locator(minor)
+    target.set_major_formatter(ticker.FuncFormatter(lambda x, _: _tick_text(x, plain, most)))
+    target.set_minor_formatter(ticker.NullFormatter())
+
+
+def _date_axis(ax, dates: np.ndarray) -> None:
+    months = len(dates) - 1
+    if months < 24:  # AutoDateLocator would tick the days of a month of monthly data
+        locator = mdates.MonthLocator(interval=max(1, -(-months // 6)))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
+    else:
+        locator = mdates.AutoDateLocator(maxticks=7)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.xaxis.set_major_locator(locator)
+    ax.set_xlabel("date [calendar month]")
+
+
+def _month_axis(ax, months: int) -> None:
+    # whole months only (no 0.2-month ticks), whole years on long horizons
+    if months >= 48:
+        ax.xaxis.set_major_locator(ticker.MultipleLocator(12 * max(1, round(months / 120))))
+    else:
+        ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True, steps=[1, 2, 3, 6, 10]))
 
 
 def _probability_axis(ax) -> None:
@@ -46,47 +149,123 @@ def _probability_axis(ax) -> None:
     ax.grid(alpha=0.3)
 
 
-def _band(ax, x, da: xr.DataArray, color: str, name: str) -> None:
+def _drawn(lower, upper) -> bool:
+    """Whether a band has any width to show (NaN or zero-width bands are left out)."""
+    lower, upper = np.asarray(lower, float), np.asarray(upper, float)
+    return bool(np.any(upper - lower > 0))
+
+
+def _band(ax, x, da: xr.DataArray, color: str, name: str, bands: bool) -> None:
     q = da.sel
-    ax.fill_between(x, q(quantile=0.05), q(quantile=0.95), color=color, alpha=0.15,
-                    label=f"{name} 5-95%")
-    ax.fill_between(x, q(quantile=0.25), q(quantile=0.75), color=color, alpha=0.35,
-                    label=f"{name} 25-75%")
-    ax.plot(x, q(quantile=0.5), color=color, lw=1.5, label=f"{name} median")
+    if bands:
+        ax.fill_between(x, q(quantile=0.05), q(quantile=0.95), color=color, alpha=0.15,
+                        label=f"{name} 5-95%")
+        ax.fill_between(x, q(quantile=0.25), q(quantile=0.75), color=color, alpha=0.35,
+                        label=f"{name} 25-75%")
+    ax.plot(x, q(quantile=0.5), color=color, lw=1.5,
+            label=f"{name} median" if bands else f"{name} (the one path)")
+
+
+def _clipped(ax, x, ds: xr.Dataset, da: xr.DataArray, series: str) -> None:
+    """Mark the band points that lie beyond the histogram's range: there the drawn value is
+    the range's edge, a bound on the quantile, not the quantile itself."""
+    if "band_clipped" not in ds or series not in ds["series"].values:
+        return
+    drawn = [q for q in (0.05, 0.25, 0.5, 0.75, 0.95) if q in da["quantile"].values]
+    mask = ds["band_clipped"].sel(series=series, quantile=drawn).values.astype(bool)
+    if not mask.any():
+        return
+    values = da.sel(quantile=drawn).values
+    times = np.broadcast_to(x, values.shape)
+    text = "beyond the histogram range (a bound)"
+    ax.plot(times[mask], values[mask], "x", color="firebrick", ms=4, ls="none",
+            label=text if text not in ax.get_legend_handles_labels()[1] else None)
+    ax.legend(fontsize=7)
 
 
 def fan_charts(ds: xr.Dataset) -> plt.Figure:
     """Quantile bands over time of prices, spend, capacity vs demand, utilization, index."""
     fig, axes = plt.subplots(2, 3, figsize=(15, 8), constrained_layout=True)
     x = ds["date"].values
+    bands = int(ds.attrs["n_paths"]) >= 2  # one path has no spread to show
     panels = [("token_price", True), ("spend", False), (None, True),
               ("utilization", False), ("rental_price", False), ("index", True)]
     for ax, (name, log) in zip(axes.flat, panels, strict=True):
         if name is None:
-            _band(ax, x, ds["capacity"], "tab:blue", "capacity")
-            _band(ax, x, ds["compute_demand"], "tab:red", "compute demand")
+            _band(ax, x, ds["capacity"], "tab:blue", "capacity", bands)
+            _band(ax, x, ds["compute_demand"], "tab:red", "compute demand", bands)
+            for series in ("capacity", "compute_demand"):
+                _clipped(ax, x, ds, ds[series], series)
             ax.set_title("capacity vs compute demand")
             ax.set_ylabel(label(ds["capacity"], "GPU-hours per month"))
             ax.legend(fontsize=7, ncol=2)
         else:
-            _band(ax, x, ds[name], "tab:purple", name.replace("_", " "))
+            _band(ax, x, ds[name], "tab:purple", name.replace("_", " "), bands)
+            _clipped(ax, x, ds, ds[name], name)
             ax.set_title(ds[name].attrs["long_name"].split(",")[0])
             ax.set_ylabel(label(ds[name], name.replace("_", " ")))
         if log:
             ax.set_yscale("log")
-        locator = mdates.AutoDateLocator(maxticks=7)
-        ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-        ax.set_xlabel("date [calendar month]")
+            readable_log_ticks(ax, "y")
+        _date_axis(ax, x)
         ax.grid(alpha=0.3)
     axes.flat[0].legend(fontsize=7)
-    fig.suptitle("Fan charts: quantiles across paths")
+    title = "Fan charts: quantiles across paths" if bands else "Fan charts: the one path"
+    _suptitle(fig, ds, title)
     footer(fig, ds)
     return fig
 
 
+def upper_bound_if_none(n_paths: int) -> float:
+    """One-sided 95% upper bound of a probability when none of n paths had the event
+    (1 - 0.05^(1/n), the 'rule of three' 3/n for large n)."""
+    return 1.0 - 0.05 ** (1.0 / n_paths)
+
+
+def bound_text(n_paths: int) -> str:
+    rule = " (about 3/n)" if n_paths >= 30 else ""  # the rule of three holds for large n only
+    return f"no path exceeded x: 95% upper bound {upper_bound_if_none(n_paths):.2g}{rule}"
+
+
+def exceedance_floor(runs: list[xr.Dataset]) -> float:
+    """Bottom of a log exceedance axis: below every estimate and every upper bound shown (error
+    bars reaching lower are cut at it, as they would run to zero)."""
+    shown = [upper_bound_if_none(int(ds.attrs["n_paths"])) for ds in runs]
+    for ds in runs:
+        p = ds["exceedance"].values
+        shown += list(p[p > 0])
+    return min(shown) / 3
+
+
+def _exceedance(ax, ds: xr.Dataset, floor: float, color, name: str, dx: float = 0.0,
+                ls: str = "-", bound_label: str | None = None) -> None:
+    """P(MDD > x) with 95% error bars (clipped to the axis and to 1) and, where no path
+    exceeded x, an open triangle at the upper bound: a zero cannot sit on a log axis."""
+    x = ds["threshold"].values + dx
+    p, se = ds["exceedance"].values, ds["exceedance_se"].values
+    seen = p > 0
+    down = np.minimum(Z95 * se, p - floor)[seen]
+    up = np.minimum(Z95 * se, 1.0 - p)[seen]
+    ax.errorbar(x[seen], p[seen], yerr=(down, up), marker="o", ms=5, color=color, ls=ls,
+                capsize=3, label=name)
+    if not seen.all():
+        bound = upper_bound_if_none(int(ds.attrs["n_paths"]))
+        ax.plot(x[~seen], np.full((~seen).sum(), bound), marker="v", ms=7, ls="none",
+                mfc="white", color=color, label=bound_label)
+
+
+def _exceedance_axis(ax, floor: float, thresholds: np.ndarray) -> None:
+    ax.set_xticks(thresholds)  # one tick per threshold, even with jobs set side by side
+    ax.set_yscale("log")
+    ax.set_ylim(floor, 1.25)  # room above 1 for the markers of P = 1
+    readable_log_ticks(ax, "y", most=1.0)
+    ax.set_xlabel("threshold x [fraction of peak lost]")
+    ax.set_ylabel("P(max drawdown > x) [share of paths]")
+    ax.grid(alpha=0.3)
+
+
 def drawdown_distribution(ds: xr.Dataset) -> plt.Figure:
-    """Histogram of the max drawdown and its exceedance curve with 95% error bars."""
+    """Histogram of the max drawdown and its exceedance curve (log scale) with 95% error bars."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5), constrained_layout=True)
     counts = ds["max_drawdown_histogram"].values
     coarse = counts.reshape(100, -1).sum(axis=1)
@@ -102,38 +281,87 @@ def drawdown_distribution(ds: xr.Dataset) -> plt.Figure:
     left.set_xlabel("max drawdown of the index [fraction of peak lost]")
     left.set_ylabel("density [1/unit drawdown]")
     left.set_title("distribution of the max drawdown")
-    p, se = ds["exceedance"], ds["exceedance_se"]
-    right.errorbar(ds["threshold"], p, yerr=1.96 * se, marker="o", color="tab:red",
-                   capsize=3, label="P(MDD > x), 95% CI")
-    right.set_xlabel("threshold x [fraction of peak lost]")
-    right.set_ylabel("P(max drawdown > x) [share of paths]")
-    right.set_title("exceedance")
+    floor = exceedance_floor([ds])
+    _exceedance(ax=right, ds=ds, floor=floor, color="tab:red", name="P(MDD > x), 95% CI",
+                bound_label=bound_text(int(ds.attrs["n_paths"])))
+    _exceedance_axis(right, floor, ds["threshold"].values)
+    right.set_title("exceedance (log scale)")
     right.legend(fontsize=8)
-    _probability_axis(right)
     left.grid(alpha=0.3)
+    _suptitle(fig, ds)
     footer(fig, ds)
     return fig
+
+
+def survival_ylim(curves: list) -> tuple[float, float] | None:
+    """Zoomed y limits when every value shown stays above ZOOM_ABOVE (yet some firm
+    defaulted); None for the full 0-1 axis."""
+    values = np.concatenate([np.ravel(np.asarray(c, float)) for c in curves])
+    values = values[np.isfinite(values)]
+    lowest = values.min() if values.size else 1.0
+    if lowest < ZOOM_ABOVE or lowest >= 1.0:
+        return None
+    span = 1.0 - lowest
+    return lowest - 0.15 * span, 1.0 + 0.1 * span
+
+
+def _survival_axis(ax, curves: list, months: int) -> str:
+    """Zoom the y axis on curves near 1 (else 0-1); return the note for the title."""
+    limits = survival_ylim(curves)
+    ax.grid(alpha=0.3)
+    _month_axis(ax, months)
+    if limits is None:
+        _probability_axis(ax)
+        return ""
+    ax.set_ylim(*limits)
+    ax.yaxis.set_major_formatter(ticker.ScalarFormatter(useOffset=False))
+    return f" (y axis zoomed to {limits[0]:.3g}-1)"
+
+
+def _sector_survival(ax, s: xr.Dataset, t, bands: bool) -> tuple[list, set]:
+    """Draw one sector; return the values drawn (for the zoom) and which bands were drawn."""
+    sector = str(s["sector"].values)
+    color, style = SECTOR_COLORS.get(sector), SECTOR_STYLES.get(sector, "-")
+    none = " (none defaulted)" if np.nanmin(s["survival"].values) >= 1 else ""
+    ax.step(t, s["survival"], where="post", color=color, ls=style, lw=1.8,
+            label=f"{sector}{none}")
+    values, kinds = [s["survival"].values], set()
+    if bands and _drawn(s["survival_lower"], s["survival_upper"]):
+        ax.fill_between(t, s["survival_lower"], s["survival_upper"], step="post",
+                        color=color, alpha=0.25)
+        values += [s["survival_lower"].values, s["survival_upper"].values]
+        kinds.add("pointwise")
+    if bands and _drawn(s["survival_band_lower"], s["survival_band_upper"]):
+        for limit in ("survival_band_lower", "survival_band_upper"):
+            ax.step(t, s[limit], where="post", color=color, ls=":", lw=0.9)
+            values.append(s[limit].values)
+        kinds.add("simultaneous")
+    return values, kinds
+
+
+BAND_KEY = {"pointwise": "shaded: pointwise 95% (Greenwood)",
+            "simultaneous": "dotted: simultaneous 95% (equal precision)"}
 
 
 def survival_curves(ds: xr.Dataset) -> plt.Figure:
     """Kaplan-Meier survival of firms per sector with pointwise and simultaneous bands."""
     fig, ax = plt.subplots(figsize=(9, 5.5), constrained_layout=True)
     t = ds["time"].values
+    bands = int(ds.attrs["n_paths"]) >= 2  # firms of one path share its shocks
+    shown, kinds = [], set()
     for sector in ds["sector"].values:
-        s = ds.sel(sector=sector)
-        color = SECTOR_COLORS.get(str(sector), None)
-        ax.step(t, s["survival"], where="post", color=color, lw=1.8, label=f"{sector}")
-        ax.fill_between(t, s["survival_lower"], s["survival_upper"], step="post",
-                        color=color, alpha=0.25)
-        ax.step(t, s["survival_band_lower"], where="post", color=color, ls=":", lw=1)
-        ax.step(t, s["survival_band_upper"], where="post", color=color, ls=":", lw=1)
-    ax.plot([], [], color="0.5", alpha=0.4, lw=6, label="pointwise 95% (Greenwood)")
-    ax.plot([], [], color="0.5", ls=":", label="simultaneous 95% (equal precision)")
+        values, drawn = _sector_survival(ax, ds.sel(sector=sector), t, bands)
+        shown += values
+        kinds |= drawn
+    # the legend names the bands only when some are drawn (none with NaN or zero width)
+    key = "\n".join(text for kind, text in BAND_KEY.items() if kind in kinds) or None
     ax.set_xlabel(label(ds["time"], "months since start"))
     ax.set_ylabel(label(ds["survival"], "firms alive (Kaplan-Meier)"))
-    ax.set_title("survival of firms by sector")
-    ax.legend(fontsize=8)
-    _probability_axis(ax)
+    zoom = _survival_axis(ax, shown, int(t[-1]))
+    none = "" if np.nanmin(ds["survival"].values) < 1 else " (no firm defaulted)"
+    ax.set_title(f"survival of firms by sector{zoom}{none}")
+    ax.legend(fontsize=8, loc="best", title=key, title_fontsize=8)
+    _suptitle(fig, ds)
     footer(fig, ds)
     return fig
 
@@ -144,8 +372,10 @@ def recovery_time(ds: xr.Dataset) -> plt.Figure:
     m = ds["months"].values
     ax.step(m, ds["recovery_km"], where="post", color="tab:purple", lw=1.8,
             label="P(not yet recovered)")
-    ax.fill_between(m, ds["recovery_km_lower"], ds["recovery_km_upper"], step="post",
-                    color="tab:purple", alpha=0.25, label="pointwise 95%")
+    lower, upper = ds["recovery_km_lower"], ds["recovery_km_upper"]
+    if int(ds.attrs["n_paths"]) >= 2 and _drawn(lower, upper):
+        ax.fill_between(m, lower, upper, step="post", color="tab:purple", alpha=0.25,
+                        label="pointwise 95%")
     censored = int(ds["recovery_censored"].sum())
     events = int(ds["recovery_events"].sum())
     ax.set_title(f"time to recovery: {events:,} recovered, {censored:,} still under water "
@@ -154,39 +384,82 @@ def recovery_time(ds: xr.Dataset) -> plt.Figure:
     ax.set_ylabel(label(ds["recovery_km"], "P(not yet recovered)"))
     ax.legend(fontsize=8)
     _probability_axis(ax)
+    _month_axis(ax, int(m[-1]))
+    _suptitle(fig, ds)
     footer(fig, ds)
     return fig
 
 
-def jevons(ds: xr.Dataset) -> plt.Figure:
-    """Realized elasticity of compute demand and sampled paths of demand vs price."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5), constrained_layout=True)
+def elasticity_summary(ds: xr.Dataset) -> dict[str, float]:
+    """Median and shares above 0 and above 1 of the realized elasticity, read off
+    ``elasticity_histogram`` (so the Jevons title says what its histogram shows)."""
+    counts = ds["elasticity_histogram"].values.astype(float)
+    centres = ds["elasticity_bin"].values
+    width = centres[1] - centres[0]
+    cum = np.concatenate([[0.0], np.cumsum(counts)]) / counts.sum()
+    k = int(np.searchsorted(cum[1:], 0.5))  # the bin holding the middle path
+    inside = (0.5 - cum[k]) / (cum[k + 1] - cum[k])  # paths spread evenly within a bin
+    return {"median": float(centres[k] - width / 2 + inside * width),
+            "above_0": float(counts[centres > 0].sum() / counts.sum()),
+            "above_1": float(counts[centres > 1].sum() / counts.sum()),
+            "clipped": int(counts[0] + counts[-1])}
+
+
+def _elasticity_panel(ax, ds: xr.Dataset) -> None:
     counts = ds["elasticity_histogram"].values
     centres = ds["elasticity_bin"].values
     width = centres[1] - centres[0]
-    left.bar(centres, counts / counts.sum() / width, width=width, color="tab:green")
+    ax.bar(centres, counts / counts.sum() / width, width=width, color="tab:green")
     cum = np.cumsum(counts) / counts.sum()
     lo, hi = centres[np.searchsorted(cum, 0.005)], centres[np.searchsorted(cum, 0.995)]
     pad = max(hi - lo, 20 * width) * 0.3
-    left.set_xlim(lo - pad, hi + pad)  # zoom on where the paths are
-    figures = dict(zip(ds["figure"].values, ds["headline"].values, strict=True))
-    share = figures["jevons_share"]
-    left.axvline(0.0, color="k", lw=0.8)
-    left.set_title(f"realized elasticity; compute demand rose as prices fell on "
-                   f"{share:.1%} of paths", fontsize=10)
-    left.set_xlabel("realized elasticity -dlog H / dlog P [1]")
-    left.set_ylabel("density [1/unit elasticity]")
+    ax.set_xlim(lo - pad, hi + pad)  # zoom on where the paths are
+    for value, style in ((0.0, "-"), (1.0, "--")):
+        if lo - pad < value < hi + pad:
+            ax.axvline(value, color="k", lw=0.8, ls=style, label=f"elasticity {value:g}")
+    s = elasticity_summary(ds)
+    title = (f"realized elasticity: median {s['median']:.3g}; > 0 on {_percent(s['above_0'])}"
+             f", > 1 on {_percent(s['above_1'])} of paths")
+    if s["clipped"]:
+        edge = centres[-1] + width / 2
+        title += f"\n({s['clipped']:,} paths beyond \u00b1{edge:g}, counted in the end bins)"
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("realized elasticity -dlog H / dlog P [1]")
+    ax.set_ylabel("density [1/unit elasticity]")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
+
+
+def _sample_panel(ax, ds: xr.Dataset) -> None:
     price, demand = ds["sample_token_price"], ds["sample_compute_demand"]
+    share = dict(zip(ds["figure"].values, ds["headline"].values, strict=True))["jevons_share"]
+    ax.set_xlabel(label(price, "token price (falling to the right)"))
+    ax.set_ylabel(label(demand, "compute demand"))
+    ax.set_title(f"sampled paths: compute demand against token price\ndemand ended higher "
+                 f"and price lower than at t=0 on {_percent(share)} of all paths", fontsize=10)
+    if ds.sizes["sample"] == 0:
+        ax.text(0.5, 0.5, "no sampled paths in this run (engine.sample_paths=0)",
+                ha="center", va="center", transform=ax.transAxes)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return
     for i in range(min(50, ds.sizes["sample"])):
-        right.plot(price[i], demand[i], lw=0.6, alpha=0.5, color="tab:green")
-    right.set_xscale("log")
-    right.set_yscale("log")
-    right.invert_xaxis()
-    right.set_xlabel(label(price, "token price (falling to the right)"))
-    right.set_ylabel(label(demand, "compute demand"))
-    right.set_title("sampled paths: compute demand against token price", fontsize=10)
+        ax.plot(price[i], demand[i], lw=0.6, alpha=0.5, color="tab:green")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.invert_xaxis()
+    readable_log_ticks(ax, "x")
+    readable_log_ticks(ax, "y")
+
+
+def jevons(ds: xr.Dataset) -> plt.Figure:
+    """Realized elasticity of compute demand and sampled paths of demand vs price."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layout=True)
+    _elasticity_panel(left, ds)
+    _sample_panel(right, ds)
     for ax in (left, right):
         ax.grid(alpha=0.3)
+    _suptitle(fig, ds)
     footer(fig, ds)
     return fig
 
@@ -200,26 +473,85 @@ FIGURES = {
 }
 
 
-def compare_jobs(runs: list[xr.Dataset]) -> plt.Figure:
-    """A sweep's jobs side by side: max-drawdown exceedance and cloud-firm survival."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5), constrained_layout=True)
-    colors = plt.cm.viridis(np.linspace(0.0, 0.9, len(runs)))
-    for ds, color in zip(runs, colors, strict=True):
-        name = f"{ds.attrs.get('scenario', '?')} {ds.attrs.get('overrides', '')}".strip()
-        left.plot(ds["threshold"], ds["exceedance"], marker="o", color=color, label=name)
-        clouds = ds.sel(sector="clouds")
-        right.step(ds["time"], clouds["survival"], where="post", color=color, label=name)
-    left.set_xlabel("threshold x [fraction of peak lost]")
-    left.set_ylabel("P(max drawdown > x) [share of paths]")
-    left.set_title("max-drawdown exceedance by job")
+def job_style(job: str) -> tuple[tuple, str]:
+    """Colour and line style of a sweep job, from its number (its directory name) alone, so a
+    job keeps them across re-plots and when other jobs are missing."""
+    k = int(job) if job.isdigit() else zlib.crc32(job.encode())  # crc32: stable across runs
+    return JOB_COLORS[k % len(JOB_COLORS)], JOB_STYLES[k // len(JOB_COLORS) % len(JOB_STYLES)]
+
+
+def _override_tokens(ds: xr.Dataset) -> list[str]:
+    # the overrides that change results (the label); the scenario is named on its own
+    return str(ds.attrs.get("label", ds.attrs.get("overrides", ""))).split()
+
+
+def job_labels(runs: dict[str, xr.Dataset]) -> tuple[dict[str, str], list[str]]:
+    """Each job's legend label (scenario and the overrides that differ between jobs) and the
+    overrides every job shares (for the footer)."""
+    tokens = {job: _override_tokens(ds) for job, ds in runs.items()}
+    common = set.intersection(*map(set, tokens.values())) if len(runs) > 1 else set()
+    labels = {job: " ".join([f"job {job}:", str(ds.attrs.get("scenario", "?")),
+                             *[t for t in tokens[job] if t not in common]])
+              for job, ds in runs.items()}
+    return labels, [t for t in next(iter(tokens.values())) if t in common]
+
+
+def sweep_footer(runs: dict[str, xr.Dataset], common: list[str]) -> str:
+    n = {job: int(ds.attrs["n_paths"]) for job, ds in runs.items()}
+    paths = (f"{paths_text(next(iter(n.values())))} per job" if len(set(n.values())) == 1
+             else "paths " + ", ".join(f"job {job}: {k:,}" for job, k in n.items()))
+    seeds = sorted({str(ds.attrs.get("seed", "?")) for ds in runs.values()})
+    parts = [f"bubblesim sweep | {len(runs)} jobs | {paths} | seed {', '.join(seeds)}"]
+    if common:
+        parts.append(f"all jobs: {' '.join(common)}")
+    return " | ".join(parts)
+
+
+def _job_survival(ax, ds: xr.Dataset, color, style: str, name: str) -> tuple:
+    """Draw one job's cloud-firm survival and its pointwise band; return the line (for the
+    figure's legend) and the values drawn (for the zoom)."""
+    clouds = ds.sel(sector="clouds")
+    (line,) = ax.step(ds["time"], clouds["survival"], where="post", color=color, ls=style,
+                      lw=1.6, label=name)
+    lower, upper = clouds["survival_lower"], clouds["survival_upper"]
+    if int(ds.attrs["n_paths"]) < 2 or not _drawn(lower, upper):
+        return line, [clouds["survival"].values]
+    ax.fill_between(ds["time"], lower, upper, step="post", color=color, alpha=0.2)
+    return line, [clouds["survival"].values, lower.values, upper.values]
+
+
+def compare_jobs(runs: dict[str, xr.Dataset] | list[xr.Dataset],
+                 not_shown: list[str] = ()) -> plt.Figure:
+    """A sweep's jobs side by side: max-drawdown exceedance (log scale, 95% error bars) and
+    cloud-firm survival (pointwise 95% band); one legend, a colour per job number; the jobs
+    that did not finish (``not_shown``) are named under the panels."""
+    if not isinstance(runs, dict):
+        runs = {str(i): ds for i, ds in enumerate(runs)}
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.5), constrained_layout=True)
+    labels, common = job_labels(runs)
+    floor = exceedance_floor(list(runs.values()))
+    step = min(0.015, 0.06 / len(runs))  # side by side, so error bars do not hide each other
+    shown, handles = [], []
+    for i, (job, ds) in enumerate(runs.items()):
+        color, style = job_style(job)
+        _exceedance(left, ds, floor, color, labels[job], dx=(i - (len(runs) - 1) / 2) * step,
+                    ls=style)
+        line, values = _job_survival(right, ds, color, style, labels[job])
+        handles.append(line)
+        shown += values
+    _exceedance_axis(left, floor, next(iter(runs.values()))["threshold"].values)
+    left.set_title("max-drawdown exceedance by job (log scale; bars: 95% CI;\nopen triangle: "
+                   "no path exceeded x, at its 95% upper bound)", fontsize=10)
     right.set_xlabel("months since start [months]")
     right.set_ylabel("cloud firms alive (Kaplan-Meier) [share]")
-    right.set_title("cloud-sector survival by job")
-    for ax in (left, right):
-        _probability_axis(ax)
-    right.legend(fontsize=7)
-    fig.get_layout_engine().set(rect=(0, 0.03, 1, 0.97))
-    fig.text(0.01, 0.005, f"bubblesim sweep | {len(runs)} jobs", fontsize=7, color="0.4")
+    zoom = _survival_axis(right, shown, max(int(ds["time"][-1]) for ds in runs.values()))
+    right.set_title(f"cloud-sector survival by job (shaded: pointwise 95%){zoom}", fontsize=10)
+    fig.legend(handles=handles, loc="outside upper center", ncols=min(len(runs), 3),
+               fontsize=8)
+    _footer_text(fig, sweep_footer(runs, common))
+    if not_shown:
+        fig.text(0.99, 0.005, "not shown (did not finish): " + ", ".join(not_shown),
+                 fontsize=8, color="firebrick", ha="right", va="bottom")
     return fig
 
 
@@ -234,20 +566,36 @@ def _save(fig: plt.Figure, target: Path, fmt: str) -> Path:
     return target
 
 
-def plot_sweep(sweep_dir: Path, fmt: str = "png") -> list[Path]:
-    """The comparison figure of a sweep's finished jobs, in <sweep dir>/plots/."""
-    runs = [io.read_results(d) for d in io.run_paths(sweep_dir)]
-    out_dir = Path(sweep_dir) / "plots"
-    out_dir.mkdir(exist_ok=True)
-    return [_save(compare_jobs(runs), out_dir / f"comparison.{fmt}", fmt)]
+def plot_sweep(sweep_dir: Path, fmt: str = "png", out_dir: Path | None = None,
+               strict: bool = False) -> list[Path]:
+    """The comparison figure of a sweep's finished jobs, in ``out_dir`` (default
+    <sweep dir>/plots/). Jobs that did not finish get a warning line each on stderr and a note
+    on the figure; ``strict`` makes them an error (OutputError) instead."""
+    from sim.sweep import sweep_jobs
+
+    jobs = sweep_jobs(sweep_dir)
+    missing = [job for job in jobs if job.status != "finished"]
+    for job in missing:
+        kind = "error" if strict else "warning"
+        print(f"bubblesim-plot: {kind}: {sweep_dir}: {job.describe()}", file=sys.stderr)
+    if missing and strict:
+        raise io.OutputError(f"{sweep_dir}: {len(missing)} of {len(jobs)} jobs did not "
+                             "finish (--strict)")
+    runs = {job.name: io.read_results(job.path) for job in jobs if job.status == "finished"}
+    if not runs:
+        raise io.OutputError(f"{sweep_dir}: no job finished")
+    fig = compare_jobs(runs, [f"job {j.name} ({j.status})" for j in missing])
+    out_dir = Path(out_dir or Path(sweep_dir) / PLOTS)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return [_save(fig, out_dir / f"comparison.{fmt}", fmt)]
 
 
-def plot_run(path: Path, fmt: str = "png") -> list[Path]:
-    """Write every figure of the run at ``path`` into <run dir>/plots/; return the files."""
+def plot_run(path: Path, fmt: str = "png", out_dir: Path | None = None) -> list[Path]:
+    """Write every figure of the run at ``path`` into ``out_dir`` (default <run dir>/plots/);
+    return the files."""
     ds = io.read_results(path)
-    run_dir = io.results_path(path).parent
-    out_dir = run_dir / "plots"
-    out_dir.mkdir(exist_ok=True)
+    out_dir = Path(out_dir or io.results_path(path).parent / PLOTS)
+    out_dir.mkdir(parents=True, exist_ok=True)
     return [_save(make(ds), out_dir / f"{name}.{fmt}", fmt) for name, make in FIGURES.items()]
 
 
@@ -257,15 +605,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("path", type=Path,
                         help="a run directory, its results.nc, or a sweep directory")
     parser.add_argument("--format", choices=FORMATS, default="png")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="write the figures into DIR (created if needed) instead of "
+                             "plots/ next to results.nc or in the sweep directory")
+    parser.add_argument("--strict", action="store_true",
+                        help="fail (exit 1) if a sweep has jobs that did not finish")
     args = parser.parse_args(argv)
-    runs = io.run_paths(args.path)
+    from sim.sweep import is_sweep_dir
+
+    sweep = is_sweep_dir(args.path)
+    home = args.path if sweep else io.results_path(args.path).parent
+    out_dir = args.out or home / PLOTS
     try:
-        if len(runs) > 1 or runs[0] != args.path:
-            files = plot_sweep(args.path, args.format)
+        if sweep:
+            files = plot_sweep(args.path, args.format, out_dir, args.strict)
         else:
-            files = plot_run(args.path, args.format)
+            files = plot_run(args.path, args.format, out_dir)
     except io.OutputError as exc:
         print(f"bubblesim-plot: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        print(f"bubblesim-plot: {io.write_failure(out_dir, exc, '--out DIR')}",
+              file=sys.stderr)
         return 1
     for f in files:
         print(f)

@@ -1,7 +1,8 @@
 """Headline tables from saved datasets: `bubblesim-report PATH...` and each run's summary.md.
 
 Reads only results.nc files (never the engine); every number printed is a value of the
-dataset's ``headline`` / ``headline_se`` variables.
+dataset's ``headline`` variables (value, standard error, 95% interval). A sweep's jobs that
+did not finish are listed on stderr and marked in the table, never dropped silently.
 """
 
 from __future__ import annotations
@@ -11,70 +12,160 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
 from sim import io
 
 COLUMNS = {
-    "median_max_drawdown": "median MDD",
-    "p95_max_drawdown": "p95 MDD",
-    "prob_max_drawdown_gt_50pct": "P(MDD>50%)",
-    "median_peak_to_trough_months": "median peak-to-trough (months)",
-    "prob_recovered_by_horizon": "P(recovered by horizon)",
-    "survival_labs_at_horizon": "labs alive",
-    "survival_clouds_at_horizon": "clouds alive",
-    "survival_vendors_at_horizon": "vendors alive",
-    "jevons_share": "Jevons share",
+    "median_max_drawdown": "median max drawdown",
+    "p95_max_drawdown": "p95 max drawdown",
+    "prob_max_drawdown_gt_50pct": "P(max drawdown > 50%)",
+    "median_peak_to_trough_months": "median months peak to trough",
+    "prob_recovered_by_horizon": "P(recovered by the horizon)",
+    "median_recovery_months": "median months to recovery",
+    "survival_labs_at_horizon": "labs alive at the horizon",
+    "survival_clouds_at_horizon": "clouds alive at the horizon",
+    "survival_vendors_at_horizon": "vendors alive at the horizon",
 }
+DASH = ("'-': not reached within the horizon (e.g. fewer than half of the paths recovered) "
+        "or not kept (output.per_path=false).")
+FEW_PATHS = 100
 
 
-def with_se(value: float, se: float) -> str:
-    """'0.123 ± 0.004' (the SE to two significant digits; '-' for NaN)."""
+def with_se(value: float, se: float, lower: float = math.nan, upper: float = math.nan) -> str:
+    """'0.123 ± 0.004' (the SE to two significant digits); where the SE is 0 or unknown but
+    the value is not exact, its 95% interval '1 (95% CI 0.998-1)'; '-' for NaN."""
     if math.isnan(value):
         return "-"
     text = f"{value:.3g}"
-    if math.isnan(se):
-        return text
-    return f"{text} ± {se:.2g}"
+    if se > 0:
+        return f"{text} ± {se:.2g}"
+    if lower < upper:
+        digits = next((d for d in range(3, 10) if f"{lower:.{d}g}" != f"{upper:.{d}g}"), 10)
+        return f"{text} (95% CI {lower:.{digits}g}-{upper:.{digits}g})"
+    return text
 
 
 def run_label(ds: xr.Dataset) -> str:
-    overrides = ds.attrs.get("overrides", "")
-    return f"{ds.attrs.get('scenario', '?')} {overrides}".strip()
+    label = ds.attrs.get("label", ds.attrs.get("overrides", ""))
+    return f"{ds.attrs.get('scenario', '?')} {label}".strip()
 
 
-def headline(ds: xr.Dataset) -> dict[str, tuple[float, float]]:
+def headline(ds: xr.Dataset) -> dict[str, tuple[float, float, float, float]]:
+    """name -> (value, SE, 95% lower, 95% upper); the limits are NaN in older files."""
+    nan = np.full(ds.sizes["figure"], np.nan)
+    columns = [ds[name].values if name in ds else nan
+               for name in ("headline", "headline_se", "headline_lower", "headline_upper")]
     names = [str(f) for f in ds["figure"].values]
-    return {name: (float(v), float(s)) for name, v, s in
-            zip(names, ds["headline"].values, ds["headline_se"].values, strict=True)}
+    return {name: tuple(float(c[i]) for c in columns) for i, name in enumerate(names)}
 
 
-def table(datasets: list[xr.Dataset]) -> str:
-    """One markdown row per run: its label, then each column's value ± standard error."""
-    head = "| run | paths | " + " | ".join(COLUMNS.values()) + " |"
-    rule = "|---|---:|" + "---:|" * len(COLUMNS)
-    rows = []
-    for ds in datasets:
-        figures = headline(ds)
-        cells = [with_se(*figures[name]) for name in COLUMNS]
-        rows.append(f"| {run_label(ds)} | {ds.attrs['n_paths']:,} | " + " | ".join(cells) + " |")
-    return "\n".join([head, rule, *rows]) + "\n"
+def warnings(ds: xr.Dataset) -> list[str]:
+    """What a reader of this run must know before citing it: NaN paths, series outside their
+    histogram range, too few paths or months for the statistics to mean much."""
+    lines = []
+    n = int(ds.attrs["n_paths"])
+    bad = int(ds.attrs.get("nonfinite_paths", 0))
+    if bad:
+        lines.append(f"{bad:,} of {n:,} paths produced NaN or inf (first: path "
+                     f"{ds.attrs['first_nonfinite_path']}); they are counted, not averaged")
+    if "histogram_outside" in ds:
+        lines += _clipping(ds)
+    if n == 1:
+        lines.append("1 path: the bands are that path, and standard errors and intervals are "
+                     "not meaningful")
+    elif n < FEW_PATHS:
+        lines.append(f"only {n} paths: quantile bands are coarse and standard errors rough")
+    if int(ds.attrs["horizon_months"]) < 2:
+        lines.append("a 1-month horizon: drawdown, recovery and survival figures describe one "
+                     "step, and there are no annual hazards")
+    return lines
+
+
+def _clipping(ds: xr.Dataset) -> list[str]:
+    outside = ds["histogram_outside"].sum("time")
+    total = int(ds.attrs["n_paths"]) * ds.sizes["time"]
+    lines = []
+    for series in ds["series"].values:
+        below = int(outside.sel(series=series, outside="below_range"))
+        above = int(outside.sel(series=series, outside="above_range"))
+        if below + above == 0:
+            continue
+        edges = ds["histogram_edges"].sel(series=series).values
+        lines.append(f"{series}: {below + above:,} of {total:,} path-months outside the "
+                     f"histogram range [{edges[0]:.3g}, {edges[-1]:.3g}] ({below:,} below, "
+                     f"{above:,} above); its bands are bounds there (band_clipped)")
+    return lines
 
 
 def summary(ds: xr.Dataset) -> str:
-    """summary.md of one run: every headline figure with its standard error and unit."""
-    units = dict(zip(ds["figure"].values, ds["figure_units"].values, strict=True))
+    """summary.md of one run: every headline figure with its uncertainty and unit."""
+    labels = dict(zip(ds["figure"].values, _coord(ds, "figure_label"), strict=True))
+    units = dict(zip(ds["figure"].values, _coord(ds, "figure_unit_text"), strict=True))
+    start = str(np.datetime_as_string(ds["date"].values[0], unit="M")) if "date" in ds else "?"
     lines = [f"# bubblesim: {run_label(ds)}", "",
-             f"{ds.attrs['n_paths']:,} paths, {ds.attrs['horizon_months']} months, "
-             f"seed {ds.attrs['seed']}; ± is the Monte Carlo standard error.", "",
+             f"{ds.attrs['n_paths']:,} paths, {ds.attrs['horizon_months']} months from {start}, "
+             f"seed {ds.attrs['seed']}. Each value is an estimate ± its Monte Carlo standard "
+             "error; where that error would read 0 (all paths agree), its 95% interval.", "",
              "| figure | value | unit |", "|---|---:|---|"]
-    for name, (value, se) in headline(ds).items():
-        lines.append(f"| {name.replace('_', ' ')} | {with_se(value, se)} | {units[name]} |")
-    bad = int(ds.attrs.get("nonfinite_paths", 0))
-    if bad:
-        lines += ["", f"**{bad} paths produced NaN or inf** (first: path "
-                      f"{ds.attrs['first_nonfinite_path']})."]
+    for name, figures in headline(ds).items():
+        lines.append(f"| {labels[name]} | {with_se(*figures)} | {units[name]} |")
+    lines += ["", DASH]
+    notes = warnings(ds)
+    if notes:
+        lines += ["", "## Warnings", "", *(f"- {line}" for line in notes)]
     return "\n".join(lines) + "\n"
+
+
+def _coord(ds: xr.Dataset, name: str) -> list[str]:
+    """A per-figure text coordinate; older files lack the labels, so fall back to the name."""
+    if name in ds.coords:
+        return [str(v) for v in ds[name].values]
+    return [str(f).replace("_", " ") for f in ds["figure"].values]
+
+
+def table(rows: list[tuple[str, xr.Dataset | None]]) -> str:
+    """One markdown row per (label, run); a run of None is a job that did not finish."""
+    head = "| run | paths | " + " | ".join(COLUMNS.values()) + " |"
+    rule = "|---|---:|" + "---:|" * len(COLUMNS)
+    lines = [head, rule]
+    for label, ds in rows:
+        if ds is None:
+            lines.append(f"| {label} | - | " + " | ".join("-" for _ in COLUMNS) + " |")
+            continue
+        figures = headline(ds)
+        cells = [with_se(*figures[name]) for name in COLUMNS]
+        lines.append(f"| {label} | {ds.attrs['n_paths']:,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n\n" + DASH + "\n"
+
+
+def _distinct(rows: list[tuple[str, xr.Dataset | None, Path]]) -> list[tuple[str, object]]:
+    """Labels made unique: runs with equal labels are told apart by their directories."""
+    labels = [label for label, _, _ in rows]
+    return [(f"{label} [{path}]" if labels.count(label) > 1 else label, ds)
+            for label, ds, path in rows]
+
+
+def collect(paths: list[Path]) -> tuple[list[tuple[str, xr.Dataset | None, Path]], list[str]]:
+    """The runs behind ``paths`` (a sweep stands for all its jobs, in job order) and one line
+    per sweep job that did not finish."""
+    from sim.sweep import is_sweep_dir, sweep_jobs
+
+    rows, problems = [], []
+    for path in paths:
+        if not is_sweep_dir(path):
+            ds = io.read_results(path)
+            rows.append((run_label(ds), ds, io.results_path(path).parent))
+            continue
+        for job in sweep_jobs(path):
+            if job.status == "finished":
+                ds = io.read_results(job.path)
+                rows.append((run_label(ds), ds, job.path))
+            else:
+                problems.append(f"{path}: {job.describe()}")
+                rows.append((f"job {job.name} ({job.status}) {job.settings}", None, job.path))
+    return rows, problems
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,13 +174,20 @@ def main(argv: list[str] | None = None) -> int:
         description="Headline table (markdown) of saved bubblesim runs.")
     parser.add_argument("paths", nargs="+", type=Path,
                         help="run or sweep directories, or results.nc files")
+    parser.add_argument("--strict", action="store_true",
+                        help="fail (exit 1) if a sweep has jobs that did not finish")
     args = parser.parse_args(argv)
     try:
-        datasets = [io.read_results(run) for path in args.paths for run in io.run_paths(path)]
+        rows, problems = collect(args.paths)
     except io.OutputError as exc:
         print(f"bubblesim-report: {exc}", file=sys.stderr)
         return 1
-    sys.stdout.write(table(datasets))
+    kind = "error" if args.strict else "warning"
+    for line in problems:
+        print(f"bubblesim-report: {kind}: {line}", file=sys.stderr)
+    if problems and args.strict:
+        return 1
+    sys.stdout.write(table(_distinct(rows)))
     return 0
 
 

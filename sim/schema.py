@@ -11,7 +11,8 @@ Units: money in billions of US dollars (``$B``), compute in billions of GPU-hour
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import Field, dataclass, field, fields, is_dataclass
 from enum import Enum
 from typing import Any
 
@@ -20,11 +21,20 @@ from hydra.core.config_store import ConfigStore
 INF = math.inf
 
 
+class ConfigError(ValueError):
+    """An invalid configuration value; the message names the key, the value and the range."""
+
+
 def param(default: Any, unit: str, lo: float, hi: float, doc: str, *, open_lo: bool = False,
           open_hi: bool = False) -> Any:
     """A dataclass field carrying its unit, allowed range and one-line meaning."""
     return field(default=default, metadata={
         "unit": unit, "lo": lo, "hi": hi, "open_lo": open_lo, "open_hi": open_hi, "doc": doc})
+
+
+def setting(default: Any, allowed: str, doc: str) -> Any:
+    """A dataclass field that is not a number: its allowed values and meaning."""
+    return field(default=default, metadata={"allowed": allowed, "doc": doc})
 
 
 @dataclass
@@ -199,7 +209,7 @@ class ValuationConfig:
 @dataclass
 class ModelConfig:
     horizon_months: int = param(120, "months", 1, 600, "simulated horizon")
-    start_date: str = "2026-01"
+    start_date: str = setting("2026-01", "YYYY-MM", "calendar month of t=0 (labels only)")
     efficiency: EfficiencyConfig = field(default_factory=EfficiencyConfig)
     cost: CostConfig = field(default_factory=CostConfig)
     prices: PricesConfig = field(default_factory=PricesConfig)
@@ -221,7 +231,8 @@ class Backend(Enum):
 
 @dataclass
 class EngineConfig:
-    backend: Backend = Backend.numba
+    backend: Backend = setting(Backend.numba, "numba, numpy",
+                               "the compiled engine or the NumPy reference")
     n_paths: int = param(1_000_000, "paths", 1, 2**40, "number of Monte Carlo paths")
     seed: int = param(0, "1", 0, 2**63 - 1, "seed of the counter-based random streams")
     chunk_size: int = param(65_536, "paths", 1, 2**26, "paths simulated per chunk (memory)")
@@ -236,14 +247,16 @@ class EngineConfig:
 
 @dataclass
 class OutputConfig:
-    per_path: bool = True
-    quiet: bool = False
-    overwrite: bool = False
+    per_path: bool = setting(True, "true, false", "keep per-path arrays in results.nc")
+    quiet: bool = setting(False, "true, false", "no progress bar, table or 'wrote' line")
+    overwrite: bool = setting(False, "true, false",
+                              "recompute even if the run directory holds this run")
 
 
 @dataclass
 class Config:
-    scenario_name: str = "soft_landing"
+    scenario_name: str = setting("soft_landing", "any text",
+                                 "name of the scenario (set by conf/scenario/NAME.yaml)")
     model: ModelConfig = field(default_factory=ModelConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
@@ -252,3 +265,45 @@ class Config:
 def register_configs() -> None:
     """Register the schema so ``conf/config.yaml`` can extend it (idempotent)."""
     ConfigStore.instance().store(name="base_config", node=Config)
+
+
+def leaf_fields(cls: type = Config, prefix: str = "") -> Iterator[tuple[str, Field]]:
+    """Every settable key of the schema as (dotted key, dataclass field), in schema order."""
+    for f in fields(cls):
+        key = f"{prefix}{f.name}"
+        default = f.default_factory() if callable(f.default_factory) else f.default
+        if is_dataclass(default):
+            yield from leaf_fields(type(default), key + ".")
+        else:
+            yield key, f
+
+
+def readable_number(value: Any) -> str:
+    """A number as people read it: 2^40, 1,000,000, 0.25, inf (never 1.09951e+12)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        if not value.is_integer() or abs(value) >= 1e18:
+            return repr(value)
+        value = int(value)
+    for k in range(20, 64):
+        if value == 2**k:
+            return f"2^{k}"
+        if value == 2**k - 1:
+            return f"2^{k} - 1"
+    return f"{value:,}"
+
+
+def range_text(meta: dict) -> str:
+    """'[lo, hi]' with open ends as '(' or ')' and readable numbers."""
+    lo = "(" if meta["open_lo"] else "["
+    hi = ")" if meta["open_hi"] or meta["hi"] == math.inf else "]"
+    return f"{lo}{readable_number(meta['lo'])}, {readable_number(meta['hi'])}{hi}"
+
+
+def allowed_text(meta: dict) -> str:
+    """The allowed range of a field, its unit and its meaning, for error messages and help."""
+    unit = f" {meta['unit']}" if meta["unit"] not in ("1", "") else ""
+    return f"allowed range {range_text(meta)}{unit} ({meta['doc']})"

@@ -1,28 +1,29 @@
 """Sweeps: one dataset per sweep (``sweep.nc``), written once in the parent process.
 
-``SweepDataset.on_multirun_end`` runs after every launcher (basic, joblib, submitit, ray)
-has finished all jobs. It reads each job directory's overrides and results.nc, stacks the
-jobs' summaries with each swept key as a dimension when the sweep is a full grid (a ``job``
-dimension with the overrides as coordinates otherwise), marks failed or missing jobs, and
-exits non-zero if any job failed. ``on_multirun_start`` compiles the engine once in the
-parent so worker processes load it from the cache instead of racing to compile it.
+``sim.callbacks.SweepDataset.on_multirun_end`` runs after every launcher (basic, joblib,
+submitit, ray) has finished all jobs. It reads each job directory's overrides and
+results.nc, stacks the jobs' summaries with each swept key as a dimension when the sweep is
+a full grid (a ``job`` dimension with the overrides as coordinates otherwise), marks failed,
+unfinished or missing jobs (the jobs Hydra launched are read from multirun.yaml), and exits
+non-zero if any job did not finish. ``sweep_jobs`` is what report and plots use to name the
+jobs that did not finish.
 """
 
 from __future__ import annotations
 
 import itertools
-import sys
+import shlex
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 import yaml
-from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
 
 from sim import io
 
 SWEEP = "sweep.nc"
+MULTIRUN = "multirun.yaml"  # Hydra's record of the sweep's config and overrides
 FAILED = io.FAILED
 SWEEP_TITLE = "bubblesim sweep"
 # summaries small enough to stack across jobs (per-path arrays and histograms stay per job)
@@ -49,7 +50,11 @@ def parse_value(text: str):
 
 
 def job_overrides(job_dir: Path) -> dict[str, object]:
-    entries = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
+    return _parsed(yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or [])
+
+
+def _parsed(entries: list[str]) -> dict[str, object]:
+    """key -> value of the overrides that distinguish jobs' results."""
     out = {}
     for entry in entries:
         key, _, value = entry.partition("=")
@@ -66,15 +71,101 @@ def job_dirs(sweep_dir: Path) -> list[Path]:
     return sorted(dirs, key=lambda d: (len(d.name), d.name))
 
 
-def _load_job(job_dir: Path) -> tuple[xr.Dataset | None, str]:
-    if (job_dir / FAILED).is_file():
-        return None, "failed: " + (job_dir / FAILED).read_text().strip()
+def is_sweep_dir(path: Path) -> bool:
+    """A directory of job directories (Hydra's multirun.yaml or jobs with .hydra/), not a run."""
+    path = Path(path)
+    return path.is_dir() and not (path / io.RESULTS).exists() and (
+        (path / MULTIRUN).is_file() or bool(job_dirs(path)))
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job of a sweep: where it is, what it overrides, and how far it got."""
+
+    name: str
+    path: Path
+    overrides: dict[str, object]
+    status: str  # finished, failed, unfinished (no results yet), missing (no directory), unreadable
+    detail: str = ""
+
+    @property
+    def settings(self) -> str:
+        return " ".join(f"{k}={v}" for k, v in self.overrides.items())
+
+    def describe(self) -> str:
+        return f"job {self.name} ({self.settings}): {self.status}" + (
+            f": {self.detail}" if self.detail else "")
+
+
+def _expected_jobs(sweep_dir: Path) -> dict[str, list[str]] | None:
+    """Job directory name -> overrides of every job the sweep launches, from Hydra's
+    multirun.yaml (the basic sweeper's Cartesian product); None if that cannot be known."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
     try:
-        ds = io.read_results(job_dir)
-    except io.OutputError as exc:
-        return None, f"missing: {exc}"
-    keep = [name for name in SUMMARY_VARIABLES if name in ds]
-    return ds[keep], "finished"
+        hydra_cfg = yaml.safe_load((Path(sweep_dir) / MULTIRUN).read_text())["hydra"]
+        if hydra_cfg["sweep"]["subdir"] != "${hydra.job.num}":
+            return None
+        params = [f"{k}={v}" for k, v in (hydra_cfg["sweeper"].get("params") or {}).items()]
+        parsed = OverridesParser.create().parse_overrides(
+            [*params, *hydra_cfg["overrides"]["task"]])
+        batches = BasicSweeper.split_arguments(parsed, None)[0]
+    except Exception:  # noqa: BLE001  (no multirun.yaml, another sweeper, a glob: unknown)
+        return None
+    return {str(i): list(job) for i, job in enumerate(batches)}
+
+
+def _status(job_dir: Path) -> tuple[str, str]:
+    if (job_dir / FAILED).is_file():
+        return "failed", (job_dir / FAILED).read_text().strip()
+    if not (job_dir / io.RESULTS).exists():
+        return "unfinished", "no results.nc (interrupted, still running, or deleted)"
+    if io.read_attrs(job_dir) is None:
+        return "unreadable", f"{job_dir / io.RESULTS} is not a readable bubblesim results file"
+    return "finished", ""
+
+
+def sweep_jobs(sweep_dir: Path) -> list[Job]:
+    """Every job of a sweep in job order, those launched but missing from disk included."""
+    sweep_dir = Path(sweep_dir)
+    present = {d.name: d for d in job_dirs(sweep_dir)}
+    expected = _expected_jobs(sweep_dir) or {}
+    jobs = []
+    for name in sorted(present.keys() | expected.keys(), key=lambda n: (len(n), n)):
+        if name in present:
+            jobs.append(Job(name, present[name], job_overrides(present[name]),
+                            *_status(present[name])))
+        else:
+            jobs.append(Job(name, sweep_dir / name, _parsed(expected[name]), "missing",
+                            "its directory is gone"))
+    return jobs
+
+
+def _load_job(job: Job) -> xr.Dataset | None:
+    if job.status != "finished":
+        return None
+    ds = io.read_results(job.path)
+    return ds[[name for name in SUMMARY_VARIABLES if name in ds]]
+
+
+def resume_command(argv: list[str], sweep_dir: Path) -> str:
+    """The command that resumes an interrupted sweep: the same arguments, the same sweep
+    directory (finished jobs are skipped)."""
+    args = list(argv)
+    if not any(a.startswith("hydra.sweep.dir=") for a in args):
+        args.append(f"hydra.sweep.dir={sweep_dir}")
+    return shlex.join(["bubblesim", *args])
+
+
+def interrupted(sweep_dir: Path, argv: list[str]) -> list[str]:
+    """What a Ctrl-C in a sweep left: the finished jobs, and how to resume."""
+    jobs = sweep_jobs(sweep_dir) if Path(sweep_dir).is_dir() else []
+    done = [j.name for j in jobs if j.status == "finished"]
+    kept = f" (job {', '.join(done)})" if done else ""
+    return [f"sweep interrupted: {len(done)} of {len(jobs)} jobs finished and are kept in "
+            f"{sweep_dir}{kept}",
+            f"resume with: {resume_command(argv, sweep_dir)}"]
 
 
 def _swept_keys(overrides: list[dict]) -> list[str]:
@@ -93,30 +184,26 @@ def _is_grid(overrides: list[dict], keys: list[str]) -> bool:
 
 def combine(sweep_dir: Path) -> tuple[xr.Dataset, list[str]]:
     """The sweep dataset and one line per job that did not finish."""
-    dirs = job_dirs(sweep_dir)
-    if not dirs:
+    jobs = sweep_jobs(sweep_dir)
+    if not jobs:
         raise io.OutputError(f"{sweep_dir}: no job directories (not a bubblesim sweep)")
-    overrides = [job_overrides(d) for d in dirs]
-    loaded = [_load_job(d) for d in dirs]
-    finished = [(i, ds) for i, (ds, _) in enumerate(loaded) if ds is not None]
-    problems = [f"job {d.name} ({' '.join(f'{k}={v}' for k, v in o.items())}): {status}"
-                for d, o, (_, status) in zip(dirs, overrides, loaded, strict=True)
-                if status != "finished"]
+    overrides = [job.overrides for job in jobs]
+    loaded = [_load_job(job) for job in jobs]
+    finished = [(i, ds) for i, ds in enumerate(loaded) if ds is not None]
+    problems = [job.describe() for job in jobs if job.status != "finished"]
     if not finished:
         raise io.OutputError(f"{sweep_dir}: no job finished; " + "; ".join(problems))
-    jobs = np.arange(len(dirs))
     stacked = xr.concat([ds.expand_dims(job=[i]) for i, ds in finished], dim="job",
                         join="outer", coords="minimal", compat="override",
                         combine_attrs="drop")
-    stacked = stacked.reindex(job=jobs)  # failed jobs: NaN
+    stacked = stacked.reindex(job=np.arange(len(jobs)))  # jobs that did not finish: NaN
     for variable in stacked.variables.values():
         variable.encoding = {}  # integer counts became floats with NaN for missing jobs
     keys = _swept_keys(overrides)
-    status = [s.split(":")[0] for _, s in loaded]
     stacked = stacked.assign_coords(
-        job_dir=("job", [d.name for d in dirs]),
-        job_status=("job", status),
-        job_overrides=("job", [" ".join(f"{k}={v}" for k, v in o.items()) for o in overrides]),
+        job_dir=("job", [job.name for job in jobs]),
+        job_status=("job", [job.status for job in jobs]),
+        job_overrides=("job", [job.settings for job in jobs]),
         **{k: ("job", [o.get(k) for o in overrides]) for k in keys})
     grid = _is_grid(overrides, keys)
     if grid and len(keys) == 1:
@@ -125,7 +212,7 @@ def combine(sweep_dir: Path) -> tuple[xr.Dataset, list[str]]:
         stacked = stacked.set_index(job=keys).unstack("job")
     stacked.attrs.update({
         "title": SWEEP_TITLE, "swept_keys": " ".join(keys), "grid": int(grid),
-        "n_jobs": len(dirs), "finished_jobs": len(finished),
+        "n_jobs": len(jobs), "finished_jobs": len(finished),
         "unfinished_jobs": "\n".join(problems)})
     return stacked, problems
 
@@ -137,25 +224,3 @@ def write_sweep(sweep_dir: Path) -> tuple[Path, list[str]]:
         if coord.dtype == object:
             ds = ds.assign_coords({name: coord.astype(str)})
     return io.write_dataset(ds, Path(sweep_dir) / SWEEP), problems
-
-
-class SweepDataset(Callback):
-    """Hydra callback: warm the compiled engine, then write sweep.nc at the end."""
-
-    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        from sim.engine import warm_up
-
-        warm_up()
-
-    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        sweep_dir = Path(config.hydra.sweep.dir)
-        try:
-            path, problems = write_sweep(sweep_dir)
-        except io.OutputError as exc:
-            print(f"bubblesim: sweep: {exc}", file=sys.stderr)
-            sys.exit(1)
-        print(f"bubblesim: sweep: wrote {path}", file=sys.stderr)
-        for line in problems:
-            print(f"bubblesim: sweep: {line}", file=sys.stderr)
-        if problems:
-            sys.exit(1)

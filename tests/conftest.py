@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -21,6 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "conf"
 SCENARIOS = ("soft_landing", "excess_capacity", "dotcom_crash")
 BUBBLESIM = [sys.executable, "-m", "sim"]
+MERGE = [sys.executable, "-m", "sim.merge"]
+REPORT = [sys.executable, "-m", "sim.report"]
+PLOT = [sys.executable, "-m", "sim.plots"]
 
 register_configs()
 
@@ -48,11 +52,26 @@ def run_small(*overrides: str, n_paths: int = 2000, backend: str = "numba",
     return simulate(model_vector(cfg.model), s, backend=backend, cheap_random=cheap_random)
 
 
-def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None):
+def without_root_override(command: list[str]) -> list[str]:
+    """``command`` run so that file permissions apply: root ignores them (CAP_DAC_OVERRIDE),
+    so as root the capability is dropped with setpriv; other users need nothing."""
+    if os.geteuid() != 0:
+        return command
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: cannot make a directory read-only")
+    return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *command]
+
+
+def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None,
+            permissions: bool = False, preexec_fn=None, command=BUBBLESIM):
+    """Run ``bubblesim ARGS`` (or another ``command``) in a subprocess; ``permissions``: as a
+    user that file permissions apply to (read-only directories stay read-only)."""
     full_env = {**os.environ, **(env or {})}
     full_env.pop("HYDRA_FULL_ERROR", None)
-    return subprocess.run([*BUBBLESIM, *args], capture_output=True, text=True, env=full_env,
-                          cwd=cwd or ROOT, timeout=600)
+    argv = [*command, *args]
+    return subprocess.run(without_root_override(argv) if permissions else argv,
+                          capture_output=True, text=True, env=full_env, cwd=cwd or ROOT,
+                          timeout=600, preexec_fn=preexec_fn)
 
 
 @pytest.fixture(scope="session")

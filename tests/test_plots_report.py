@@ -80,10 +80,12 @@ def test_report_numbers_equal_the_dataset(saved_run):
     ds = io.read_results(saved_run)
     result = _cli("sim.report", str(saved_run), str(saved_run / "results.nc"))
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.strip().splitlines()
+    lines = [line for line in result.stdout.splitlines() if line.startswith("|")]
     assert len(lines) == 4  # header, rule, one row per run
+    assert report.DASH in result.stdout  # what '-' means
     cells = [c.strip() for c in lines[2].strip("|").split("|")]
-    assert cells[0] == "excess_capacity model.demand.elasticity=0.95"
+    # the same run given twice: told apart by its directory
+    assert cells[0] == f"excess_capacity model.demand.elasticity=0.95 [{saved_run}]"
     figures = report.headline(ds)
     for cell, name in zip(cells[2:], report.COLUMNS, strict=True):
         assert cell == report.with_se(*figures[name])

@@ -121,7 +121,7 @@ def test_report_and_plots_accept_a_sweep_dir(tmp_path):
     report = subprocess.run([sys.executable, "-m", "sim.report", str(tmp_path)],
                             capture_output=True, text=True)
     assert report.returncode == 0, report.stderr
-    rows = report.stdout.strip().splitlines()[2:]
+    rows = [r for r in report.stdout.splitlines()[2:] if r.startswith("|")]
     assert [r.split("|")[1].strip().split()[0] for r in rows] == ["soft_landing",
                                                                   "dotcom_crash"]
     plot = subprocess.run([sys.executable, "-m", "sim.plots", str(tmp_path)],

@@ -1,0 +1,100 @@
+"""Hydra callbacks (conf/config.yaml): directories locked for one process, sweep.nc at the end
+of a sweep, and a Ctrl-C in a sweep that says what finished and how to resume.
+
+Hydra writes ``.hydra/`` into the run directory before the task starts, so the lock is taken
+here, in ``on_run_start``, before anything is written: a second run into a busy directory
+leaves the first one's files alone. A sweep locks its sweep directory for the whole sweep
+(every launcher calls ``on_multirun_start`` and ``on_multirun_end`` in the parent process).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+from filelock import FileLock
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from sim import io
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep; carries the sweep directory so the message can name the
+    finished jobs and the command that resumes the sweep."""
+
+    def __init__(self, sweep_dir: Path):
+        super().__init__(str(sweep_dir))
+        self.sweep_dir = Path(sweep_dir)
+
+
+def _lock_or_exit(directory: Path, hint: str) -> FileLock:
+    try:
+        return io.lock(directory, hint)
+    except io.OutputError as exc:
+        print(f"bubblesim: {exc}", file=sys.stderr)
+        sys.exit(1)
+
+
+class DirectoryLock(Callback):
+    """Hold a lock on the run directory (single run) or the sweep directory (sweep)."""
+
+    def __init__(self) -> None:
+        self._held: FileLock | None = None
+        self._sigint = None
+
+    def __getstate__(self) -> dict:
+        return {}  # launchers pickle the callbacks for their workers; the lock stays here
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__()
+
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        self._held = _lock_or_exit(Path(config.hydra.run.dir), "hydra.run.dir=PATH")
+
+    def on_run_end(self, config: DictConfig, **kwargs) -> None:
+        self._release()
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        self._held = _lock_or_exit(sweep_dir, "hydra.sweep.dir=PATH")
+
+        def interrupted(signum, frame):
+            raise SweepInterrupted(sweep_dir)
+
+        self._sigint = signal.signal(signal.SIGINT, interrupted)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        if self._sigint is not None:
+            signal.signal(signal.SIGINT, self._sigint)
+        self._release()
+
+    def _release(self) -> None:
+        if self._held is not None:
+            self._held.release()
+            self._held = None
+
+
+class SweepDataset(Callback):
+    """Warm the compiled engine before a sweep's workers start; write sweep.nc at its end."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        from sim.engine import warm_up
+
+        warm_up()
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        from sim import sweep
+
+        sweep_dir = Path(config.hydra.sweep.dir)
+        try:
+            path, problems = sweep.write_sweep(sweep_dir)
+        except io.OutputError as exc:
+            print(f"bubblesim: sweep: {exc}", file=sys.stderr)
+            sys.exit(1)
+        print(f"bubblesim: sweep: wrote {path}", file=sys.stderr)
+        for line in problems:
+            print(f"bubblesim: sweep: {line}", file=sys.stderr)
+        if problems:
+            sys.exit(1)
