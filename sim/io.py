@@ -123,18 +123,6 @@ def read_attrs(path: Path) -> dict | None:
     return attrs if attrs.get("title") == TITLE else None
 
 
-def run_paths(path: Path) -> list[Path]:
-    """The run directories behind ``path``: itself, or a sweep's job directories in job order
-    (those with results.nc; a sweep is a directory of job directories with .hydra/)."""
-    path = Path(path)
-    if path.is_dir() and not (path / RESULTS).exists():
-        jobs = [d for d in path.iterdir() if (d / ".hydra").is_dir() and (d / RESULTS).exists()
-                and not (d / FAILED).exists()]
-        if jobs:
-            return sorted(jobs, key=lambda d: (len(d.name), d.name))
-    return [path]
-
-
 def read_results(path: Path) -> xr.Dataset:
     """Open a run's results.nc, with one clear error if it is missing, corrupt or foreign."""
     file = results_path(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import replace
@@ -60,6 +61,12 @@ def without_root_override(command: list[str]) -> list[str]:
     if shutil.which("setpriv") is None:
         pytest.skip("running as root without setpriv: cannot make a directory read-only")
     return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *command]
+
+
+def interruptible() -> None:
+    """preexec_fn: Ctrl-C reaches the child even when pytest itself was started with SIGINT
+    ignored (a background job of a non-interactive shell), which Python would inherit."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from conftest import run_cli
+from conftest import interruptible, run_cli
 from sim import io
 
 BANDS = ["token_price", "spend", "compute_demand", "capacity", "capex", "utilization",
@@ -116,7 +116,7 @@ def test_interrupted_run_leaves_no_results(tmp_path):
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "sim", "engine.n_paths=3000000",
                              "output.quiet=true", f"hydra.run.dir={out}"],
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
     deadline = time.time() + 120
     while not (out / ".hydra").exists() and time.time() < deadline:
         time.sleep(0.2)

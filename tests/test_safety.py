@@ -15,7 +15,7 @@ import pytest
 from filelock import FileLock
 
 import sim.__main__ as entry
-from conftest import MERGE, PLOT, REPORT, run_cli
+from conftest import MERGE, PLOT, REPORT, interruptible, run_cli
 from sim import io, report, resources
 
 SMALL = ("engine.n_paths=400", "model.horizon_months=24", "output.quiet=true")
@@ -238,7 +238,7 @@ def test_ctrl_c_in_a_sweep_names_finished_jobs_and_the_resume_command(tmp_path):
     args = ["-m", "model.demand.elasticity=0.9,1.1,1.3", "engine.n_paths=300000",
             "output.quiet=true", f"hydra.sweep.dir={tmp_path}"]
     proc = subprocess.Popen([sys.executable, "-m", "sim", *args], stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=interruptible)
     deadline = time.time() + 240
     while not (tmp_path / "0" / "results.nc").exists() and time.time() < deadline:
         time.sleep(0.1)
