@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@echo "compiling the engine into the numba cache (once per install; about 20 s on 2 cores)..."
-	$(BIN)/python -c "from sim.engine import warm_up; warm_up()"
+	$(BIN)/python -c "from sim.app import warm_up; warm_up()"
 	touch $(STAMP)
 
 run: $(STAMP)

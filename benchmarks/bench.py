@@ -50,21 +50,13 @@ SWEEP_LAYOUTS = {
 
 
 def _settings(scenario: str, n_paths: int, threads: int):
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from omegaconf import OmegaConf
+    from sim.app import compose
+    from sim.params import model_vector, run_settings
 
-    from sim.params import model_vector, run_settings, validate
-    from sim.schema import register_configs
-
-    register_configs()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = validate(OmegaConf.to_object(compose("config", [f"scenario={scenario}"])))
-    GlobalHydra.instance().clear()
+    cfg = compose(f"scenario={scenario}")
     settings = replace(run_settings(cfg), n_paths=n_paths, threads=threads, quiet=True,
                        per_path=False)
-    return model_vector(cfg.model), settings
+    return model_vector(cfg), settings
 
 
 def engine_seconds(scenario: str, n_paths: int, threads: int, backend: str,

@@ -79,6 +79,8 @@ def band_quantiles(counts: np.ndarray, outside: np.ndarray, edges: np.ndarray, i
 def _quantile_fn(values: np.ndarray | None, counts: np.ndarray | None, edges: np.ndarray | None):
     if values is not None:
         finite = values[~np.isnan(values)]
+        if finite.size == 0:  # every path NaN: counted and reported, no quantile to give
+            return lambda qs: np.full(np.shape(qs), np.nan), 0
         return lambda qs: np.quantile(finite, np.clip(qs, 0.0, 1.0)), finite.size
     n = int(counts.sum())
     return lambda qs: histogram_quantiles(counts, edges, False, np.clip(qs, 0.0, 1.0)), n

@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from sim import dataset, io, report, resources
 from sim.engine import simulate
 from sim.params import model_vector, run_settings, validate
-from sim.schema import Config
+from sim.schema import Config, register_configs
 
 # settings that change how a run is computed or shown, never its results
 NOT_RESULTS = (("engine", "threads"), ("engine", "chunk_size"), ("engine", "backend"),
@@ -26,9 +26,40 @@ NOT_RESULTS = (("engine", "threads"), ("engine", "chunk_size"), ("engine", "back
 SHARD = ("engine", "shard_index")  # differs between the shards of one run
 
 
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
 def to_config(cfg: DictConfig) -> Config:
     """The validated schema object (raises ConfigError naming the key and range)."""
+    if "hydra" in cfg:  # a callback's config carries Hydra's own node, untyped
+        cfg = OmegaConf.merge(OmegaConf.structured(Config),
+                              OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"]))
     return validate(OmegaConf.to_object(cfg))
+
+
+def compose(*overrides: str) -> Config:
+    """The validated config ``bubblesim OVERRIDES`` would run, composed outside a Hydra app
+    (tests, benchmarks, the install step)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_configs()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            return to_config(hydra_compose("config", overrides=list(overrides)))
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def warm_up(cfg: DictConfig | None = None, quiet: bool = True) -> None:
+    """Compile the engine (or load it from the cache) for ``cfg`` or the default config: the
+    machine code does not depend on the values, so one config serves every run. Unless
+    ``quiet``, a cold cache says that it is compiling."""
+    from sim.engine import warm_up as compile_engine
+
+    compile_engine(model_vector(to_config(cfg) if cfg is not None else compose()), quiet)
 
 
 def provenance(cfg: DictConfig, settings, raw, wall: float, overrides: str) -> dict:
@@ -74,13 +105,6 @@ def finished_with(output_dir: Path, digest: str) -> bool | None:
     return None if attrs is None else attrs.get("config_hash") == digest
 
 
-def _label(overrides: tuple[str, ...]) -> str:
-    """The overrides that change results, as a short name of the run (scenario aside)."""
-    quiet = ("scenario=", "hydra.", "output.quiet=", "output.overwrite=", "engine.n_paths=",
-             "engine.chunk_size=", "engine.threads=", "engine.backend=")
-    return " ".join(o for o in overrides if not o.lstrip("+~").startswith(quiet))
-
-
 def _announce_threads(requested: int) -> None:
     from sim.engine import max_threads
 
@@ -124,17 +148,13 @@ def run(cfg: DictConfig, output_dir: Path, overrides: tuple[str, ...] = (),
     if previous is False:
         print(f"bubblesim: {output_dir}: results.nc was made with another config; "
               "recomputing (its summary and plots are removed)", file=sys.stderr)
-    p = model_vector(schema.model)
+    p = model_vector(schema)
     raw = simulate(p, settings, backend=settings.backend)
-    if raw.nonfinite_paths:
-        print(f"warning: {raw.nonfinite_paths} of {raw.n_paths} paths produced NaN or inf "
-              f"(first: path {raw.first_nonfinite_path}, scenario {cfg.scenario_name}); "
-              "they are counted in attrs, not averaged", file=sys.stderr)
     attrs = provenance(cfg, settings, raw, time.perf_counter() - tic, " ".join(overrides))
-    attrs["label"] = _label(overrides)
+    attrs["label"] = io.label(overrides, omit=("scenario=",))
     attrs["config_hash"] = digest
     attrs["run_hash"] = config_hash(cfg, ignore=(SHARD,))  # equal for all shards of a run
-    ds = dataset.build(raw, attrs, schema.model.start_date)
+    ds = dataset.build(raw, attrs, schema.start.date)
     output_dir.mkdir(parents=True, exist_ok=True)
     io.remove_derived(output_dir)
     io.write_dataset(ds, output_dir / io.RESULTS)

@@ -80,9 +80,9 @@ class SweepDataset(Callback):
     """Warm the compiled engine before a sweep's workers start; write sweep.nc at its end."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        from sim.engine import warm_up
+        from sim.app import warm_up
 
-        warm_up()
+        warm_up(config, quiet=False)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         from sim import sweep

@@ -8,26 +8,26 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from sim import analysis, model
-from sim.engine import ELASTICITY_BINS, ELASTICITY_RANGE, MDD_BINS, RawResults
-from sim.histogram import LINEAR, OUTSIDE
+from sim import analysis, layout
+from sim.layout import LINEAR, OUTSIDE
+from sim.raw import ELASTICITY_BINS, ELASTICITY_RANGE, MDD_BINS, RawResults
 
 SERIES = {
-    model.O_TOKEN_PRICE: ("token_price", "$/Mtok", "token price (per million tokens)"),
-    model.O_SPEND: ("spend", "$B/month", "end-user spend on tokens"),
-    model.O_COMPUTE_DEMAND: ("compute_demand", "bn GPU-h/month", "compute demanded"),
-    model.O_CAPACITY: ("capacity", "bn GPU-h/month", "installed compute capacity"),
-    model.O_CAPEX: ("capex", "$B/month", "capex orders"),
-    model.O_UTILIZATION: ("utilization", "1", "utilization of capacity"),
-    model.O_RENTAL_PRICE: ("rental_price", "$/GPU-h", "rental price of a GPU-hour"),
-    model.O_INDEX: ("index", "$B", "AI index: total equity of the three sectors"),
-    model.O_EQUITY_LABS: ("equity_labs", "$B", "equity of the labs sector"),
-    model.O_EQUITY_CLOUDS: ("equity_clouds", "$B", "equity of the clouds sector"),
-    model.O_EQUITY_VENDORS: ("equity_vendors", "$B", "equity of the vendors sector"),
-    model.O_CAPEX_TTM: ("capex_ttm", "$B", "trailing-12-month capex orders"),
-    model.O_TOKENS: ("tokens", "Ptok/month", "tokens demanded"),
+    layout.O_TOKEN_PRICE: ("token_price", "$/Mtok", "token price (per million tokens)"),
+    layout.O_SPEND: ("spend", "$B/month", "end-user spend on tokens"),
+    layout.O_COMPUTE_DEMAND: ("compute_demand", "bn GPU-h/month", "compute demanded"),
+    layout.O_CAPACITY: ("capacity", "bn GPU-h/month", "installed compute capacity"),
+    layout.O_CAPEX: ("capex", "$B/month", "capex orders"),
+    layout.O_UTILIZATION: ("utilization", "1", "utilization of capacity"),
+    layout.O_RENTAL_PRICE: ("rental_price", "$/GPU-h", "rental price of a GPU-hour"),
+    layout.O_INDEX: ("index", "$B", "AI index: total equity of the three sectors"),
+    layout.O_EQUITY_LABS: ("equity_labs", "$B", "equity of the labs sector"),
+    layout.O_EQUITY_CLOUDS: ("equity_clouds", "$B", "equity of the clouds sector"),
+    layout.O_EQUITY_VENDORS: ("equity_vendors", "$B", "equity of the vendors sector"),
+    layout.O_CAPEX_TTM: ("capex_ttm", "$B", "trailing-12-month capex orders"),
+    layout.O_TOKENS: ("tokens", "Ptok/month", "tokens demanded"),
 }
-BAND_SERIES = tuple(range(model.O_EQUITY_LABS))
+BAND_SERIES = tuple(range(layout.O_EQUITY_LABS))
 
 PER_PATH = {
     "max_drawdown": ("1", "maximum drawdown of the index (fraction of its running peak lost)"),
@@ -117,7 +117,7 @@ def _headline(raw: RawResults, recovery_km: dict, survival: dict) -> dict[str, t
         "jevons_share": _share(raw.jevons_paths, n),
         "median_realized_elasticity": tuple(x[0] for x in elasticity),
     }
-    for k, sector in enumerate(model.SECTORS):
+    for k, sector in enumerate(layout.SECTORS):
         share, se = survival["survival"][k, -1], survival["horizon_se"][k]
         lower, upper = (analysis.wilson_interval(share, n) if se == 0
                         else _symmetric(share, se)[2:])
@@ -191,7 +191,7 @@ def _bands(raw: RawResults) -> tuple[np.ndarray, np.ndarray]:
     they fall outside the histogram's range."""
     out = [analysis.band_quantiles(raw.hist[:, s, :], raw.hist_outside[:, s, :],
                                    raw.hist_edges[s], s not in LINEAR)
-           for s in range(model.N_HIST)]
+           for s in range(layout.N_HIST)]
     return np.stack([b for b, _ in out]), np.stack([c for _, c in out])
 
 
@@ -212,10 +212,10 @@ def build(raw: RawResults, attrs: dict, start_date: str) -> xr.Dataset:
                         {"units": "1", "long_name": "quantile of the max drawdown"}),
         "threshold": ("threshold", np.array(analysis.EXCEEDANCE_THRESHOLDS),
                       {"units": "1", "long_name": "max drawdown threshold"}),
-        "sector": ("sector", np.array(model.SECTORS), {"long_name": "sector"}),
+        "sector": ("sector", np.array(layout.SECTORS), {"long_name": "sector"}),
         "firm": ("firm", np.arange(raw.n_firms),
                  {"long_name": "firm within its sector (0: least levered, cheapest)"}),
-        "series": ("series", np.array([SERIES[s][0] for s in range(model.N_HIST)]),
+        "series": ("series", np.array([SERIES[s][0] for s in range(layout.N_HIST)]),
                    {"long_name": "histogrammed series"}),
         "sample": ("sample", raw.sample_index,
                    {"long_name": "global index of a sampled path"}),
@@ -245,7 +245,7 @@ def build(raw: RawResults, attrs: dict, start_date: str) -> xr.Dataset:
                       {"units": unit, "long_name": f"{long_name}, quantiles across paths"})
     data["sector_equity"] = (
         ("quantile", "time", "sector"),
-        np.stack([bands[model.O_EQUITY + k] for k in range(model.N_SECTORS)], axis=-1),
+        np.stack([bands[layout.O_EQUITY + k] for k in range(layout.N_SECTORS)], axis=-1),
         {"units": "$B", "long_name": "sector equity, quantiles across paths"})
     data["band_clipped"] = (("series", "quantile", "time"), clipped.astype(np.int8), {
         "units": "1", "long_name": "1 where the quantile lies outside the histogram range: "
@@ -264,7 +264,7 @@ def build(raw: RawResults, attrs: dict, start_date: str) -> xr.Dataset:
                                        "series), and of values below and above the range"})
     data["max_drawdown_histogram"] = (("mdd_bin",), raw.mdd_hist,
                                       {"units": "paths", "long_name": "max drawdown counts"})
-    for s in range(model.N_OBS):
+    for s in range(layout.N_OBS):
         name, unit, long_name = SERIES[s]
         data[f"sample_{name}"] = (("sample", "time"), raw.trajectories[:, :, s],
                                   {"units": unit, "long_name": f"{long_name}, sampled paths"})

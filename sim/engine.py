@@ -9,48 +9,21 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim import model
+from sim import layout, model
 from sim import reductions as R
-from sim.histogram import EXTRA_BINS, OUTSIDE, bin_edges, bin_layout, split_slab
+from sim.histogram import bin_edges, bin_layout, split_slab
+from sim.layout import EXTRA_BINS, N_HIST, N_OBS, N_SCRATCH, N_SECTORS, OUTSIDE
 from sim.params import RunSettings
-
-MDD_BINS = 1000  # histogram of max drawdown on [0, 1], kept even without per-path outputs
-ELASTICITY_RANGE = (-5.0, 5.0)
-ELASTICITY_BINS = 1000
-
-
-@dataclass
-class RawResults:
-    """What the engine hands to analysis: per-path outputs, merged counts, samples."""
-
-    n_paths: int                         # paths in this run (or shard)
-    first_path: int                      # global index of its first path
-    horizon: int
-    n_firms: int
-    hist: np.ndarray                     # (months + 1, N_HIST, bins) int64
-    hist_outside: np.ndarray             # (months + 1, N_HIST, 3) zero/NaN, below, above range
-    hist_edges: np.ndarray               # (N_HIST, bins + 1)
-    alive: np.ndarray                    # (months + 1, sectors) firms alive, summed over paths
-    mdd_hist: np.ndarray                 # (MDD_BINS,) int64
-    peak_to_trough_hist: np.ndarray      # (months + 1,) paths by peak-to-trough months
-    underwater_hist: np.ndarray          # (months + 1,) paths by months below the peak
-    recovery_events: np.ndarray          # (months + 1,) recoveries by months after trough
-    recovery_censored: np.ndarray        # (months + 1,) open drawdowns by months after trough
-    no_drawdown_paths: int               # paths whose index never fell
-    elasticity_hist: np.ndarray          # (ELASTICITY_BINS,) realized elasticity, clipped
-    jevons_paths: int                    # paths where compute demand rose as prices fell
-    alive_sq_horizon: np.ndarray         # (sectors,) sum over paths of (firms alive at T)^2
-    sample_index: np.ndarray             # (samples,) global path index of each sampled path
-    trajectories: np.ndarray             # (samples, months + 1, N_OBS)
-    nonfinite_paths: int
-    first_nonfinite_path: int            # -1 if none
-    engine_seconds: float
-    threads: int
-    per_path: dict[str, np.ndarray] = field(default_factory=dict)
+from sim.raw import (
+    ELASTICITY_BINS,
+    ELASTICITY_RANGE,
+    MDD_BINS,
+    PER_PATH_DTYPES,
+    RawResults,
+)
 
 
 def _kernel_module():
@@ -68,30 +41,14 @@ def _kernel(backend: str):
 def initial_observables(p: np.ndarray) -> np.ndarray:
     """Observables at t=0 (the same on every path)."""
     x = np.empty((model.state_layout(p)[3], 1))
-    obs = np.empty((model.N_OBS, 1))
-    model.initial_state(x, p, obs, np.empty((model.N_SCRATCH, 1)))
+    obs = np.empty((N_OBS, 1))
+    model.initial_state(x, p, obs, np.empty((N_SCRATCH, 1)))
     return obs[:, 0]
 
 
-PER_PATH_DTYPES = {
-    "max_drawdown": np.float64,
-    "peak_to_trough_months": np.int16,
-    "recovery_months": np.float64,
-    "terminal_index": np.float64,
-    "min_utilization": np.float64,
-    "rental_price_max_drawdown": np.float64,
-    "capex_max_drawdown": np.float64,
-    "sector_max_drawdown": np.float64,
-    "default_month": np.int16,
-    "months_underwater": np.int16,
-    "realized_elasticity": np.float64,
-    "demand_rose_as_prices_fell": np.int8,
-}
-
-
 def _allocate_outputs(n: int, n_firms: int) -> dict[str, np.ndarray]:
-    shapes = {"sector_max_drawdown": (n, model.N_SECTORS),
-              "default_month": (n, model.N_SECTORS, n_firms)}
+    shapes = {"sector_max_drawdown": (n, N_SECTORS),
+              "default_month": (n, N_SECTORS, n_firms)}
     return {name: np.empty(shapes.get(name, (n,)), dtype=dtype)
             for name, dtype in PER_PATH_DTYPES.items()}
 
@@ -112,8 +69,8 @@ def per_path_outputs(red: np.ndarray, defaults: np.ndarray, n_firms: int,
         "min_utilization": red[:, R.R_MIN_UTIL],
         "rental_price_max_drawdown": red[:, R.R_RENT_MDD],
         "capex_max_drawdown": red[:, R.R_CAPEX_MDD],
-        "sector_max_drawdown": red[:, R.R_SECTOR_MDD:R.R_SECTOR_MDD + model.N_SECTORS],
-        "default_month": defaults.reshape(-1, model.N_SECTORS, n_firms),
+        "sector_max_drawdown": red[:, R.R_SECTOR_MDD:R.R_SECTOR_MDD + N_SECTORS],
+        "default_month": defaults.reshape(-1, N_SECTORS, n_firms),
         "months_underwater": red[:, R.R_UNDERWATER],
         "realized_elasticity": R.realized_elasticity(
             red[:, R.R_SUM_X], red[:, R.R_SUM_Y], red[:, R.R_SUM_XX], red[:, R.R_SUM_XY],
@@ -126,9 +83,9 @@ def per_path_outputs(red: np.ndarray, defaults: np.ndarray, n_firms: int,
 
 def _alive_counts(defaults: np.ndarray, n_firms: int, horizon: int) -> np.ndarray:
     """Firms alive at each month, per sector, summed over the chunk's paths."""
-    d = defaults.reshape(-1, model.N_SECTORS, n_firms)
-    alive = np.empty((horizon + 1, model.N_SECTORS), dtype=np.int64)
-    for k in range(model.N_SECTORS):
+    d = defaults.reshape(-1, N_SECTORS, n_firms)
+    alive = np.empty((horizon + 1, N_SECTORS), dtype=np.int64)
+    for k in range(N_SECTORS):
         months = d[:, k, :].ravel()
         deaths = np.bincount(months[months >= 0], minlength=horizon + 1)[: horizon + 1]
         alive[:, k] = months.size - np.cumsum(deaths)
@@ -145,10 +102,10 @@ class _Totals:
     def __init__(self, horizon: int, n_bins: int):
         months = horizon + 1
         self.horizon = horizon
-        self.hist = np.zeros((months, model.N_HIST, n_bins), dtype=np.int64)
-        self.outside = np.zeros((months, model.N_HIST, len(OUTSIDE)), dtype=np.int64)
-        self.alive = np.zeros((months, model.N_SECTORS), dtype=np.int64)
-        self.alive_sq = np.zeros(model.N_SECTORS, dtype=np.int64)
+        self.hist = np.zeros((months, N_HIST, n_bins), dtype=np.int64)
+        self.outside = np.zeros((months, N_HIST, len(OUTSIDE)), dtype=np.int64)
+        self.alive = np.zeros((months, N_SECTORS), dtype=np.int64)
+        self.alive_sq = np.zeros(N_SECTORS, dtype=np.int64)
         self.mdd = np.zeros(MDD_BINS, dtype=np.int64)
         self.peak_to_trough = np.zeros(months, dtype=np.int64)
         self.underwater = np.zeros(months, dtype=np.int64)
@@ -162,7 +119,7 @@ class _Totals:
             n_firms: int) -> None:
         months = self.horizon + 1
         self.alive += _alive_counts(defaults, n_firms, self.horizon)
-        alive_at_horizon = (defaults.reshape(-1, model.N_SECTORS, n_firms) < 0).sum(axis=2)
+        alive_at_horizon = (defaults.reshape(-1, N_SECTORS, n_firms) < 0).sum(axis=2)
         self.alive_sq += (alive_at_horizon.astype(np.int64) ** 2).sum(axis=0)
         mdd = out["max_drawdown"]
         self.mdd += _counts(len(mdd), MDD_BINS, np.nan_to_num(mdd) * MDD_BINS)
@@ -211,15 +168,15 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
     stride = max(1, settings.n_paths // max(settings.sample_paths, 1))
     n_sample = min(settings.sample_paths, -(-settings.n_paths // stride))
     sample_index = np.arange(n_sample, dtype=np.int64) * stride
-    traj = np.full((n_sample, horizon + 1, model.N_OBS), np.nan)
-    hist_chunk = np.zeros((threads, model.N_HIST, n_bins + EXTRA_BINS, horizon + 1),
+    traj = np.full((n_sample, horizon + 1, N_OBS), np.nan)
+    hist_chunk = np.zeros((threads, N_HIST, n_bins + EXTRA_BINS, horizon + 1),
                           dtype=np.int32)
     totals = _Totals(horizon, n_bins)
     per_path = _allocate_outputs(n_total, nf) if settings.per_path else {}
     nonfinite, first_bad = 0, -1
     chunk = max(min(settings.chunk_size, n_total), 1)
     red = np.empty((chunk, R.N_RED))
-    defaults = np.empty((chunk, model.N_SECTORS * nf), dtype=np.int16)
+    defaults = np.empty((chunk, N_SECTORS * nf), dtype=np.int16)
     finite = np.empty(chunk, dtype=np.bool_)
     # A call on no paths compiles (or loads from cache) before the clock starts.
     chunk_fn(p, settings.seed, first, horizon, lower, per_unit, is_log, stride, red[:0],
@@ -260,15 +217,12 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
         threads=threads, per_path=per_path)
 
 
-def warm_up() -> None:
+def warm_up(p: np.ndarray, quiet: bool = True) -> None:
     """Compile (or load from the cache) the engine, e.g. before a sweep starts workers."""
-    from sim.params import model_vector
-    from sim.schema import ModelConfig
-
-    p = model_vector(ModelConfig())
     settings = RunSettings(n_paths=1, seed=0, chunk_size=1, threads=0, sample_paths=1,
-                           hist_bins=16, horizon=1, n_firms=ModelConfig().firms.n_firms,
-                           per_path=False, quiet=True)
+                           hist_bins=16, horizon=1,
+                           n_firms=int(p[layout.param("derived.n_firms")]), per_path=False,
+                           quiet=quiet)
     simulate(p, settings)
 
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.model import (
+from sim.layout import (
+    LINEAR,
     N_HIST,
     O_CAPACITY,
     O_CAPEX,
@@ -46,10 +47,6 @@ HIST_RANGE = {
     O_EQUITY_CLOUDS: (-6.0, 4.0),
     O_EQUITY_VENDORS: (-6.0, 4.0),
 }
-LINEAR = (O_UTILIZATION,)
-OUTSIDE = ("zero_or_nan", "below_range", "above_range")
-OUTSIDE_ZERO, OUTSIDE_BELOW, OUTSIDE_ABOVE = range(3)
-EXTRA_BINS = 3  # slab bins beyond n_bins
 
 
 def bin_layout(obs0: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

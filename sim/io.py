@@ -48,10 +48,22 @@ def lock(directory: Path, hint: str) -> FileLock:
     return held
 
 
+# overrides that do not change results, left out of a run's name (its label)
+NOT_IN_LABEL = ("hydra.", "output.quiet=", "output.overwrite=", "engine.n_paths=",
+                "engine.chunk_size=", "engine.threads=", "engine.backend=")
+
+
+def label(overrides, omit: tuple[str, ...] = ()) -> str:
+    """A run's short name: its overrides that change results, as given."""
+    return " ".join(o for o in overrides if not o.lstrip("+~").startswith((*NOT_IN_LABEL, *omit)))
+
+
 def write_failure(directory: Path, exc: OSError, hint: str) -> str:
     """One line for a failed write into ``directory``: why, and what to do (``hint``: how to
     choose another directory, e.g. "--out DIR")."""
-    reason = exc.strerror or str(exc) or type(exc).__name__
+    # the C library's words for the errno: HDF5's own message can run over several lines
+    reason = os.strerror(exc.errno) if exc.errno else (str(exc).splitlines() or [""])[0]
+    reason = reason or type(exc).__name__
     remedy = f"choose another directory with {hint}"
     if exc.errno == errno.ENOSPC:
         remedy = f"free some space or {remedy}"
@@ -121,6 +133,21 @@ def read_attrs(path: Path) -> dict | None:
     except Exception:  # noqa: BLE001  (truncated or foreign: treated as absent)
         return None
     return attrs if attrs.get("title") == TITLE else None
+
+
+def check_results(path: Path) -> str:
+    """Why a run's results.nc cannot be reported on or plotted ('' if it can), without
+    loading its data."""
+    file = results_path(path)
+    try:
+        with xr.open_dataset(file, engine="h5netcdf") as ds:
+            title, names = ds.attrs.get("title"), set(ds.variables)
+    except Exception as exc:  # noqa: BLE001  (h5py raises several types for bad files)
+        return f"{file}: not a readable NetCDF file ({type(exc).__name__})"
+    if title != TITLE:
+        return f"{file}: not a bubblesim results file"
+    missing = [name for name in REQUIRED if name not in names]
+    return f"{file}: written by an older bubblesim (no {', '.join(missing)})" if missing else ""
 
 
 def read_results(path: Path) -> xr.Dataset:

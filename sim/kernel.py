@@ -22,9 +22,10 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from sim import histogram, model, reductions, rng, vectorize
+from sim import equations, histogram, layout, model, reductions, rng, schema, vectorize
 
-_COMPILED_SOURCES = (model, reductions, rng, vectorize, histogram)
+# the modules whose source the compiled code depends on (layout's indices come from schema)
+_COMPILED_SOURCES = (model, equations, layout, schema, reductions, rng, vectorize, histogram)
 
 
 def _cache_dir() -> str:
@@ -47,18 +48,21 @@ def is_compiled() -> bool:
     about 20 s on 2 cores)."""
     return any(Path(numba.config.CACHE_DIR).rglob("kernel.simulate_chunk-*.nbi"))
 
-for _module in (model, reductions, rng, histogram):
+for _module in (layout, equations, model, reductions, rng, histogram):
     vectorize.register_module(_module)
 
 from numba import njit, prange  # noqa: E402  (after the cache directory is set)
 
-from sim.histogram import EXTRA_BINS, bin_index  # noqa: E402
-from sim.model import (  # noqa: E402
+from sim.histogram import bin_index  # noqa: E402
+from sim.layout import (  # noqa: E402
+    EXTRA_BINS,
     F_DEFAULT,
     N_HIST,
     N_OBS,
     N_SCRATCH,
     N_UNIFORMS,
+)
+from sim.model import (  # noqa: E402
     firm_row,
     initial_state,
     state_layout,

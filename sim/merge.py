@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from sim import dataset, io, model, report
-from sim.engine import RawResults
+from sim import dataset, io, layout, report
+from sim.raw import RawResults
 
 COUNTS = {  # RawResults field: dataset variable, summed over shards
     "hist": "histogram", "hist_outside": "histogram_outside", "alive": "firms_alive",
@@ -49,8 +49,8 @@ def _check_shards(shards: list[xr.Dataset]) -> list[xr.Dataset]:
 
 
 def _trajectories(shards: list[xr.Dataset]) -> np.ndarray:
-    names = [dataset.SERIES[s][0] for s in range(model.N_OBS)]
-    traj = np.full((shards[0].sizes["sample"], shards[0].sizes["time"], model.N_OBS), np.nan)
+    names = [dataset.SERIES[s][0] for s in range(layout.N_OBS)]
+    traj = np.full((shards[0].sizes["sample"], shards[0].sizes["time"], layout.N_OBS), np.nan)
     for ds in shards:
         for s, name in enumerate(names):
             values = ds[f"sample_{name}"].values

@@ -23,12 +23,17 @@ from omegaconf.errors import OmegaConfBaseException
 
 from sim.schema import Config, ConfigError, allowed_text, leaf_fields, readable_number
 
-GROUPS = ("scenario", "engine", "output")  # the config groups of conf/ (hydra/... aside)
+GROUPS = ("start", "scenario", "engine", "output")  # our config groups (hydra/... aside)
 
 
 def group_options(conf_dir: Path, group: str) -> list[str]:
-    """The options of a config group: the YAML files of conf/<group>/."""
-    return sorted(p.stem for p in (Path(conf_dir) / group).glob("*.yaml"))
+    """The options of a config group: the YAML files of conf/<group>/ and the defaults the
+    schema registers (sim.schema.register_configs)."""
+    from hydra.core.config_store import ConfigStore
+
+    stored = ConfigStore.instance().repo.get(group, {})
+    names = {p.stem for p in (Path(conf_dir) / group).glob("*.yaml")}
+    return sorted(names | {name.removesuffix(".yaml") for name in stored})
 
 
 def override_args(argv: list[str]) -> list[str]:

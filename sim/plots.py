@@ -501,7 +501,8 @@ def sweep_footer(runs: dict[str, xr.Dataset], common: list[str]) -> str:
     paths = (f"{paths_text(next(iter(n.values())))} per job" if len(set(n.values())) == 1
              else "paths " + ", ".join(f"job {job}: {k:,}" for job, k in n.items()))
     seeds = sorted({str(ds.attrs.get("seed", "?")) for ds in runs.values()})
-    parts = [f"bubblesim sweep | {len(runs)} jobs | {paths} | seed {', '.join(seeds)}"]
+    jobs = "1 job" if len(runs) == 1 else f"{len(runs)} jobs"
+    parts = [f"bubblesim sweep | {jobs} | {paths} | seed {', '.join(seeds)}"]
     if common:
         parts.append(f"all jobs: {' '.join(common)}")
     return " | ".join(parts)
@@ -579,8 +580,7 @@ def plot_sweep(sweep_dir: Path, fmt: str = "png", out_dir: Path | None = None,
         kind = "error" if strict else "warning"
         print(f"bubblesim-plot: {kind}: {sweep_dir}: {job.describe()}", file=sys.stderr)
     if missing and strict:
-        raise io.OutputError(f"{sweep_dir}: {len(missing)} of {len(jobs)} jobs did not "
-                             "finish (--strict)")
+        raise io.OutputError(f"{len(missing)} jobs did not finish (--strict)")
     runs = {job.name: io.read_results(job.path) for job in jobs if job.status == "finished"}
     if not runs:
         raise io.OutputError(f"{sweep_dir}: no job finished")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.model import (
+from sim.layout import (
     N_SECTORS,
     O_CAPEX_TTM,
     O_COMPUTE_DEMAND,

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.histogram import EXTRA_BINS, bin_index
-from sim.model import (
+from sim.histogram import bin_index
+from sim.layout import (
+    EXTRA_BINS,
     F_DEFAULT,
-    FIRM_FIELDS,
+    N_FIRM_ROWS,
     N_HIST,
     N_OBS,
     N_SCRATCH,
     N_UNIFORMS,
+)
+from sim.model import (
     initial_state,
     state_layout,
     step,
@@ -59,7 +62,7 @@ def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample
             _record(t, obs, hist[0], lower, per_unit, is_log, n_bins)
             traj[slots, t, :] = obs[:, sampled].T
     red_out[:] = red.T
-    defaults_out[:] = x[layout[2] + F_DEFAULT::FIRM_FIELDS].T.astype(np.int16)
+    defaults_out[:] = x[layout[2] + F_DEFAULT::N_FIRM_ROWS].T.astype(np.int16)
     finite_out[:] = np.isfinite(x).all(axis=0) & np.isfinite(red).all(axis=0)
 
 

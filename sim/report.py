@@ -186,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     for line in problems:
         print(f"bubblesim-report: {kind}: {line}", file=sys.stderr)
     if problems and args.strict:
+        print(f"bubblesim-report: {len(problems)} jobs did not finish (--strict)",
+              file=sys.stderr)
         return 1
     sys.stdout.write(table(_distinct(rows)))
     return 0

@@ -118,7 +118,9 @@ def check(need: Estimate, n_paths: int, output_dir: Path, memory: float | None =
             + " or ".join(_memory_remedies(need, memory)))
     disk = free_disk(output_dir) if disk is None else disk
     if need.results_file > disk:
+        remedy = ("output.per_path=false" if need.per_path > need.results_file / 2 else
+                  "fewer engine.hist_bins, engine.sample_paths or model.horizon_months")
         raise ResourceError(
             f"not enough disk space: results.nc may take up to "
             f"{gigabytes(need.results_file)} but {output_dir} has {gigabytes(disk)} free; "
-            "free some space, choose another hydra.run.dir, or use output.per_path=false")
+            f"free some space, choose another hydra.run.dir, or use {remedy}")

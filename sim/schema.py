@@ -4,6 +4,11 @@ The dataclasses are registered in Hydra's ConfigStore (``base_config``), so a wr
 unknown key fails when the config is composed. Ranges live in each field's metadata and are
 checked by :func:`sim.params.validate`; docs/model.md is the prose version of this file.
 
+Two kinds of numbers: ``StartConfig`` is the state of the world at t=0, data without defaults
+here (the values and their sources are in conf/start/NAME.yaml); everything under
+``ModelConfig`` is a forward-looking assumption with its default here, which scenario files
+(conf/scenario/) override.
+
 Units: money in billions of US dollars (``$B``), compute in billions of GPU-hours
 (``bn GPU-h``), tokens in quadrillions (``Ptok``); token prices are $ per million tokens.
 """
@@ -17,6 +22,7 @@ from enum import Enum
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
 
 INF = math.inf
 
@@ -37,12 +43,109 @@ def setting(default: Any, allowed: str, doc: str) -> Any:
     return field(default=default, metadata={"allowed": allowed, "doc": doc})
 
 
+# --- the state of the world at t=0 (conf/start/*.yaml: data, every figure sourced there) ---
+def data(unit: str, lo: float, hi: float, doc: str, *, open_lo: bool = False,
+         open_hi: bool = False) -> Any:
+    """A field of the starting state: no default here, its value and source are in the
+    start file (conf/start/NAME.yaml), so a number lives in one place only."""
+    return param(MISSING, unit, lo, hi, doc, open_lo=open_lo, open_hi=open_hi)
+
+
+def firm_data(unit: str, lo: float, hi: float, doc: str) -> Any:
+    """A list with one value per firm of a sector (element ranges as for ``data``)."""
+    return param(MISSING, unit, lo, hi, doc)
+
+
+def names() -> Any:
+    return setting(MISSING, "one name per firm", "the firms of the sector, in the order of the "
+                   "lists below")
+
+
+@dataclass
+class ComputeStart:
+    capacity: float = data("bn GPU-h/month", 0.0, INF, "installed AI compute capacity K0",
+                           open_lo=True)
+    utilization: float = data("1", 0.0, 1.0, "share of capacity doing paid work U0",
+                              open_lo=True)
+    rent: float = data("$/GPU-h", 0.0, INF, "rental price of a GPU-hour r0", open_lo=True)
+    unit_cost: float = data("$/GPU-h", 0.0, INF,
+                            "all-in cost of a GPU-hour c0 (amortized capex, power, staff)",
+                            open_lo=True)
+    opex_share: float = data("1", 0.0, 1.0, "cash operating share of the all-in cost")
+    capex_per_capacity: float = data("$ per GPU-h/month", 0.0, INF,
+                                     "capex that adds one GPU-hour per month of capacity",
+                                     open_lo=True)
+    capex: float = data("$B/month", 0.0, INF, "AI capex run-rate of the clouds X0",
+                        open_lo=True)
+    build_lag: int = data("months", 1, 60, "months from an order to energised capacity")
+    useful_life: float = data("yr", 0.0, 30.0, "accounting useful life of AI servers",
+                              open_lo=True)
+
+
+@dataclass
+class TokensStart:
+    tokens: float = data("Ptok/month", 0.0, INF, "tokens served per month Q0", open_lo=True)
+    spend: float = data("$B/month", 0.0, INF, "end-user spend on AI models S0 (labs' revenue)",
+                        open_lo=True)
+    inference_share: float = data("1", 0.0, 1.0, "share of served compute used for inference",
+                                  open_lo=True)
+    adoption: float = data("1", 0.0, 1.0, "adoption share A0 on the Bass curve", open_lo=True)
+
+
+@dataclass
+class FirmsStart:
+    names: list[str] = names()
+    share: list[float] = firm_data("1", 0.0, 1.0, "share of the sector's revenue (sums to 1)")
+    cash: list[float] = firm_data("$B", 0.0, INF, "cash and marketable securities")
+    debt: list[float] = firm_data("$B", 0.0, INF, "debt, leases included")
+    value: list[float] = firm_data("$B", 0.0, INF, "market value of the AI business's equity")
+    other_cash: list[float] = firm_data("$B/month", -INF, INF,
+                                        "cash flow from other businesses or a parent")
+    revenue_growth: float = data("1/yr", -5.0, 5.0, "trailing log growth of sector revenue")
+
+
+@dataclass
+class LabsStart(FirmsStart):
+    training_share: list[float] = firm_data("1", 0.0, 1.0,
+                                            "share of the sector's training compute")
+    fixed: float = data("$B/month", 0.0, INF, "labs' costs besides compute (staff, other)")
+
+
+@dataclass
+class CloudsStart(FirmsStart):
+    debt_share: list[float] = firm_data("1", 0.0, 1.0, "share of capex financed with debt")
+
+
+@dataclass
+class VendorsStart(FirmsStart):
+    gpu_share: float = data("1", 0.0, 1.0, "vendors' share of AI capex (chips and systems)")
+    gross_margin: float = data("1", 0.0, 1.0, "vendors' gross margin")
+    fixed: float = data("$B/month", 0.0, INF, "vendors' operating costs (R&D, SG&A)")
+
+
+@dataclass
+class FinanceStart:
+    risk_free: float = data("1/yr", 0.0, 1.0, "risk-free interest rate")
+    spread: float = data("1/yr", 0.0, 1.0, "average credit spread of the sectors' debt")
+
+
+@dataclass
+class StartConfig:
+    date: str = setting(MISSING, "YYYY-MM", "calendar month of t=0")
+    compute: ComputeStart = field(default_factory=ComputeStart)
+    tokens: TokensStart = field(default_factory=TokensStart)
+    labs: LabsStart = field(default_factory=LabsStart)
+    clouds: CloudsStart = field(default_factory=CloudsStart)
+    vendors: VendorsStart = field(default_factory=VendorsStart)
+    finance: FinanceStart = field(default_factory=FinanceStart)
+
+
+# --- forward-looking assumptions (scenario files override these defaults) ---------------
 @dataclass
 class EfficiencyConfig:
-    tau0: float = param(10.0, "Mtok/GPU-h", 0.0, INF, "tokens served per GPU-hour at t=0",
-                        open_lo=True)
-    growth: float = param(0.9, "1/yr", -10.0, 10.0,
-                          "drift of log efficiency (algorithms + hardware), before jumps")
+    growth: float = param(0.6, "1/yr", -10.0, 10.0,
+                          "drift of log tokens per H100e-hour (algorithms, net of bigger "
+                          "models)")
     volatility: float = param(0.25, "1/sqrt(yr)", 0.0, 5.0, "volatility of log efficiency")
     jump_rate: float = param(0.5, "1/yr", 0.0, 24.0,
                              "rate of efficiency shocks (e.g. a cheap open model)")
@@ -52,31 +155,23 @@ class EfficiencyConfig:
 
 @dataclass
 class CostConfig:
-    c0: float = param(2.0, "$/GPU-h", 0.0, INF,
-                      "all-in cost of a GPU-hour at t=0 (amortized capex, power, cooling)",
-                      open_lo=True)
-    growth: float = param(-0.05, "1/yr", -5.0, 5.0, "drift of the log all-in cost")
+    growth: float = param(-0.3, "1/yr", -5.0, 5.0,
+                          "drift of the log all-in cost of an H100e-hour (hardware progress)")
     volatility: float = param(0.05, "1/sqrt(yr)", 0.0, 5.0, "volatility of the log cost")
-    opex_share: float = param(0.3, "1", 0.0, 1.0,
-                              "cash operating share of the all-in cost (power, cooling, staff)")
-    capex_per_capacity: float = param(45.0, "$ per GPU-h/month", 0.0, INF,
-                                      "capex to add one GPU-hour per month of capacity",
-                                      open_lo=True)
 
 
 @dataclass
 class PricesConfig:
     rent_floor: float = param(0.3, "1", 0.0, 10.0,
                               "rental price / cost at zero utilization (dumped spare capacity)")
-    rent_cap: float = param(1.8, "1", 0.0, 10.0, "rental price / cost at full utilization")
-    rent_curvature: float = param(1.5, "1", 0.1, 10.0, "curvature of the utilization markup")
+    rent_curvature: float = param(3.0, "1", 0.1, 10.0, "curvature of the utilization markup")
     rent_adjustment: float = param(0.25, "1/month", 0.0, 1.0,
                                    "share of the log gap to the clearing rent closed per month",
                                    open_lo=True)
-    margin0: float = param(1.5, "1", 0.0, 100.0, "labs' markup over compute cost at t=0")
-    margin_floor: float = param(0.5, "1", 0.0, 100.0, "competitive long-run lab markup")
+    margin_floor: float = param(1.0, "1", -0.99, 100.0,
+                                "long-run lab markup over compute (gross margin 50% at 1)")
     margin_decay: float = param(0.3, "1/yr", 0.0, 20.0,
-                                "speed at which competition compresses the markup")
+                                "speed at which competition moves the markup to its floor")
     fire_sale_discount: float = param(0.5, "1", 0.0, 1.0,
                                       "rent cut when all capacity is sold off by defaulters")
     fire_sale_halflife: float = param(6.0, "months", 0.0, 600.0,
@@ -85,38 +180,52 @@ class PricesConfig:
 
 @dataclass
 class DemandConfig:
-    elasticity: float = param(1.15, "1", 0.0, 10.0,
+    elasticity: float = param(1.2, "1", 0.0, 10.0,
                               "price elasticity of token demand eps (Jevons holds if > 1)",
                               open_lo=True)
-    spend0: float = param(5.0, "$B/month", 0.0, INF, "end-user spend on tokens at t=0",
-                          open_lo=True)
-    adoption0: float = param(0.3, "1", 0.0, 1.0, "adoption share at t=0", open_lo=True)
     bass_p: float = param(0.03, "1/yr", 0.0, 10.0, "Bass innovation coefficient p")
-    bass_q: float = param(0.35, "1/yr", 0.0, 10.0, "Bass imitation coefficient q")
+    bass_q: float = param(0.5, "1/yr", 0.0, 10.0, "Bass imitation coefficient q")
     adoption_volatility: float = param(0.2, "1/sqrt(yr)", 0.0, 5.0,
                                        "volatility of the log adoption increment")
-    training0: float = param(4.0, "$B/month", 0.0, INF, "labs' training compute budget at t=0")
-    training_growth: float = param(0.2, "1/yr", -5.0, 5.0, "growth rate of the training budget")
-    training_cut: float = param(0.9, "1", 0.0, 1.0,
-                                "share of own training labs cut when outside funding closes")
+
+
+@dataclass
+class LabsConfig:
+    training_growth: float = param(0.6, "1/yr", -5.0, 5.0,
+                                   "growth of the labs' planned training budgets at t=0")
+    training_growth_end: float = param(0.05, "1/yr", -5.0, 5.0,
+                                       "long-run growth of training budgets")
+    maturity_halflife: float = param(2.5, "yr", 0.0, 100.0,
+                                     "half-life of the decay of budget growth to its long-run "
+                                     "rate", open_lo=True)
+    max_dilution: float = param(0.2, "1", 0.0, 1.0,
+                                "largest share of a lab's value one funding round can buy")
+    runway_target: float = param(6.0, "months", 0.0, 120.0,
+                                 "months of planned training a lab keeps in cash; below it, "
+                                 "it cuts training", open_lo=True)
+    training_cut: float = param(0.7, "1", 0.0, 1.0,
+                                "share of training a lab cuts when its cash runs out")
+    round_trigger: float = param(12.0, "months", 0.0, 120.0,
+                                 "runway (months of burn) below which a lab raises a round")
+    round_months: float = param(18.0, "months", 0.0, 120.0,
+                                "months of burn a funding round covers when fully open")
+    funding_growth_beta: float = param(0.3, "yr", 0.0, 20.0,
+                                       "how much faster revenue growth opens funding "
+                                       "(per 1/yr above the narrative)")
 
 
 @dataclass
 class CapacityConfig:
-    utilization0: float = param(0.8, "1", 0.0, 1.0, "utilization at t=0", open_lo=True)
+    depreciation: float = param(0.2, "1/yr", 0.0, 5.0,
+                                "economic retirement rate of capacity (1/economic life)")
     target_utilization: float = param(0.8, "1", 0.0, 1.0,
                                       "utilization that capacity planners aim for", open_lo=True)
-    build_lag: int = param(6, "months", 1, 60, "months from order to usable capacity")
-    depreciation: float = param(0.2, "1/yr", 0.0, 5.0,
-                                "capacity retirement rate (1/useful life)")
     adjustment_months: float = param(12.0, "months", 1.0, 600.0,
                                      "months over which planners close a capacity gap")
-    max_growth: float = param(0.08, "1/month", 0.0, 10.0,
-                              "power cap: largest order as a share of installed capacity")
+    max_growth: float = param(0.15, "1/month", 0.0, 10.0,
+                              "largest order as a share of installed capacity (power, supply)")
     expectation_weight: float = param(0.1, "1", 0.0, 1.0,
                                       "monthly weight of new growth in adaptive expectations")
-    growth0: float = param(0.4, "1/yr", -5.0, 5.0,
-                           "expected growth of compute demand at t=0")
     optimism: float = param(0.3, "1", 0.0, 5.0,
                             "log-scaling of the capacity forecast with sentiment")
     maintenance_share: float = param(0.5, "1", 0.0, 1.0,
@@ -126,51 +235,36 @@ class CapacityConfig:
 @dataclass
 class FinanceConfig:
     circular_share: float = param(0.2, "1", 0.0, 1.0,
-                                  "share of lab training compute funded by clouds and vendors")
+                                  "share of lab training funded by clouds and vendors")
     circular_cloud_share: float = param(0.6, "1", 0.0, 1.0,
                                         "circular investment share paid by clouds (rest: vendors)")
-    vc_ratio: float = param(1.0, "1", 0.0, 10.0,
-                            "outside funding of labs per $ of own training spend, in good times")
-    gpu_share: float = param(0.25, "1", 0.0, 1.0, "vendors' revenue share of capex orders")
-    vendor_gross_margin: float = param(0.7, "1", 0.0, 1.0, "chip vendors' gross margin")
-    lab_fixed: float = param(1.0, "$B/month", 0.0, INF, "labs' fixed costs besides compute")
-    vendor_fixed: float = param(0.5, "$B/month", 0.0, INF, "vendors' fixed costs")
-    cloud_other_cash: float = param(12.0, "$B/month", 0.0, INF,
-                                    "clouds' cash flow from other businesses")
-    cloud_other_growth: float = param(0.1, "1/yr", -5.0, 5.0,
-                                      "growth rate of the clouds' other cash flow")
-    risk_free: float = param(0.04, "1/yr", 0.0, 1.0, "risk-free interest rate")
-    spread0: float = param(0.03, "1/yr", 0.0, 1.0, "credit spread at neutral sentiment")
-    spread_sensitivity: float = param(0.5, "1", 0.0, 5.0,
-                                      "log change of the spread per unit of falling sentiment")
-    debt_maturity: float = param(60.0, "months", 1.0, 1200.0, "average debt maturity")
-    credit_multiple: float = param(1.5, "1", 0.0, 20.0,
-                                   "credit limit as a multiple of annual revenue, in good times")
-    gate_center: float = param(-0.5, "1", -10.0, 10.0,
+    credit_multiple: float = param(6.0, "1", 0.0, 20.0,
+                                   "credit limit as a multiple of annual EBITDA, in good times")
+    loan_to_value: float = param(0.6, "1", 0.0, 1.0,
+                                 "credit secured by a cloud's capacity per $ of its book value")
+    target_leverage: float = param(5.0, "1", 0.0, 20.0,
+                                   "debt / annual EBITDA above which a cloud stops borrowing "
+                                   "for capex (lenders still roll debt over up to the limit)")
+    capex_pacing: float = param(12.0, "months", 1.0, 120.0,
+                                "months over which a cloud would spend its cash and credit on "
+                                "capex")
+    gate_center: float = param(-1.0, "1", -10.0, 10.0,
                                "sentiment at which funding and credit are half open")
     gate_width: float = param(0.4, "1", 0.0, 10.0, "width of the funding gate", open_lo=True)
-    cash0_labs: float = param(40.0, "$B", 0.0, INF, "labs' cash at t=0")
-    cash0_clouds: float = param(150.0, "$B", 0.0, INF, "clouds' cash at t=0")
-    cash0_vendors: float = param(60.0, "$B", 0.0, INF, "vendors' cash at t=0")
-    debt0_labs: float = param(0.0, "$B", 0.0, INF, "labs' debt at t=0")
-    debt0_clouds: float = param(120.0, "$B", 0.0, INF, "clouds' debt at t=0")
-    debt0_vendors: float = param(10.0, "$B", 0.0, INF, "vendors' debt at t=0")
-
-
-@dataclass
-class FirmsConfig:
-    n_firms: int = param(5, "firms", 1, 20, "firms per sector")
-    leverage_low: float = param(0.1, "1", 0.0, 1.0,
-                                "debt-financed share of capex of the least levered firm")
-    leverage_high: float = param(0.8, "1", 0.0, 1.0,
-                                 "debt-financed share of capex of the most levered firm")
-    cost_spread: float = param(0.2, "1", 0.0, 0.9,
-                               "firm cost multipliers span 1 +- cost_spread (cheapest first)")
+    spread_sensitivity: float = param(0.5, "1", 0.0, 5.0,
+                                      "log change of spreads per unit of falling sentiment")
+    leverage_spread: float = param(1.0, "1", 0.0, 10.0,
+                                   "relative rise of a firm's spread per unit of debt/EBITDA")
+    debt_maturity: float = param(60.0, "months", 1.0, 1200.0, "average debt maturity")
+    payout_rate: float = param(0.3, "1/month", 0.0, 1.0,
+                               "share of cash above the buffer paid out each month")
+    cash_buffer_months: float = param(6.0, "months", 0.0, 120.0,
+                                      "months of costs a firm keeps before paying out")
 
 
 @dataclass
 class SentimentConfig:
-    s0: float = param(0.0, "1", -10.0, 10.0, "sentiment at t=0 (0 = neutral)")
+    s0: float = param(0.0, "1", -10.0, 10.0, "common AI sentiment at t=0 (0 = neutral)")
     persistence: float = param(0.95, "1/month", 0.0, 1.0, "AR(1) coefficient per month",
                                open_hi=True)
     volatility: float = param(0.3, "1/sqrt(yr)", 0.0, 10.0, "volatility of sentiment")
@@ -178,9 +272,13 @@ class SentimentConfig:
                                       "response to growth surprises (per 1/yr of surprise)")
     utilization_sensitivity: float = param(1.0, "1", 0.0, 20.0,
                                            "response to utilization above/below target")
-    narrative_growth: float = param(0.4, "1/yr", -5.0, 5.0,
-                                    "growth of compute demand the market expects")
-    disappointment_threshold: float = param(0.2, "1/yr", 0.0, 10.0,
+    narrative_growth: float = param(0.8, "1/yr", -5.0, 5.0,
+                                    "growth of end-user AI revenue the market's story promises "
+                                    "at t=0")
+    narrative_weight: float = param(0.08, "1/month", 0.0, 1.0,
+                                    "monthly weight with which the story follows expected "
+                                    "growth (slow: a fast slowdown disappoints)")
+    disappointment_threshold: float = param(0.25, "1/yr", 0.0, 10.0,
                                             "shortfall of growth that counts as disappointing")
     break_months: int = param(6, "months", 1, 600,
                               "months of disappointment before the narrative breaks")
@@ -191,16 +289,24 @@ class SentimentConfig:
 
 
 @dataclass
+class SectorMoodConfig:
+    persistence: float = param(0.9, "1/month", 0.0, 1.0, "AR(1) coefficient of a sector's mood",
+                               open_hi=True)
+    volatility: float = param(0.2, "1/sqrt(yr)", 0.0, 10.0, "volatility of a sector's mood")
+    growth_sensitivity: float = param(0.5, "yr", 0.0, 20.0,
+                                      "response of a sector's mood to its revenue-growth "
+                                      "surprise")
+
+
+@dataclass
 class ValuationConfig:
-    multiple_labs: float = param(15.0, "1", 0.0, 1000.0, "labs' EV / annual revenue",
-                                 open_lo=True)
-    multiple_clouds: float = param(8.0, "1", 0.0, 1000.0, "clouds' EV / annual revenue",
-                                   open_lo=True)
-    multiple_vendors: float = param(12.0, "1", 0.0, 1000.0, "vendors' EV / annual revenue",
-                                    open_lo=True)
-    sentiment_beta: float = param(0.5, "1", 0.0, 10.0, "log change of multiples per unit sentiment")
-    growth_beta: float = param(0.5, "yr", 0.0, 10.0,
-                               "log change of multiples per 1/yr of expected-growth surprise")
+    sentiment_beta: float = param(0.5, "1", 0.0, 10.0, "log change of multiples per unit mood")
+    expectation_weight: float = param(0.05, "1", 0.0, 1.0,
+                                      "monthly weight of new revenue growth in expectations",
+                                      open_lo=True)
+    floor: float = param(0.05, "1/yr", 0.0, 10.0,
+                         "least growth + margin a sector is valued on (losses lower value "
+                         "down to this)")
     revenue_smoothing: float = param(0.25, "1", 0.0, 1.0,
                                      "monthly weight of new revenue in the valued run-rate",
                                      open_lo=True)
@@ -209,15 +315,15 @@ class ValuationConfig:
 @dataclass
 class ModelConfig:
     horizon_months: int = param(120, "months", 1, 600, "simulated horizon")
-    start_date: str = setting("2026-01", "YYYY-MM", "calendar month of t=0 (labels only)")
     efficiency: EfficiencyConfig = field(default_factory=EfficiencyConfig)
     cost: CostConfig = field(default_factory=CostConfig)
     prices: PricesConfig = field(default_factory=PricesConfig)
     demand: DemandConfig = field(default_factory=DemandConfig)
+    labs: LabsConfig = field(default_factory=LabsConfig)
     capacity: CapacityConfig = field(default_factory=CapacityConfig)
     finance: FinanceConfig = field(default_factory=FinanceConfig)
-    firms: FirmsConfig = field(default_factory=FirmsConfig)
     sentiment: SentimentConfig = field(default_factory=SentimentConfig)
+    sectors: SectorMoodConfig = field(default_factory=SectorMoodConfig)
     valuation: ValuationConfig = field(default_factory=ValuationConfig)
 
 
@@ -257,14 +363,21 @@ class OutputConfig:
 class Config:
     scenario_name: str = setting("soft_landing", "any text",
                                  "name of the scenario (set by conf/scenario/NAME.yaml)")
+    start_name: str = setting("2026q1", "any text",
+                              "name of the starting state (set by conf/start/NAME.yaml)")
+    start: StartConfig = field(default_factory=StartConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
 
 
 def register_configs() -> None:
-    """Register the schema so ``conf/config.yaml`` can extend it (idempotent)."""
-    ConfigStore.instance().store(name="base_config", node=Config)
+    """Register the schema so ``conf/config.yaml`` can extend it, and the engine and output
+    groups' defaults straight from their dataclasses (no YAML copy of them; idempotent)."""
+    store = ConfigStore.instance()
+    store.store(name="base_config", node=Config)
+    store.store(group="engine", name="default", node=EngineConfig)
+    store.store(group="output", name="default", node=OutputConfig)
 
 
 def leaf_fields(cls: type = Config, prefix: str = "") -> Iterator[tuple[str, Field]]:

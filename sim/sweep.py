@@ -90,7 +90,8 @@ class Job:
 
     @property
     def settings(self) -> str:
-        return " ".join(f"{k}={v}" for k, v in self.overrides.items())
+        """The job's overrides that change results (as in a run's label)."""
+        return io.label(f"{k}={v}" for k, v in self.overrides.items())
 
     def describe(self) -> str:
         return f"job {self.name} ({self.settings}): {self.status}" + (
@@ -121,9 +122,8 @@ def _status(job_dir: Path) -> tuple[str, str]:
         return "failed", (job_dir / FAILED).read_text().strip()
     if not (job_dir / io.RESULTS).exists():
         return "unfinished", "no results.nc (interrupted, still running, or deleted)"
-    if io.read_attrs(job_dir) is None:
-        return "unreadable", f"{job_dir / io.RESULTS} is not a readable bubblesim results file"
-    return "finished", ""
+    problem = io.check_results(job_dir)
+    return ("unreadable", problem) if problem else ("finished", "")
 
 
 def sweep_jobs(sweep_dir: Path) -> list[Job]:
@@ -138,7 +138,7 @@ def sweep_jobs(sweep_dir: Path) -> list[Job]:
                             *_status(present[name])))
         else:
             jobs.append(Job(name, sweep_dir / name, _parsed(expected[name]), "missing",
-                            "its directory is gone"))
+                            "no directory: not started, or deleted"))
     return jobs
 
 

@@ -16,10 +16,10 @@ from sim.schema import leaf_fields, range_text, readable_number
 # the keys a first-time user reaches for; every key is in docs/model.md#parameters
 MAIN_KEYS = (
     "engine.n_paths", "engine.seed", "engine.threads", "engine.backend",
-    "model.horizon_months", "model.start_date",
+    "model.horizon_months",
     "model.demand.elasticity", "model.efficiency.growth", "model.efficiency.jump_rate",
-    "model.capacity.build_lag", "model.capacity.optimism", "model.finance.circular_share",
-    "model.finance.debt0_clouds", "model.sentiment.s0",
+    "model.labs.training_growth", "model.capacity.optimism", "model.finance.circular_share",
+    "model.sentiment.narrative_growth", "model.sentiment.s0",
     "output.per_path", "output.quiet", "output.overwrite",
 )
 COMMANDS = (
@@ -71,9 +71,13 @@ def help_text(conf_dir: Path) -> str:
     """The whole --help page."""
     scenarios = [(name, story(Path(conf_dir) / "scenario" / f"{name}.yaml"))
                  for name in group_options(conf_dir, "scenario")]
+    starts = [(name, story(Path(conf_dir) / "start" / f"{name}.yaml"))
+              for name in group_options(conf_dir, "start")]
     lines = ["bubblesim: Monte Carlo simulation of AI-infrastructure boom-and-bust scenarios",
              "", "Commands:", *_table(COMMANDS), "",
-             "Scenarios (scenario=NAME):", *_table(scenarios), "",
+             "Starting states (start=NAME: the world at t=0, from data):", *_table(starts), "",
+             "Scenarios (scenario=NAME: assumptions about what comes next):",
+             *_table(scenarios), "",
              "Main parameters (KEY=VALUE; unit, default, allowed range, meaning):",
              *_table(_parameter_rows()), "",
              f"All {len(dict(leaf_fields()))} keys with units, defaults, ranges and sources: "

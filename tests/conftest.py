@@ -50,7 +50,7 @@ def run_small(*overrides: str, n_paths: int = 2000, backend: str = "numba",
     cfg = schema(*overrides)
     s = replace(run_settings(cfg), n_paths=n_paths, chunk_size=settings.pop("chunk_size", n_paths),
                 quiet=True, **settings)
-    return simulate(model_vector(cfg.model), s, backend=backend, cheap_random=cheap_random)
+    return simulate(model_vector(cfg), s, backend=backend, cheap_random=cheap_random)
 
 
 def without_root_override(command: list[str]) -> list[str]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 
 import pytest
+import yaml
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ValidationError
 
-from conftest import SCENARIOS, compose_config, run_cli, schema
+from conftest import CONF, SCENARIOS, compose_config, run_cli, schema
 from sim.params import ConfigError, validate
 
 
@@ -22,7 +23,15 @@ def test_scenarios_compose_and_validate(name):
 def test_scenarios_differ_only_where_they_say():
     soft, crash = schema("scenario=soft_landing"), schema("scenario=dotcom_crash")
     assert crash.model.demand.elasticity < 1.0 < soft.model.demand.elasticity
-    assert crash.model.finance.debt0_clouds > soft.model.finance.debt0_clouds
+    assert crash.model.finance.circular_share > soft.model.finance.circular_share
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_scenarios_share_the_start_and_set_only_assumptions(name):
+    text = (CONF / "scenario" / f"{name}.yaml").read_text()
+    keys = yaml.safe_load(text)
+    assert set(keys) <= {"scenario_name", "model"}, keys
+    assert schema(f"scenario={name}").start == schema().start
 
 
 def test_required_keys_exist_and_override():
@@ -40,9 +49,10 @@ def test_required_keys_exist_and_override():
     ("model.demand.elasticity=0", "model.demand.elasticity"),
     ("model.demand.elasticity=-1", "model.demand.elasticity"),
     ("model.finance.circular_share=1.5", "model.finance.circular_share"),
-    ("model.finance.gpu_share=-0.1", "model.finance.gpu_share"),
+    ("start.vendors.gpu_share=-0.1", "start.vendors.gpu_share"),
     ("model.demand.bass_q=nan", "model.demand.bass_q"),
-    ("model.cost.c0=inf", "model.cost.c0"),
+    ("start.compute.unit_cost=inf", "start.compute.unit_cost"),
+    ("start.labs.cash=[1,2,3,4,-5]", "start.labs.cash[4]"),
 ])
 def test_invalid_values_name_key_and_range(override, key):
     with pytest.raises(ConfigError) as err:
@@ -52,9 +62,15 @@ def test_invalid_values_name_key_and_range(override, key):
     assert "range" in message and "\n" not in message
 
 
-def test_cross_field_constraint():
-    with pytest.raises(ConfigError, match="rent_cap"):
-        schema("model.prices.rent_cap=0.1", "model.prices.rent_floor=0.5")
+def test_cross_field_constraints():
+    with pytest.raises(ConfigError, match="rent_floor"):
+        schema("model.prices.rent_floor=2")  # the start's rent would lie below the curve
+    with pytest.raises(ConfigError, match="max_growth"):
+        schema("model.capacity.max_growth=0.01")  # the order book would hit the cap at once
+    with pytest.raises(ConfigError, match="sums to"):
+        schema("start.labs.share=[0.5,0.5,0.5,0,0]")
+    with pytest.raises(ConfigError, match="one per firm"):
+        schema("start.labs.cash=[1,2]")
 
 
 @pytest.mark.parametrize("override", ["engine.n_paths=many", "model.demand.elasticity=abc"])
@@ -97,5 +113,5 @@ def test_cli_errors_are_short_and_leave_nothing(tmp_path, override, code, needle
 
 
 def test_start_date_must_be_a_month():
-    with pytest.raises(ConfigError, match="model.start_date"):
-        schema("model.start_date=someday")
+    with pytest.raises(ConfigError, match="start.date"):
+        schema("start.date=someday")

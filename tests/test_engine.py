@@ -77,7 +77,7 @@ def test_identical_across_threads_and_chunk_sizes(tmp_path):
 
 def test_nonfinite_paths_are_counted_not_averaged():
     cfg = schema()
-    p = model_vector(cfg.model)
+    p = model_vector(cfg)
     p[model.P_TAU_VOL] = np.nan
     raw = simulate(p, replace(run_settings(cfg), n_paths=300, chunk_size=100, quiet=True))
     assert raw.nonfinite_paths == 300

@@ -22,7 +22,7 @@ BAD_TEXT = ["abc", "[1,2]", "{a: 1}", "null", "nan", "inf", "-inf", "1e400", "''
 
 
 def _numbers(meta: dict, integer: bool) -> st.SearchStrategy:
-    lo, hi = meta["lo"], meta["hi"]
+    lo, hi = max(meta["lo"], -1e6), meta["hi"]
     inside_hi = min(hi, lo + 1e6) if math.isfinite(hi) else lo + 1e6
     inside = (st.integers(int(lo), int(min(inside_hi, 2**62))) if integer else
               st.floats(lo, inside_hi, allow_nan=False, allow_infinity=False))
@@ -33,7 +33,10 @@ def _numbers(meta: dict, integer: bool) -> st.SearchStrategy:
 
 def _value(key: str) -> st.SearchStrategy:
     f = FIELDS[key]
-    if "lo" in f.metadata:
+    if str(f.type).startswith("list"):  # a per-firm list: five values, or too few
+        one = _numbers(f.metadata, False).map(str) if "lo" in f.metadata else st.just("x")
+        good = st.lists(one, min_size=1, max_size=5).map(lambda v: "[" + ",".join(v) + "]")
+    elif "lo" in f.metadata:
         good = _numbers(f.metadata, f.type == "int")
     elif f.type == "bool":
         good = st.sampled_from(["true", "false", "yes", "0"])

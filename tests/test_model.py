@@ -1,84 +1,111 @@
-"""Closed forms: deterministic paths by hand, analytic moments, Jevons limits."""
+"""Each mechanism of the model against a hand calculation, a limiting case or a known law,
+computed without the step it sits in (docs/model.md names the tests beside each equation).
+
+The NumPy path is used throughout: it runs the same source as the engine, and the engine is
+compared with it in test_engine.py; here the question is whether the equations are right.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from conftest import run_small, schema
+from conftest import SCENARIOS, schema
+from sim import equations as eq
+from sim import layout as L
 from sim import model, rng
 from sim.params import model_vector
 
 DT = 1.0 / 12.0
 QUIET = ["model.efficiency.volatility=0", "model.efficiency.jump_rate=0",
          "model.cost.volatility=0", "model.demand.adoption_volatility=0",
-         "model.sentiment.volatility=0"]
+         "model.sentiment.volatility=0", "model.sectors.volatility=0"]
 
 
-def _deterministic_states(months: int, *overrides: str):
-    """Run model.step on one path whose shocks are all zero (radius of Box-Muller = 0)."""
+def quiet_path(months: int, *overrides: str):
+    """One path with every shock zero (Box-Muller radius 0): (config, p, states, observables)."""
     cfg = schema(*QUIET, *overrides)
-    p = model_vector(cfg.model)
+    p = model_vector(cfg)
     x = np.empty((model.state_layout(p)[3], 1))
-    obs = np.empty((model.N_OBS, 1))
-    tmp = np.empty((model.N_SCRATCH, 1))
+    obs = np.empty((L.N_OBS, 1))
+    tmp = np.empty((L.N_SCRATCH, 1))
     model.initial_state(x, p, obs, tmp)
-    u = np.full((model.N_UNIFORMS, 1), 0.5)
-    u[[0, 2, 4]] = 1.0  # log(1) = 0: every normal is exactly 0
-    states, observed = [x.copy()], [obs.copy()]
+    u = np.full((L.N_UNIFORMS, 1), 0.5)
+    u[[0, 2, 4, 6]] = 1.0  # log(1) = 0: every normal is exactly 0
+    states, observed = [x[:, 0].copy()], [obs[:, 0].copy()]
     for t in range(1, months + 1):
         model.step(x, t, p, u, obs, tmp)
-        states.append(x.copy())
-        observed.append(obs.copy())
-    return cfg, p, states, observed
+        states.append(x[:, 0].copy())
+        observed.append(obs[:, 0].copy())
+    return cfg, p, np.array(states), np.array(observed)
 
 
-def test_deterministic_path_matches_hand_computation():
-    cfg, p, states, obs = _deterministic_states(24)
-    m = cfg.model
-    e, c, pr, d = m.efficiency, m.cost, m.prices, m.demand
-    # t = 0 consistency, by hand
-    u0 = m.capacity.utilization0
-    phi0 = pr.rent_floor + (pr.rent_cap - pr.rent_floor) * u0**pr.rent_curvature
-    r0 = c.c0 * phi0
-    price0 = r0 / e.tau0 * (1 + pr.margin0)
-    assert obs[0][model.O_TOKEN_PRICE, 0] == pytest.approx(price0, rel=1e-12)
-    assert obs[0][model.O_TOKENS, 0] == pytest.approx(d.spend0 / price0, rel=1e-12)
-    adoption, margin = d.adoption0, pr.margin0
-    for t in range(1, 25):
-        adoption = min(adoption + (d.bass_p + d.bass_q * adoption) * (1 - adoption) * DT, 1.0)
-        margin = pr.margin_floor + (margin - pr.margin_floor) * np.exp(-pr.margin_decay * DT)
-        x = states[t]
-        assert np.exp(x[model.X_LOG_TAU, 0]) == pytest.approx(e.tau0 * np.exp(e.growth * t * DT),
-                                                              rel=1e-12)
-        assert np.exp(x[model.X_LOG_COST, 0]) == pytest.approx(c.c0 * np.exp(c.growth * t * DT),
-                                                               rel=1e-12)
-        assert x[model.X_ADOPTION, 0] == pytest.approx(adoption, rel=1e-12)
-        assert x[model.X_MARGIN, 0] == pytest.approx(margin, rel=1e-12)
-    # month 1 prices and demand, by hand from month 0's utilization
-    tau1 = e.tau0 * np.exp(e.growth * DT)
-    c1 = c.c0 * np.exp(c.growth * DT)
-    r1 = r0 * (c1 * phi0 / r0) ** pr.rent_adjustment
-    margin1 = pr.margin_floor + (pr.margin0 - pr.margin_floor) * np.exp(-pr.margin_decay * DT)
-    price1 = r1 / tau1 * (1 + margin1)
-    adoption1 = d.adoption0 + (d.bass_p + d.bass_q * d.adoption0) * (1 - d.adoption0) * DT
-    tokens1 = d.spend0 / price0 * adoption1 / d.adoption0 * (price1 / price0) ** -d.elasticity
-    o = obs[1][:, 0]
-    assert o[model.O_RENTAL_PRICE] == pytest.approx(r1, rel=1e-12)
-    assert o[model.O_TOKEN_PRICE] == pytest.approx(price1, rel=1e-12)
-    assert o[model.O_TOKENS] == pytest.approx(tokens1, rel=1e-12)
-    assert o[model.O_SPEND] == pytest.approx(price1 * tokens1 * min(1.0, o[model.O_CAPACITY]
-                                             / o[model.O_COMPUTE_DEMAND]), rel=1e-12)
-    assert o[model.O_UTILIZATION] == pytest.approx(
-        min(o[model.O_COMPUTE_DEMAND], o[model.O_CAPACITY]) / o[model.O_CAPACITY], rel=1e-12)
+def firm_rows(p, sector):
+    return [model.firm_row(p, sector * model.n_firms(p) + j) for j in range(model.n_firms(p))]
 
 
-def test_deterministic_engine_paths_are_all_equal():
-    raw = run_small(*QUIET, n_paths=64, sample_paths=64)
-    traj = raw.trajectories
-    np.testing.assert_allclose(traj, np.broadcast_to(traj[:1], traj.shape), rtol=1e-12)
+# --- the start -------------------------------------------------------------------------------
+def test_month_zero_is_the_start():
+    cfg, p, x, o = quiet_path(0)
+    c, tok = cfg.start.compute, cfg.start.tokens
+    assert o[0, L.O_TOKEN_PRICE] == pytest.approx(tok.spend / tok.tokens, rel=1e-12)
+    assert o[0, L.O_SPEND] == tok.spend and o[0, L.O_CAPACITY] == c.capacity
+    assert o[0, L.O_UTILIZATION] == c.utilization and o[0, L.O_RENTAL_PRICE] == c.rent
+    assert o[0, L.O_CAPEX] == c.capex
+    # efficiency from tokens over inference compute; the labs' markup from the token price
+    tau0 = tok.tokens / (tok.inference_share * c.capacity * c.utilization)
+    assert np.exp(x[0, L.X_LOG_TAU]) == pytest.approx(tau0, rel=1e-12)
+    margin0 = tok.spend / tok.tokens * tau0 / c.rent - 1.0
+    assert x[0, L.X_MARGIN] == pytest.approx(margin0, rel=1e-12)
+    # each sector's equity is its firms' market values (a firm is worth at least its net cash)
+    worth = {s: [max(v, c - d) for v, c, d in zip(getattr(cfg.start, s).value,
+                                                  getattr(cfg.start, s).cash,
+                                                  getattr(cfg.start, s).debt, strict=True)]
+             for s in L.SECTORS}
+    for k, sector in enumerate(L.SECTORS):
+        assert o[0, L.O_EQUITY + k] == pytest.approx(sum(worth[sector]), rel=1e-9)
+    assert o[0, L.O_INDEX] == pytest.approx(sum(map(sum, worth.values())), rel=1e-9)
 
 
+def test_rent_curve_passes_through_the_start():
+    cfg, p, _, _ = quiet_path(0)
+    c = cfg.start.compute
+    m = cfg.model.prices
+    cap = p[L.param("derived.rent_cap")]
+    assert eq.rental_price(c.unit_cost, c.utilization, m.rent_floor, cap, m.rent_curvature, 0.0,
+                           0.0) == pytest.approx(c.rent, rel=1e-12)
+
+
+def test_the_order_book_implies_the_expected_growth():
+    """At t=0 the ordering rule places the start's orders again (no jump in month 1)."""
+    cfg, p, x, _ = quiet_path(0)
+    c, k = cfg.start.compute, cfg.model.capacity
+    orders0 = c.capex / c.capex_per_capacity
+    wanted = eq.desired_orders(c.capacity * c.utilization, c.capacity,
+                               (c.build_lag - 1) * orders0, x[0, L.X_GROWTH_EXP],
+                               cfg.model.sentiment.s0, c.build_lag, k.optimism,
+                               k.target_utilization, k.adjustment_months, k.depreciation,
+                               k.maintenance_share)
+    assert wanted == pytest.approx(orders0, rel=1e-9)
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_first_year_without_shocks_is_smooth_and_without_default(name):
+    """The start is data, not a steady state (the order book adds capacity faster than
+    demand grows), so the economy moves from month 1 on; but it moves without jumps: no
+    observable changes by more than 20% in a month or turns by more than 15 points."""
+    _, p, x, o = quiet_path(12, f"scenario={name}")
+    rows = [model.firm_row(p, f) for f in range(3 * model.n_firms(p))]
+    assert all(x[-1, r + L.F_ALIVE] == 1.0 for r in rows)
+    for series in (L.O_INDEX, L.O_CAPEX, L.O_COMPUTE_DEMAND, L.O_CAPACITY, L.O_SPEND,
+                   L.O_RENTAL_PRICE, L.O_TOKEN_PRICE, L.O_EQUITY_LABS, L.O_EQUITY_CLOUDS,
+                   L.O_EQUITY_VENDORS):
+        steps = np.diff(np.log(o[:, series]))
+        assert np.abs(steps).max() < 0.2, (name, series, steps)
+        assert np.abs(np.diff(steps)).max() < 0.15, (name, series, steps)
+
+
+# --- exogenous progress ----------------------------------------------------------------------
 def _uniforms(n, months, draws, seed=11):
     with np.errstate(over="ignore"):
         keys = rng.path_key(np.uint64(seed), np.arange(n, dtype=np.uint64))
@@ -87,17 +114,17 @@ def _uniforms(n, months, draws, seed=11):
 
 
 @pytest.mark.parametrize("growth, vol, rate, mean, std", [
-    (0.9, 0.25, 0.5, 0.3, 0.2), (1.5, 0.5, 2.0, 0.7, 0.4), (-0.2, 0.0, 1.0, -0.5, 0.1)])
+    (0.6, 0.25, 0.5, 0.3, 0.2), (1.5, 0.5, 2.0, 0.7, 0.4), (-0.2, 0.0, 1.0, -0.5, 0.1)])
 def test_efficiency_log_moments(growth, vol, rate, mean, std):
     """log tau_T: mean (g - s^2/2)T + lam T mu_J, variance s^2 T + lam T (mu_J^2 + s_J^2)."""
     n, months = 100_000, 60
     log_tau = np.zeros(n)
-    cdf = model.poisson_cdf(rate * DT)
+    cdf = eq.poisson_cdf(rate * DT)
     for u in _uniforms(n, months, 3):
         z, z_jump = rng.box_muller(u[0], u[1])
         jumps = np.empty(n)
         model.poisson_counts(jumps, u[2], cdf, 0)
-        log_tau = model.log_efficiency_step(log_tau, growth, vol, jumps, mean, std, z, z_jump)
+        log_tau = eq.log_efficiency_step(log_tau, growth, vol, jumps, mean, std, z, z_jump)
     horizon = months * DT
     mu = (growth - 0.5 * vol**2) * horizon + rate * horizon * mean
     var = vol**2 * horizon + rate * horizon * (mean**2 + std**2)
@@ -107,10 +134,10 @@ def test_efficiency_log_moments(growth, vol, rate, mean, std):
 
 
 def test_cost_log_moments():
-    n, months, growth, vol = 100_000, 120, -0.05, 0.1
+    n, months, growth, vol = 100_000, 120, -0.3, 0.1
     log_c = np.zeros(n)
     for u in _uniforms(n, months, 2):
-        log_c = model.log_cost_step(log_c, growth, vol, rng.box_muller(u[0], u[1])[0])
+        log_c = eq.log_cost_step(log_c, growth, vol, rng.box_muller(u[0], u[1])[0])
     horizon = months * DT
     var = vol**2 * horizon
     assert abs(log_c.mean() - (growth - 0.5 * vol**2) * horizon) < 4 * np.sqrt(var / n)
@@ -128,51 +155,316 @@ def test_uniforms_and_normals_are_standard():
     assert abs(np.corrcoef(u1, u2)[0, 1]) < 4 / np.sqrt(n)
 
 
-def _spend_and_util(*overrides):
-    raw = run_small(*overrides, n_paths=400, sample_paths=400)
-    return (raw.trajectories[:, :, model.O_SPEND], raw.trajectories[:, :, model.O_UTILIZATION],
-            raw.trajectories[:, :, model.O_TOKEN_PRICE])
-
-
-def test_unit_elasticity_spend_ignores_price_path():
-    slow = _spend_and_util("model.demand.elasticity=1.0", "model.efficiency.growth=0.3")
-    fast = _spend_and_util("model.demand.elasticity=1.0", "model.efficiency.growth=2.0")
-    assert not np.allclose(slow[2], fast[2])  # the price paths do differ
-    unconstrained = (slow[1] < 1.0) & (fast[1] < 1.0)
-    assert unconstrained.mean() > 0.9
-    np.testing.assert_allclose(slow[0][unconstrained], fast[0][unconstrained], rtol=1e-9)
-
-
-def test_jevons_sign_of_spend_response():
-    flat = ["model.demand.bass_p=0", "model.demand.bass_q=0",
-            "model.demand.adoption_volatility=0"]
-    elastic = _spend_and_util(*flat, "model.demand.elasticity=1.3")
-    inelastic = _spend_and_util(*flat, "model.demand.elasticity=0.7")
-    month = 24
-    prices_fell = (elastic[2][:, month] < elastic[2][:, 0]) & (elastic[1][:, month] < 1.0) & (
-        inelastic[1][:, month] < 1.0)
-    assert prices_fell.mean() > 0.9
-    spend0 = elastic[0][0, 0]
-    assert (elastic[0][prices_fell, month] > spend0).all()
-    assert (inelastic[0][prices_fell, month] < spend0).all()
-
-
-def test_valuation_at_t0_uses_the_same_growth_surprise_as_later_months():
-    """No artificial jump of the index in month 1 of a deterministic, steady economy."""
-    steady = ["model.capacity.growth0=0.3", "model.sentiment.narrative_growth=0.3"]
-    _, _, _, obs_a = _deterministic_states(1, *steady)
-    _, _, _, obs_b = _deterministic_states(1, "model.capacity.growth0=0.3",
-                                           "model.sentiment.narrative_growth=0.9")
-    # a narrative above expected growth lowers the multiple from t=0 on, not from month 1
-    ratio0 = obs_b[0][model.O_INDEX, 0] / obs_a[0][model.O_INDEX, 0]
-    ratio1 = obs_b[1][model.O_INDEX, 0] / obs_a[1][model.O_INDEX, 0]
-    assert ratio0 < 1.0
-    assert ratio1 == pytest.approx(ratio0, rel=0.05)
-
-
 @pytest.mark.parametrize("mean", [0.0, 0.05, 1.0 / 6.0, 2.0])
 def test_poisson_cdf_matches_scipy(mean):
     from scipy import stats
-    k = np.arange(model.MAX_JUMPS_PER_MONTH)
-    np.testing.assert_allclose(model.poisson_cdf(mean), stats.poisson.cdf(k, mean),
+    k = np.arange(L.MAX_JUMPS_PER_MONTH)
+    np.testing.assert_allclose(eq.poisson_cdf(mean), stats.poisson.cdf(k, mean),
                                rtol=1e-12, atol=1e-15)
+
+
+def test_quiet_path_follows_the_drifts_and_bass_by_hand():
+    cfg, p, x, o = quiet_path(24)
+    m = cfg.model
+    adoption, margin = cfg.start.tokens.adoption, x[0, L.X_MARGIN]
+    keep = np.exp(-m.prices.margin_decay * DT)
+    for t in range(1, 25):
+        adoption = min(adoption + (m.demand.bass_p + m.demand.bass_q * adoption)
+                       * (1 - adoption) * DT, 1.0)
+        margin = m.prices.margin_floor + (margin - m.prices.margin_floor) * keep
+        assert np.exp(x[t, L.X_LOG_TAU] - x[0, L.X_LOG_TAU]) == pytest.approx(
+            np.exp(m.efficiency.growth * t * DT), rel=1e-12)
+        assert np.exp(x[t, L.X_LOG_COST] - x[0, L.X_LOG_COST]) == pytest.approx(
+            np.exp(m.cost.growth * t * DT), rel=1e-12)
+        assert x[t, L.X_ADOPTION] == pytest.approx(adoption, rel=1e-12)
+        assert x[t, L.X_MARGIN] == pytest.approx(margin, rel=1e-12)
+
+
+def test_adoption_is_capped_at_one():
+    assert eq.adoption_step(0.99, 50.0, 50.0, 0.0, 0.0) == 1.0
+
+
+def test_maturing_trend_limits():
+    t = np.arange(0, 241)
+    fast = eq.maturing_trend(1.0, 0.8, 0.1, 1e9, t)  # no decay: plain exponential at g0
+    np.testing.assert_allclose(fast, np.exp(0.8 * t * DT), rtol=1e-6)
+    slow = eq.maturing_trend(1.0, 0.8, 0.1, 2.0, t)
+    growth = np.diff(np.log(slow)) / DT
+    assert growth[0] == pytest.approx(0.8, abs=0.02) and growth[-1] == pytest.approx(0.1, abs=0.01)
+    half = int(2.0 * 12)
+    assert growth[half] == pytest.approx(0.1 + 0.7 / 2, abs=0.02)  # halfway at the half-life
+
+
+# --- prices and demand -----------------------------------------------------------------------
+def test_sticky_rent_closes_a_share_of_the_log_gap():
+    assert eq.sticky_rent(2.0, 1.0, 0.25) == pytest.approx(2.0 * 0.5 ** 0.25, rel=1e-12)
+    assert eq.sticky_rent(1.5, 1.5, 0.25) == pytest.approx(1.5, rel=1e-12)
+
+
+def test_fire_sale_overhang_discounts_the_clearing_rent():
+    full = eq.rental_price(1.0, 0.8, 0.3, 2.0, 3.0, 0.5, 0.0)
+    half = eq.rental_price(1.0, 0.8, 0.3, 2.0, 3.0, 0.5, 0.5)
+    assert half == pytest.approx(full * 0.75, rel=1e-12)
+    assert eq.rental_price(1.0, 0.8, 0.3, 2.0, 3.0, 0.5, 5.0) == pytest.approx(full * 0.5)
+
+
+def test_rent_rises_with_utilization():
+    u = np.linspace(0, 1, 11)
+    phi = eq.rent_markup(u, 0.3, 2.0, 3.0)
+    assert phi[0] == pytest.approx(0.3) and phi[-1] == pytest.approx(2.0)
+    assert (np.diff(phi) > 0).all()
+
+
+def test_jevons_demand_by_hand():
+    # Q = Q0 (A / A0) (P / P0)^-eps; spend P Q rises as P falls iff eps > 1
+    for eps, rises in ((1.3, True), (0.7, False)):
+        q = eq.token_demand(5.0, 0.3, 0.15, 0.5, 1.0, eps)
+        assert q == pytest.approx(5.0 * 2.0 * 2.0 ** eps, rel=1e-12)
+        assert (0.5 * q > 1.0 * eq.token_demand(5.0, 0.3, 0.15, 1.0, 1.0, eps)) == rises
+    assert 0.5 * eq.token_demand(5.0, 0.3, 0.15, 0.5, 1.0, 1.0) == pytest.approx(
+        eq.token_demand(5.0, 0.3, 0.15, 1.0, 1.0, 1.0))
+
+
+# --- labs --------------------------------------------------------------------------------------
+def test_training_funding_by_hand():
+    # cash and support cover the target: all of the plan; nothing: 1 - cut; linear between
+    assert eq.training_funding(60.0, 0.0, 10.0, 6.0, 0.7) == 1.0
+    assert eq.training_funding(0.0, 0.0, 10.0, 6.0, 0.7) == pytest.approx(0.3)
+    assert eq.training_funding(30.0, 0.0, 10.0, 6.0, 0.7) == pytest.approx(1 - 0.7 * 0.5)
+    assert eq.training_funding(0.0, 10.0, 10.0, 6.0, 0.7) == 1.0  # a parent's support counts
+
+
+def test_funding_round_by_hand():
+    # short of 12 months of burn: 18 months of burn, capped by 20% of value, times the gate
+    assert eq.funding_round(10.0, 2.0, 1.0, 12.0, 18.0, 1000.0, 0.2) == pytest.approx(36.0)
+    assert eq.funding_round(10.0, 2.0, 0.5, 12.0, 18.0, 1000.0, 0.2) == pytest.approx(18.0)
+    assert eq.funding_round(10.0, 2.0, 1.0, 12.0, 18.0, 100.0, 0.2) == pytest.approx(20.0)
+    assert eq.funding_round(30.0, 2.0, 1.0, 12.0, 18.0, 1000.0, 0.2) == 0.0  # runway enough
+    assert eq.funding_round(10.0, 0.0, 1.0, 12.0, 18.0, 1000.0, 0.2) == 0.0  # no burn
+
+
+def month_until(section, x, p, obs, tmp, t=1):
+    """Run month t's sections up to and including ``section`` on one quiet path."""
+    q = tuple(p[:L.N_SCALAR_PARAMS])
+    u = np.full((L.N_UNIFORMS, 1), 0.5)
+    u[[0, 2, 4, 6]] = 1.0
+    pipe, ttm, _, _ = model.state_layout(p)
+    lag = model.build_lag(p)
+    tmp[L.T_JUMPS] = 0.0
+    steps = [
+        ("exogenous", lambda: model.exogenous(x, q, u, tmp, 1)),
+        ("capacity_and_rent", lambda: model.capacity_and_rent(x, q, obs, tmp,
+                                                              pipe + t % lag, 1)),
+        ("training_plans", lambda: model.training_plans(x, t, p, q, tmp, 1)),
+        ("demand", lambda: model.demand(x, q, obs, tmp, 1)),
+        ("orders", lambda: model.orders(x, p, q, obs, tmp, lag, pipe + t % lag,
+                                        ttm + t % L.TTM_MONTHS, 1)),
+        ("labs_cash", lambda: model.labs_cash(x, t, p, q, obs, tmp, 1)),
+    ]
+    for name, run in steps:
+        run()
+        if name == section:
+            return
+
+
+def start_state(*overrides):
+    _, p, x, o = quiet_path(0, *overrides)
+    return p, x[-1][:, None].copy(), o[-1][:, None].copy(), np.zeros((L.N_SCRATCH, 1))
+
+
+def _labs_month(cash, gate_sentiment, *overrides):
+    """Labs' cash flows for month 1, with lab 0's cash and the common sentiment (the gate)
+    set at the start."""
+    p, x, obs, tmp = start_state(*overrides)
+    r0 = firm_rows(p, L.LABS)[0]
+    x[r0 + L.F_CASH] = cash
+    x[L.X_SENTIMENT] = gate_sentiment
+    month_until("labs_cash", x, p, obs, tmp)
+    return p, x, tmp, r0
+
+
+def test_a_lab_without_cash_or_investors_defaults_and_its_training_stops():
+    p, x, tmp, r0 = _labs_month(0.0, -5.0)  # gate shut: no round
+    assert x[r0 + L.F_ALIVE, 0] == 0.0 and x[r0 + L.F_DEFAULT, 0] == 1.0
+    assert x[r0 + L.F_SHARE, 0] == 0.0
+    shares = sum(x[r + L.F_SHARE, 0] for r in firm_rows(p, L.LABS))
+    assert shares == pytest.approx(1.0)  # its customers went to the others
+    before = tmp[L.T_TRAINING, 0]
+    model.training_plans(x, 1, p, tuple(p[:L.N_SCALAR_PARAMS]), tmp, 1)
+    assert tmp[L.T_TRAINING, 0] < before  # the same month's plans without it: smaller
+
+
+def test_a_lab_with_open_investors_raises_instead():
+    p, x, _, r0 = _labs_month(0.0, 1.0)
+    assert x[r0 + L.F_ALIVE, 0] == 1.0 and x[r0 + L.F_CASH, 0] > 0.0
+
+
+# --- capacity and orders ----------------------------------------------------------------------
+def test_steady_growth_orders_equal_the_need():
+    """Capacity on target and a full, even supply line: orders = K* (delta + g) dt."""
+    lag, growth, delta, util, adjust = 12.0, 0.4, 0.25, 0.8, 12.0
+    demand = 8.0
+    target = demand / util
+    need = target * (delta + growth) * DT
+    capacity = target * np.exp(growth * lag * DT)
+    orders = eq.desired_orders(demand, capacity, (lag - 1.0) * need, growth, 0.0, lag, 0.3,
+                               util, adjust, delta, 0.5)
+    assert orders == pytest.approx(need, rel=1e-12)
+
+
+def test_spare_capacity_still_replaces_a_share_of_retirements():
+    orders = eq.desired_orders(1.0, 100.0, 0.0, 0.0, 0.0, 12.0, 0.3, 0.8, 12.0, 0.25, 0.5)
+    assert orders == pytest.approx(0.5 * 0.25 * DT * 100.0)
+
+
+def test_capex_funds_by_hand():
+    # own funds 10 pay 1 - debt_share of capex: 10 / 0.8 = 12.5, if credit covers the rest
+    assert eq.capex_funds(10.0, 0.0, 100.0, 12.0, 0.2) == pytest.approx(12.5)
+    assert eq.capex_funds(10.0, 0.0, 1.0, 12.0, 0.2) == pytest.approx(11.0)  # credit binds
+    assert eq.capex_funds(10.0, 24.0, 100.0, 12.0, 0.0) == pytest.approx(12.0)  # spare cash
+    assert eq.capex_funds(10.0, -24.0, 100.0, 12.0, 0.0) == pytest.approx(8.0)  # rebuild cash
+    assert eq.capex_funds(-5.0, 0.0, 100.0, 12.0, 0.5) == 0.0
+
+
+# --- financing ---------------------------------------------------------------------------------
+def test_spreads_widen_with_leverage_and_falling_sentiment():
+    base = eq.spread(0.01, 0.5, 0.0, 1.0, 0.0)
+    assert base == pytest.approx(0.01)
+    assert eq.spread(0.01, 0.5, 0.0, 1.0, 3.0) == pytest.approx(0.04)
+    assert eq.spread(0.01, 0.5, -1.0, 1.0, 0.0) == pytest.approx(0.01 * np.exp(0.5))
+    assert eq.spread(0.01, 0.5, 0.0, 1.0, 50.0) == pytest.approx(0.11)  # leverage capped at 10
+    assert eq.leverage(10.0, 0.0) == 10.0 and eq.leverage(12.0, 1.0) == pytest.approx(1.0)
+
+
+def test_credit_room_by_hand():
+    assert eq.credit_room(6.0, 1.0, 20.0, 0.5, 10.0) == pytest.approx((72.0 + 20.0) * 0.5 - 10)
+    assert eq.credit_room(6.0, -1.0, 0.0, 1.0, 10.0) == 0.0
+
+
+def _settle(cash, debt, ebitda, flow, gate, **overrides):
+    cfg = schema(*(f"model.finance.{k}={v}" for k, v in overrides.items()))
+    q = tuple(model_vector(cfg)[:L.N_SCALAR_PARAMS])
+    return model.settle(np.array([cash]), np.array([debt]), np.array([1.0]), ebitda, flow, 0.0,
+                        0.0, gate, 0.0, np.inf, q), q
+
+
+def test_debt_rolls_over_while_credit_lasts():
+    (cash, debt, fails), q = _settle(50.0, 60.0, 2.0, 0.0, 1.0)
+    rate = model.borrowing_rate(q, 0.0, 60.0, 2.0)
+    assert debt[0] == pytest.approx(60.0)  # the maturing part was refinanced
+    assert cash[0] == pytest.approx(50.0 - rate * DT * 60.0)
+    assert not fails[0]
+
+
+def test_without_credit_maturities_are_paid_from_cash_and_then_the_firm_defaults():
+    (cash, debt, fails), q = _settle(50.0, 60.0, 2.0, 0.0, 0.0)
+    rate = model.borrowing_rate(q, 0.0, 60.0, 2.0)
+    repaid = 60.0 / q[model.P_DEBT_MATURITY]
+    assert debt[0] == pytest.approx(60.0 - repaid)
+    assert cash[0] == pytest.approx(50.0 - rate * DT * 60.0 - repaid)
+    (cash, debt, fails), _ = _settle(0.5, 60.0, 2.0, 0.0, 0.0)
+    assert fails[0] and cash[0] < 0.0
+
+
+def test_payout_by_hand():
+    assert eq.payout(100.0, 40.0, 0.3) == pytest.approx(18.0)
+    assert eq.payout(30.0, 40.0, 0.3) == 0.0
+
+
+def test_shares_after_defaults_are_handed_over_proportionally():
+    share = np.array([0.5, 0.3, 0.2])
+    alive = np.array([1.0, 0.0, 1.0])
+    out = eq.share_after_defaults(share, alive, 0.3)
+    np.testing.assert_allclose(out, [0.5 / 0.7, 0.0, 0.2 / 0.7])
+    assert out.sum() == pytest.approx(1.0)
+    np.testing.assert_array_equal(eq.share_after_defaults(share, np.ones(3), 0.0), share)
+
+
+# --- sentiment, moods and valuation -----------------------------------------------------------
+def _sentiment_months(months, revenue_growth, *overrides):
+    """The sentiment section alone, month after month, with the labs' expected revenue
+    growth held at ``revenue_growth`` (the narrative starts at its configured value)."""
+    _, p, x, o = quiet_path(0, *overrides)
+    x, obs = x[-1][:, None].copy(), o[-1][:, None].copy()
+    tmp = np.zeros((L.N_SCRATCH, 1))
+    q = tuple(p[:L.N_SCALAR_PARAMS])
+    path = []
+    for _ in range(months):
+        x[L.X_GROWTH + L.LABS] = revenue_growth
+        model.sentiment(x, q, obs, tmp, 1)
+        path.append((x[L.X_SENTIMENT, 0], x[L.X_BROKEN, 0]))
+    return np.array(path)
+
+
+def test_the_narrative_breaks_after_break_months_of_disappointment():
+    args = ("model.sentiment.narrative_growth=1.0", "model.sentiment.narrative_weight=0.0",
+            "model.sentiment.break_months=6", "model.sentiment.break_jump=0.5")
+    path = _sentiment_months(10, 0.5, *args)  # growth 0.5 below a story of 1.0: disappointed
+    assert (path[:5, 1] == 0).all() and (path[5:, 1] == 1).all()
+    assert path[5, 0] < path[4, 0] - 0.4  # the jump down (0.5, less the drift)
+    calm = _sentiment_months(10, 0.9, *args)  # a shortfall under the threshold: no break
+    assert (calm[:, 1] == 0).all()
+
+
+def test_the_story_follows_realized_growth():
+    """With the narrative following growth quickly, a slowdown never breaks it."""
+    path = _sentiment_months(60, 0.5, "model.sentiment.narrative_growth=1.0",
+                             "model.sentiment.narrative_weight=0.2")
+    assert (path[:, 1] == 0).all()
+
+
+def test_mood_step_by_hand():
+    assert eq.mood_step(0.4, 0.9, 0.12, 0.5, 0.0, 0.0) == pytest.approx(0.36 + 0.5 * 0.12 * DT)
+
+
+def test_a_sectors_mood_moves_only_with_its_own_surprise():
+    _, p, x, o = quiet_path(0)
+    x, obs = x[-1][:, None].copy(), o[-1][:, None].copy()
+    tmp = np.zeros((L.N_SCRATCH, 1))
+    q = tuple(p[:L.N_SCALAR_PARAMS])
+    w = p[model.P_REV_SMOOTHING]
+    for k in range(L.N_SECTORS):  # every sector's run-rate grows exactly as expected ...
+        grow = np.exp(x[L.X_GROWTH + k] * DT) - 1.0
+        tmp[L.T_REV + k] = x[L.X_REV + k] * (1.0 + grow / w) / 12.0
+        tmp[L.T_EARN + k] = x[L.X_EARN + k] / 12.0
+    tmp[L.T_REV + L.VENDORS] *= 0.5  # ... but the vendors' halves
+    model.carry(x, q, obs, tmp, 1)
+    assert x[L.X_MOOD + L.VENDORS, 0] < -0.01
+    assert abs(x[L.X_MOOD + L.LABS, 0]) < 1e-3 and abs(x[L.X_MOOD + L.CLOUDS, 0]) < 1e-3
+
+
+def test_enterprise_value_by_hand_and_losses_lower_it():
+    ev = eq.enterprise_value(20.0, 100.0, 0.5, 30.0, 0.05, 0.0)
+    assert ev == pytest.approx(20.0 * 100.0 * (0.5 + 0.3))
+    assert eq.enterprise_value(20.0, 100.0, 0.5, -10.0, 0.05, 0.0) < ev
+    assert eq.enterprise_value(20.0, 100.0, 0.0, -90.0, 0.05, 0.0) == pytest.approx(
+        20.0 * 100.0 * 0.05)  # the floor
+    assert eq.enterprise_value(20.0, 100.0, 0.5, 30.0, 0.05, 0.5) == pytest.approx(
+        ev * np.exp(0.5))
+
+
+def test_firm_equity_has_limited_liability():
+    assert eq.firm_equity(10.0, 5.0, 50.0, 1.0) == 0.0
+    assert eq.firm_equity(100.0, 5.0, 50.0, 1.0) == pytest.approx(55.0)
+    assert eq.firm_equity(100.0, 5.0, 50.0, 0.0) == 0.0
+
+
+def test_valuation_gives_each_living_firm_its_part_of_the_sectors_value():
+    """Sector EV (by hand) times a firm's share and value weight, plus its net cash, never
+    below 0, summed over the living firms; a defaulted firm adds nothing; the index is the
+    sum of the sectors."""
+    cfg, p, x, o = quiet_path(0)
+    x, obs = x[-1][:, None].copy(), o[-1][:, None].copy()
+    tmp = np.zeros((L.N_SCRATCH, 1))
+    rows = firm_rows(p, L.VENDORS)
+    x[rows[0] + L.F_ALIVE] = 0.0  # Nvidia gone
+    model.valuation(x, p, obs, tmp)
+    m = cfg.model.valuation
+    ev = eq.enterprise_value(p[L.param("derived.multiple_vendors")], x[L.X_REV + L.VENDORS, 0],
+                             x[L.X_GROWTH + L.VENDORS, 0], x[L.X_EARN + L.VENDORS, 0],
+                             m.floor, m.sentiment_beta * x[L.X_SENTIMENT, 0])
+    expected = sum(max(ev * model.firm_value(p, L.FP_VALUE_WEIGHT, L.VENDORS, j)
+                       * x[r + L.F_SHARE, 0] + x[r + L.F_CASH, 0] - x[r + L.F_DEBT, 0], 0.0)
+                   for j, r in enumerate(rows) if j > 0)
+    assert obs[L.O_EQUITY + L.VENDORS, 0] == pytest.approx(expected, rel=1e-9)
+    assert obs[L.O_INDEX, 0] == pytest.approx(obs[L.O_EQUITY:L.O_EQUITY + 3, 0].sum())

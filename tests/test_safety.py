@@ -223,9 +223,9 @@ def test_memory_estimate_bounds_the_measured_peak():
 
 
 def test_resource_constants_match_the_engine():
-    from sim import model, reductions
-    assert resources.N_SERIES == model.N_HIST
-    assert resources.N_OBSERVABLES == model.N_OBS
+    from sim import layout, reductions
+    assert resources.N_SERIES == layout.N_HIST
+    assert resources.N_OBSERVABLES == layout.N_OBS
     assert resources.N_REDUCTIONS == reductions.N_RED
     from sim.engine import PER_PATH_DTYPES, _allocate_outputs
     arrays = _allocate_outputs(1, 5)
@@ -289,7 +289,9 @@ def test_report_on_a_partial_sweep_warns_per_job_and_marks_rows(broken_sweep):
 def test_report_strict_fails_on_a_partial_sweep(broken_sweep):
     result = run_cli("--strict", str(broken_sweep), command=REPORT)
     assert result.returncode == 1 and result.stdout == ""
-    assert len(result.stderr.strip().splitlines()) == 3 and "error" in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 4 and all("error" in line for line in lines[:3])
+    assert lines[3] == "bubblesim-report: 3 jobs did not finish (--strict)"
 
 
 def test_sweep_dataset_lists_deleted_jobs(broken_sweep):
@@ -318,3 +320,5 @@ def test_plot_strict_fails_on_a_partial_sweep(broken_sweep, tmp_path):
     result = run_cli(str(broken_sweep), "--strict", "--out", str(tmp_path), command=PLOT)
     assert result.returncode == 1 and not (tmp_path / "comparison.png").exists()
     assert result.stderr.count("bubblesim-plot: error:") == 3
+    assert result.stderr.strip().splitlines()[-1] == (
+        "bubblesim-plot: 3 jobs did not finish (--strict)")

@@ -1,0 +1,215 @@
+r"""The model's equations, one function each (docs/model.md gives each its units and source).
+
+Every function is elementwise: its arguments are scalars or NumPy arrays of paths, and it
+returns the same. ``sim.model`` calls them inside its lane loops (a path at a time when
+compiled, all paths at once in the NumPy reference), and the tests call them directly with
+hand-computed numbers. No function here knows about rows, lanes or parameter indices.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.layout import DT, MAX_JUMPS_PER_MONTH
+from sim.vectorize import exp, log, power, where
+
+
+# --- exogenous progress --------------------------------------------------------------------
+def poisson_cdf(mean):
+    """P(N <= k) for k = 0 .. MAX_JUMPS_PER_MONTH - 1 of a Poisson(mean) count."""
+    k = np.arange(MAX_JUMPS_PER_MONTH)
+    log_terms = -mean + k * np.log(max(mean, 1e-300)) - np.cumsum(np.log(np.maximum(k, 1)))
+    return np.minimum(np.cumsum(np.exp(log_terms)), 1.0)
+
+
+def monthly_retention(rate_per_year):
+    """Share kept after one month of exponential decay at a yearly rate."""
+    return np.exp(-rate_per_year * DT)
+
+
+def log_efficiency_step(log_tau, growth, vol, jumps, jump_mean, jump_std, z, z_jump):
+    """Log-random-walk with drift and compound-Poisson jumps (tokens per GPU-hour)."""
+    diffusion = (growth - 0.5 * vol * vol) * DT + vol * np.sqrt(DT) * z
+    return log_tau + diffusion + jumps * jump_mean + np.sqrt(jumps) * jump_std * z_jump
+
+
+def log_cost_step(log_cost, growth, vol, z):
+    """Geometric Brownian motion of the all-in cost of a GPU-hour."""
+    return log_cost + (growth - 0.5 * vol * vol) * DT + vol * np.sqrt(DT) * z
+
+
+def margin_step(margin, floor, retention):
+    """Competition pulls the labs' markup towards its floor (retention = e^{-kappa_m dt})."""
+    return floor + (margin - floor) * retention
+
+
+def adoption_step(adoption, p, q, vol, z):
+    """Bass diffusion with a multiplicative log-normal shock on the monthly increment."""
+    increment = (p + q * adoption) * (1.0 - adoption) * DT
+    shock = exp(vol * np.sqrt(DT) * z - 0.5 * vol * vol * DT)
+    return np.minimum(adoption + increment * shock, 1.0)
+
+
+# --- prices and demand ---------------------------------------------------------------------
+def rent_markup(util, floor, cap, curvature):
+    """phi(U): rental price over cost; below 1 when spare capacity is dumped."""
+    return floor + (cap - floor) * power(util, curvature)
+
+
+def rental_price(cost, util, floor, cap, curvature, fire_discount, overhang):
+    """Market-clearing rent r* = c phi(U) (1 - fire-sale discount): $ per GPU-hour."""
+    markup = rent_markup(util, floor, cap, curvature)
+    return cost * markup * (1.0 - fire_discount * np.minimum(overhang, 1.0))
+
+
+def sticky_rent(previous, clearing, adjustment):
+    """Contracted rents move a share of the way (in logs) to the clearing rent each month."""
+    return previous * power(clearing / previous, adjustment)
+
+
+def token_price(rental, tau, margin):
+    """P = r / tau (1 + m): $ per million tokens."""
+    return rental / tau * (1.0 + margin)
+
+
+def token_demand(tokens0, adoption, adoption0, price, price0, elasticity):
+    """Jevons demand Q = Q0 (A / A0) (P / P0)^-eps: quadrillion tokens per month."""
+    return tokens0 * (adoption / adoption0) * power(price / price0, -elasticity)
+
+
+def exponential_trend(level0, growth, t):
+    """A level growing at a constant rate from t = 0 (t in months)."""
+    return level0 * exp(growth * t * DT)
+
+
+def maturing_trend(level0, growth0, growth_end, halflife_years, t):
+    """A level whose growth rate decays from ``growth0`` towards ``growth_end`` with the
+    given half-life (a young industry's budgets: fast growth that slows as it matures):
+    level0 exp(g_end t + (g0 - g_end) T (1 - e^{-t/T})), T = halflife / ln 2, t in years."""
+    years = t * DT
+    scale = halflife_years / np.log(2.0)
+    excess = (growth0 - growth_end) * scale * (1.0 - exp(-years / scale))
+    return level0 * exp(growth_end * years + excess)
+
+# --- labs ----------------------------------------------------------------------------------
+def training_funding(cash, support, planned, runway_target, cut):
+    """Share of its planned training a lab keeps: all of it while its cash and a parent's
+    support cover ``runway_target`` months of the plan, down to 1 - cut with nothing left."""
+    covered = (cash + runway_target * np.maximum(support, 0.0)) / np.maximum(
+        runway_target * planned, 1e-12)
+    return 1.0 - cut * (1.0 - np.minimum(np.maximum(covered, 0.0), 1.0))
+
+
+def funding_round(cash, burn, gate, trigger_months, round_months, value, dilution):
+    """A funding round ($B): when cash covers fewer than ``trigger_months`` of burn, a round
+    worth ``round_months`` of burn, but no more than the share ``dilution`` of the lab's
+    value that investors will buy, scaled by how open investors are (gate in [0, 1])."""
+    short = (cash < trigger_months * burn) & (burn > 0.0)
+    size = np.minimum(round_months * burn, dilution * np.maximum(value, 0.0))
+    return where(short, size * gate, 0.0)
+
+
+# --- capacity and orders -------------------------------------------------------------------
+def expected_growth(previous, weight, value, previous_value):
+    """Adaptive expectations of an annual log growth rate from monthly values."""
+    return previous + weight * (log(value / previous_value) / DT - previous)
+
+
+def desired_orders(demand, capacity, pipeline, growth_exp, sentiment, lag, optimism,
+                   target_util, adjust_months, depreciation, maintenance):
+    """Supply-line ordering rule: replacement and expected growth, plus a share of the gap.
+
+    The target capacity is what forecast demand needs when today's orders arrive (L months
+    ahead, scaled by sentiment-driven optimism); the target supply line holds L - 1 months of
+    that need, so in steady growth orders equal the need and utilization stays on target.
+    Even with spare capacity, a share ``maintenance`` of retirements is always replaced.
+    """
+    target = demand * exp(optimism * sentiment) / target_util
+    need = target * (depreciation + growth_exp) * DT
+    gap = target * exp(growth_exp * lag * DT) + (lag - 1.0) * need - capacity - pipeline
+    return np.maximum(maintenance * depreciation * DT * capacity, need + gap / adjust_months)
+
+
+def capex_per_capacity(unit_cost0, cost, cost0):
+    """Capex per unit of monthly capacity follows the all-in cost: $ per GPU-h/month."""
+    return unit_cost0 * cost / cost0
+
+
+# --- financing -----------------------------------------------------------------------------
+def funding_gate(sentiment, center, width):
+    """Share of outside funding and credit still open: logistic in sentiment."""
+    return 1.0 / (1.0 + exp(-(sentiment - center) / width))
+
+
+def spread(spread0, sensitivity, sentiment, leverage_beta, leverage):
+    """A firm's credit spread (1/yr): wider as sentiment falls and as its debt grows
+    relative to its earnings (leverage = debt / annual EBITDA, capped at 10)."""
+    capped = np.minimum(np.maximum(leverage, 0.0), 10.0)
+    return spread0 * exp(-sensitivity * sentiment) * (1.0 + leverage_beta * capped)
+
+
+def leverage(debt, ebitda_month):
+    """Debt over annual EBITDA; 10 (the cap) when EBITDA is not positive."""
+    annual = 12.0 * ebitda_month
+    return where(annual > 0.0, debt / np.maximum(annual, 1e-12), 10.0)
+
+
+def credit_room(multiple, ebitda_month, collateral, gate, debt):
+    """Unused credit ($B): lenders lend a multiple of annual EBITDA plus what the firm's
+    assets secure (collateral: loan-to-value x book value of its capacity), as far as the
+    gate is open."""
+    limit = multiple * np.maximum(12.0 * ebitda_month, 0.0) + collateral
+    return np.maximum(limit * gate - debt, 0.0)
+
+
+def capex_funds(cash_flow, spare_cash, room, pacing_months, debt_share):
+    """The most a firm can spend on capex this month ($B). Its own funds are its operating
+    cash flow plus its cash above the buffer (less, when below it) spread over
+    ``pacing_months``; they pay the share ``1 - debt_share`` of capex, and borrowing (the
+    rest) cannot exceed the unused credit ``room``."""
+    own = np.maximum(cash_flow + spare_cash / pacing_months, 0.0)
+    return np.minimum(own / np.maximum(1.0 - debt_share, 1e-12), own + room)
+
+
+def payout(cash, buffer, rate):
+    """Dividends and buybacks ($B/month): a share of the cash above the buffer."""
+    return rate * np.maximum(cash - buffer, 0.0)
+
+
+def share_after_defaults(share, alive, lost):
+    """Survivors take the defaulters' customers in proportion to their shares: a survivor's
+    share grows by 1 / (1 - lost), a defaulter's falls to 0 (``lost``: the sector's share
+    that defaulted this month; unchanged when none did, or when no firm is left)."""
+    kept = 1.0 - lost
+    return where((lost > 0.0) & (kept > 0.0), alive * share / np.maximum(kept, 1e-300), share)
+
+
+# --- sentiment and valuation ---------------------------------------------------------------
+def sentiment_step(s, persistence, mean, growth_surprise, util_gap, a_growth, a_util, vol, z):
+    """AR(1) sentiment driven by growth surprises, utilization and noise."""
+    drive = (a_growth * growth_surprise + a_util * util_gap) * DT
+    return persistence * s + (1.0 - persistence) * mean + drive + vol * np.sqrt(DT) * z
+
+
+def mood_step(mood, persistence, surprise, sensitivity, vol, z):
+    """A sector's own mood: AR(1) around 0, lifted by revenue growth above expectations."""
+    return persistence * mood + sensitivity * surprise * DT + vol * np.sqrt(DT) * z
+
+
+def smoothed_run_rate(previous, monthly, weight):
+    """Annual run-rate, exponentially smoothed: previous + w (12 monthly - previous)."""
+    return previous + weight * (12.0 * monthly - previous)
+
+
+def enterprise_value(multiple, revenue, growth, earnings, floor, mood):
+    """A sector's enterprise value ($B): revenue x multiple x (expected growth + operating
+    margin), the 'rule of 40' of growth-company valuation; losses lower it, down to ``floor``
+    growth-plus-margin; the mood scales it (mood = beta (common + sector sentiment))."""
+    margin = earnings / np.maximum(revenue, 1e-12)
+    return multiple * revenue * np.maximum(growth + margin, floor) * exp(mood)
+
+
+def firm_equity(enterprise, cash, debt, alive):
+    """Equity of one firm ($B): its enterprise value plus net cash, never below 0 (limited
+    liability); 0 once it has defaulted."""
+    return alive * np.maximum(enterprise + cash - debt, 0.0)

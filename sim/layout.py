@@ -1,0 +1,114 @@
+"""Where every number of the model lives: the parameter vector and the rows of the arrays.
+
+The parameter vector is generated from the schema: every numeric key of ``start.*`` and
+``model.*`` in schema order, then the quantities derived from them once per run (``DERIVED``,
+computed by :func:`sim.model.initial_conditions`), then the Poisson CDF of efficiency shocks,
+then one block per sector and firm field (``FIRM_FIELDS``). A parameter added to the schema
+gets its slot here without any edit; the model names the ones it reads with ``param(key)``.
+
+The rows: a block of paths is one array with the observables, reductions, uniforms and
+scratch rows first (fixed sizes) and the state last; the state is its scalar rows, the order
+pipeline (``build_lag`` slots), the 12-month capex ring and the firms, each firm's fields in
+adjacent rows. Imports neither numba nor the engine.
+"""
+
+from __future__ import annotations
+
+from sim.schema import leaf_fields
+
+DT = 1.0 / 12.0
+LABS, CLOUDS, VENDORS = 0, 1, 2
+SECTORS = ("labs", "clouds", "vendors")
+N_SECTORS = 3
+TTM_MONTHS = 12
+MAX_JUMPS_PER_MONTH = 20
+
+# --- parameters ---------------------------------------------------------------------------
+SCALARS = tuple(key for key, f in leaf_fields() if key.split(".")[0] in ("start", "model")
+                and str(f.type) in ("int", "float"))
+# derived once per run from the start and the assumptions (sim.model.initial_conditions)
+DERIVED = (
+    "tau0", "margin0", "price0", "rent_cap", "training0", "demand0",
+    "growth0", "orders0", "margin_keep", "overhang_keep", "n_firms",
+    "multiple_labs", "multiple_clouds", "multiple_vendors",
+    "revenue_labs0", "revenue_clouds0", "revenue_vendors0",
+    "earnings_labs0", "earnings_clouds0", "earnings_vendors0",
+)
+_INDEX = {key: i for i, key in enumerate((*SCALARS, *(f"derived.{d}" for d in DERIVED)))}
+N_SCALAR_PARAMS = len(_INDEX)
+P_JUMP_CDF = N_SCALAR_PARAMS
+P_FIRMS = P_JUMP_CDF + MAX_JUMPS_PER_MONTH
+# per sector and firm (start.<sector>.<field>, missing fields are 0), then derived per firm
+FIRM_FIELDS = ("share", "cash", "debt", "value", "other_cash", "training_share",
+               "debt_share", "value_weight")
+(FP_SHARE, FP_CASH, FP_DEBT, FP_VALUE, FP_OTHER_CASH, FP_TRAINING_SHARE, FP_DEBT_SHARE,
+ FP_VALUE_WEIGHT) = range(len(FIRM_FIELDS))
+FIRM_DATA = FIRM_FIELDS[:-1]  # read from the start file; value_weight is derived
+
+
+def param(key: str) -> int:
+    """Index of a schema key ('model.demand.elasticity') or a derived quantity
+    ('derived.tau0') in the parameter vector."""
+    return _INDEX[key]
+
+
+def firm_param(field: int, sector: int, firm: int, n_firms: int) -> int:
+    """Index of one firm's value of a per-firm field."""
+    return P_FIRMS + (sector * len(FIRM_FIELDS) + field) * n_firms + firm
+
+
+def vector_length(n_firms: int) -> int:
+    return P_FIRMS + N_SECTORS * len(FIRM_FIELDS) * n_firms
+
+
+# --- state rows -----------------------------------------------------------------------------
+(
+    X_LOG_TAU, X_LOG_COST, X_MARGIN, X_ADOPTION, X_CAPACITY, X_UTIL, X_OVERHANG, X_RENT,
+    X_GROWTH_EXP, X_DEMAND, X_SENTIMENT, X_BROKEN, X_DISAPPOINTED, X_RECOVERING,
+    X_PIPELINE, X_CAPEX_TTM,
+    X_REV_LABS, X_REV_CLOUDS, X_REV_VENDORS,
+    X_EARN_LABS, X_EARN_CLOUDS, X_EARN_VENDORS,
+    X_GROWTH_LABS, X_GROWTH_CLOUDS, X_GROWTH_VENDORS,
+    X_MOOD_LABS, X_MOOD_CLOUDS, X_MOOD_VENDORS, X_NARRATIVE,
+    N_SCALAR_STATE,
+) = range(30)
+X_REV = X_REV_LABS          # + sector: revenue run-rate ($B/yr), smoothed
+X_EARN = X_EARN_LABS        # + sector: operating-earnings run-rate ($B/yr), smoothed
+X_GROWTH = X_GROWTH_LABS    # + sector: expected log growth of revenue (1/yr)
+X_MOOD = X_MOOD_LABS        # + sector: the sector's own mood (beside the common sentiment)
+
+# each firm's fields sit in adjacent rows: firm_row(p, f) + F_*
+F_CASH, F_DEBT, F_ALIVE, F_SHARE, F_DEFAULT, N_FIRM_ROWS = range(6)
+
+# --- observables (the first N_HIST get per-month histograms) --------------------------------
+(
+    O_TOKEN_PRICE, O_SPEND, O_COMPUTE_DEMAND, O_CAPACITY, O_CAPEX, O_UTILIZATION,
+    O_RENTAL_PRICE, O_INDEX, O_EQUITY_LABS, O_EQUITY_CLOUDS, O_EQUITY_VENDORS,
+    O_CAPEX_TTM, O_TOKENS,
+    N_OBS,
+) = range(14)
+N_HIST = O_CAPEX_TTM
+O_EQUITY = O_EQUITY_LABS  # + sector
+
+# --- scratch rows that carry values from one lane loop to the next -------------------------
+(
+    T_TAU, T_COST, T_OVERHANG, T_GATE, T_ARRIVALS, T_JUMPS,
+    T_Z_SENT, T_Z_MOOD_LABS, T_Z_MOOD_CLOUDS, T_Z_MOOD_VENDORS,
+    T_TRAINING, T_INFERENCE, T_SERVED_SHARE, T_RENT_REVENUE, T_CIRCULAR,
+    T_GROWTH_EXP, T_UNIT_CAPEX, T_WANTED, T_COLLATERAL,
+    T_REV_LABS, T_REV_CLOUDS, T_REV_VENDORS,
+    T_EARN_LABS, T_EARN_CLOUDS, T_EARN_VENDORS,
+    T_LOST, T_LAB_GATE, T_EV, T_EQUITY, T_OPEX,
+    N_SCRATCH,
+) = range(31)
+T_Z_MOOD = T_Z_MOOD_LABS    # + sector
+T_REV = T_REV_LABS          # + sector: this month's revenue ($B/month)
+T_EARN = T_EARN_LABS        # + sector: this month's operating earnings ($B/month)
+
+# histograms: utilization is binned linearly, every other series in log10; beside the bins,
+# three counters per series and month (sim.histogram)
+LINEAR = (O_UTILIZATION,)
+OUTSIDE = ("zero_or_nan", "below_range", "above_range")
+EXTRA_BINS = len(OUTSIDE)
+
+N_UNIFORMS = 9  # uniforms drawn per path and month: four Box-Muller pairs and a Poisson draw

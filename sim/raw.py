@@ -1,0 +1,61 @@
+"""What the engine hands to analysis: the raw results of a run and the contract of their shapes.
+
+A plain dataclass of NumPy arrays, so the read side (analysis, dataset, merge) depends on this
+module and never on the engine or numba.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MDD_BINS = 1000  # histogram of max drawdown on [0, 1], kept even without per-path outputs
+ELASTICITY_RANGE = (-5.0, 5.0)
+ELASTICITY_BINS = 1000
+
+
+@dataclass
+class RawResults:
+    """What the engine hands to analysis: per-path outputs, merged counts, samples."""
+
+    n_paths: int                         # paths in this run (or shard)
+    first_path: int                      # global index of its first path
+    horizon: int
+    n_firms: int
+    hist: np.ndarray                     # (months + 1, N_HIST, bins) int64
+    hist_outside: np.ndarray             # (months + 1, N_HIST, 3) zero/NaN, below, above range
+    hist_edges: np.ndarray               # (N_HIST, bins + 1)
+    alive: np.ndarray                    # (months + 1, sectors) firms alive, summed over paths
+    mdd_hist: np.ndarray                 # (MDD_BINS,) int64
+    peak_to_trough_hist: np.ndarray      # (months + 1,) paths by peak-to-trough months
+    underwater_hist: np.ndarray          # (months + 1,) paths by months below the peak
+    recovery_events: np.ndarray          # (months + 1,) recoveries by months after trough
+    recovery_censored: np.ndarray        # (months + 1,) open drawdowns by months after trough
+    no_drawdown_paths: int               # paths whose index never fell
+    elasticity_hist: np.ndarray          # (ELASTICITY_BINS,) realized elasticity, clipped
+    jevons_paths: int                    # paths where compute demand rose as prices fell
+    alive_sq_horizon: np.ndarray         # (sectors,) sum over paths of (firms alive at T)^2
+    sample_index: np.ndarray             # (samples,) global path index of each sampled path
+    trajectories: np.ndarray             # (samples, months + 1, N_OBS)
+    nonfinite_paths: int
+    first_nonfinite_path: int            # -1 if none
+    engine_seconds: float
+    threads: int
+    per_path: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+PER_PATH_DTYPES = {
+    "max_drawdown": np.float64,
+    "peak_to_trough_months": np.int16,
+    "recovery_months": np.float64,
+    "terminal_index": np.float64,
+    "min_utilization": np.float64,
+    "rental_price_max_drawdown": np.float64,
+    "capex_max_drawdown": np.float64,
+    "sector_max_drawdown": np.float64,
+    "default_month": np.int16,
+    "months_underwater": np.int16,
+    "realized_elasticity": np.float64,
+    "demand_rose_as_prices_fell": np.int8,
+}
