@@ -30,7 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check sim tests benchmarks
+	$(BIN)/ruff check sim tests benchmarks tools
 
 clean-cache:
 	rm -rf $${NUMBA_CACHE_DIR:-$${XDG_CACHE_HOME:-$$HOME/.cache}/bubblesim/numba}

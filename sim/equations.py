@@ -100,6 +100,13 @@ def training_funding(cash, support, planned, runway_target, cut):
     return 1.0 - cut * (1.0 - np.minimum(np.maximum(covered, 0.0), 1.0))
 
 
+def parent_support(committed, deficit):
+    """What a parent (or a backer such as SpaceX for xAI) pays a lab this month ($B): its
+    deficit, up to the support committed; a parent does not hand over cash the lab does not
+    need, so an in-house lab does not pile up cash."""
+    return np.minimum(committed, np.maximum(deficit, 0.0))
+
+
 def funding_round(cash, burn, gate, trigger_months, round_months, value, dilution):
     """A funding round ($B): when cash covers fewer than ``trigger_months`` of burn, a round
     worth ``round_months`` of burn, but no more than the share ``dilution`` of the lab's

@@ -44,6 +44,7 @@ from sim.equations import (
     maturing_trend,
     monthly_retention,
     mood_step,
+    parent_support,
     payout,
     poisson_cdf,
     rental_price,
@@ -526,7 +527,7 @@ def labs_cash(x, t, p, q, obs, tmp, n):
             tmp[T_EARN + LABS, i] = tmp[T_EARN + LABS, i] + x[r + F_ALIVE, i] * operating
             # its own part of training (the suppliers pay the circular part to the clouds)
             training = (1.0 - q[P_CIRC_SHARE]) * planned * tmp[T_SERVED_SHARE, i] * kept
-            flow = operating - training + support
+            flow = operating - training + parent_support(support, training - operating)
             raised = funding_round(cash, np.maximum(-flow, 0.0), tmp[T_LAB_GATE, i],
                                    q[P_ROUND_TRIGGER], q[P_ROUND_MONTHS],
                                    weight * w * obs[O_EQUITY + LABS, i], q[P_MAX_DILUTION])

@@ -211,7 +211,7 @@ class LabsConfig:
                                 "months of burn a funding round covers when fully open")
     funding_growth_beta: float = param(0.3, "yr", 0.0, 20.0,
                                        "how much faster revenue growth opens funding "
-                                       "(per 1/yr above the narrative)")
+                                       "(per 1/yr above the start's growth)")
 
 
 @dataclass

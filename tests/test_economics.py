@@ -19,9 +19,10 @@ from sim import layout as L
 N = 3000
 
 
-def _defaults(raw) -> np.ndarray:
-    """Firms that defaulted, per path (all sectors)."""
-    return (raw.per_path["default_month"] >= 0).sum(axis=(1, 2))
+def _defaults(raw, sector: int | None = None) -> np.ndarray:
+    """Firms that defaulted, per path (of one sector, or all)."""
+    defaulted = raw.per_path["default_month"] >= 0
+    return (defaulted if sector is None else defaulted[:, sector:sector + 1]).sum(axis=(1, 2))
 
 
 def _paired_no_less(higher, lower, z=3.0) -> bool:
@@ -43,20 +44,23 @@ def _scaled_debt(factor: float) -> list[str]:
 
 @pytest.mark.parametrize("scenario", ["soft_landing", "excess_capacity", "dotcom_crash"])
 def test_more_opening_debt_bites(scenario):
-    """The same businesses with more debt at the start: weakly more defaults, path by path on
-    average, in every scenario; and doubling the debt is not a no-op."""
+    """The same cloud businesses with more debt at the start: weakly more of them default,
+    path by path on average, in every scenario; and doubling the debt is not a no-op. (Labs'
+    defaults are left out: an early default of a levered cloud can soften the bust they
+    meet.)"""
     runs = [run_small(f"scenario={scenario}", *_scaled_debt(f), n_paths=N)
             for f in (0.5, 1.0, 2.0)]
     for less, more in zip(runs, runs[1:], strict=False):
-        assert _paired_no_less(_defaults(more), _defaults(less))
-    assert _defaults(runs[2]).mean() >= _defaults(runs[0]).mean()
+        assert _paired_no_less(_defaults(more, L.CLOUDS), _defaults(less, L.CLOUDS))
+    assert _defaults(runs[2], L.CLOUDS).mean() >= _defaults(runs[0], L.CLOUDS).mean()
 
 
 def test_more_opening_debt_deepens_the_soft_landings_drawdown():
-    """Where growth, not overbuilding, sets the index, leverage deepens its drawdown. (In
-    excess_capacity and dotcom_crash the levered clouds that default early also stop
-    building, which restrains the boom: there the index falls slightly less; docs/model.md,
-    'Debt that bites'.)"""
+    """Where no firm fails within months, leverage deepens the index's drawdown. (In
+    excess_capacity and dotcom_crash, doubling the debt makes Oracle default in month 6 on
+    nearly every path, before the index's peak: that loss falls in the boom, not in the
+    drawdown from the later peak, and a default costs nobody else anything until contagion
+    (issue 11); docs/model.md, 'Debt that bites', has the figures.)"""
     runs = [run_small("scenario=soft_landing", *_scaled_debt(f), n_paths=N)
             for f in (0.5, 1.0, 2.0)]
     for less, more in zip(runs, runs[1:], strict=False):

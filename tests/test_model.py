@@ -234,6 +234,21 @@ def test_training_funding_by_hand():
     assert eq.training_funding(0.0, 10.0, 10.0, 6.0, 0.7) == 1.0  # a parent's support counts
 
 
+def test_a_parent_pays_the_deficit_up_to_its_commitment():
+    assert eq.parent_support(5.5, 3.0) == 3.0  # no more than the lab needs
+    assert eq.parent_support(5.5, 8.0) == 5.5  # no more than committed
+    assert eq.parent_support(5.5, -1.0) == 0.0  # a lab in profit gets nothing
+
+
+def test_an_in_house_lab_does_not_pile_up_its_parents_cash():
+    """The in-house labs start with no cash of their own; their parents cover what they
+    spend, so over two years their cash stays 0 (it would grow by the unspent support)."""
+    _, p, x, _ = quiet_path(24)
+    in_house = firm_rows(p, L.LABS)[3]
+    assert np.all(x[:, in_house + L.F_ALIVE] == 1.0)
+    assert np.abs(x[:, in_house + L.F_CASH]).max() < 1e-9
+
+
 def test_funding_round_by_hand():
     # short of 12 months of burn: 18 months of burn, capped by 20% of value, times the gate
     assert eq.funding_round(10.0, 2.0, 1.0, 12.0, 18.0, 1000.0, 0.2) == pytest.approx(36.0)

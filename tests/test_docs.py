@@ -1,0 +1,134 @@
+"""docs/model.md stays in sync with the code: every parameter with its unit, default and
+range, the start's figures, the scenarios' departures, and no stale names of functions,
+tests or files."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+import pytest
+import yaml
+
+from conftest import ROOT, SCENARIOS
+from sim.schema import leaf_fields, range_text
+
+MODEL_MD = (ROOT / "docs" / "model.md").read_text()
+
+
+def _table_rows(text: str) -> dict[str, list[str]]:
+    """Rows of every markdown table whose first cell is a backticked key: key -> cells."""
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and re.fullmatch(r"`[a-z0-9_.]+`", cells[0]):
+            rows.setdefault(cells[0].strip("`"), cells[1:])
+    return rows
+
+
+def _number(cell: str) -> float:
+    return float(cell.replace(",", ""))
+
+
+def _section(title: str) -> str:
+    """The text of one '## ' section of docs/model.md."""
+    return MODEL_MD.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+ROWS = _table_rows(_section("Parameters"))
+START_ROWS = _table_rows(_section("The start (2026q1)"))
+SCENARIO_ROWS = _table_rows(_section("Scenarios"))
+
+
+@pytest.mark.parametrize("key, field", [(k, f) for k, f in leaf_fields()
+                                        if k.startswith("model.")])
+def test_every_model_parameter_is_documented_with_its_unit_default_and_range(key, field):
+    assert key in ROWS, f"{key} is missing from docs/model.md#parameters"
+    unit, default, allowed = ROWS[key][:3]
+    meta = field.metadata
+    assert unit == f"`{meta['unit']}`", key
+    assert _number(default) == pytest.approx(field.default), key
+    assert allowed == range_text(meta), key
+
+
+def test_every_start_figure_is_documented_with_the_start_files_value():
+    start = yaml.safe_load((ROOT / "conf" / "start" / "2026q1.yaml").read_text())["start"]
+    for key, field in leaf_fields():
+        group, *rest = key.split(".")
+        if group != "start" or field.type not in (float, int, "float", "int"):
+            continue
+        value = start
+        for part in rest:
+            value = value[part]
+        assert key in START_ROWS, f"{key} is missing from docs/model.md#the-figures"
+        assert _number(START_ROWS[key][0]) == pytest.approx(value), key
+
+
+def test_the_per_firm_table_is_the_start_files():
+    start = yaml.safe_load((ROOT / "conf" / "start" / "2026q1.yaml").read_text())["start"]
+    documented = [line for line in MODEL_MD.splitlines()
+                  if re.match(r"\| (labs|clouds|vendors): ", line)]
+    expected = []
+    for sector, last in (("labs", "training_share"), ("clouds", "debt_share"),
+                         ("vendors", None)):
+        firms = start[sector]
+        for j in range(len(firms["names"])):
+            expected.append([firms[f][j] for f in ("share", "cash", "debt", "value",
+                                                   "other_cash")]
+                            + ([firms[last][j]] if last else []))
+    assert len(documented) == len(expected)
+    for line, values in zip(documented, expected, strict=True):
+        cells = [c.strip() for c in line.strip().strip("|").split("|")][1:]
+        assert [_number(c) for c in cells if c] == pytest.approx(values), line
+
+
+def test_the_scenario_table_is_the_scenario_files():
+    """Each scenario's column holds exactly the values its file sets (blank: the default)."""
+    header = next(line for line in _section("Scenarios").splitlines()
+                  if line.startswith("| key | default | soft_landing"))
+    names = [c.strip() for c in header.strip("|").split("|")][2:]
+    assert names == list(SCENARIOS)
+    files = {name: yaml.safe_load((ROOT / "conf" / "scenario" / f"{name}.yaml").read_text())
+             .get("model", {}) for name in names}
+    keys = {f"model.{group}.{field}" for model in files.values()
+            for group, fields in model.items() for field in fields}
+    for key in keys:
+        group, field = key.split(".")[1:]
+        assert _number(SCENARIO_ROWS[key][0]) == pytest.approx(_number(ROWS[key][1])), key
+        for column, name in enumerate(names, start=2):
+            cell = SCENARIO_ROWS[key][column - 1]
+            value = files[name].get(group, {}).get(field)
+            if value is None:
+                assert cell == "", (name, key)
+            else:
+                assert _number(cell) == pytest.approx(value), (name, key)
+
+
+def _defined_names() -> set[str]:
+    """Every function, class and module-level name defined in sim/ and tests/."""
+    names = set()
+    for path in [*ROOT.glob("sim/*.py"), *ROOT.glob("tests/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.Assign):
+                names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return names
+
+
+def test_every_function_and_test_the_docs_name_exists():
+    """A backticked snake_case name in docs/model.md is a function, test or constant of the
+    code, a parameter's last part, or an output variable; a renamed function fails here."""
+    defined = _defined_names()
+    keys = {part for key, _ in leaf_fields() for part in key.split(".")}
+    outputs = set(re.findall(r"^\| `([a-z_]+)` \|", MODEL_MD, re.M))
+    # names of code, not symbols of equations (w_j, mu_bust): every part 3+ characters
+    cited = set(re.findall(r"`([a-z][a-z0-9]{2,}(?:_[a-z0-9]{3,})+)`", MODEL_MD))
+    unknown = sorted(n for n in cited - keys - outputs if n not in defined)
+    assert not unknown, f"docs/model.md names what the code does not define: {unknown}"
+
+
+def test_every_file_the_docs_name_exists():
+    pattern = r"((?:sim|tests|conf|docs|benchmarks|tools)/[a-z0-9_/.-]+\.(?:py|yaml|md))"
+    for path in set(re.findall(pattern, MODEL_MD)):
+        assert (ROOT / path).exists(), path

@@ -1,0 +1,283 @@
+"""Break each mechanism of the model on purpose and see which test notices (issue 10).
+
+A scripted list of hand mutations, at least one per mechanism of docs/model.md: each replaces
+one exact piece of sim/equations.py or sim/model.py in a copy of the project, then runs the
+mechanism tests (tests/test_model.py, NumPy only, seconds) and, if they all pass, the
+economics and scenario tests (tests/test_economics.py, tests/test_scenarios.py, compiled).
+A mutant is killed when a test fails. Usage:
+
+    .venv/bin/python tools/mutate.py                  # every mutation, 2 at a time
+    .venv/bin/python tools/mutate.py --only payout    # the mutations whose id contains 'payout'
+
+Writes tools/mutations.json and prints the markdown table of docs/model.md (kill rate per
+mechanism). Slow (a compile per surviving mutant): not part of `make test`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EQ, MODEL = "sim/equations.py", "sim/model.py"
+STAGES = (["tests/test_model.py"],
+          ["tests/test_economics.py", "tests/test_scenarios.py", "-m", "not slow"])
+
+# (id, mechanism, file, exact original, replacement)
+MUTATIONS = [
+    ("ito_sign", "exogenous progress", EQ,
+     "diffusion = (growth - 0.5 * vol * vol) * DT", "diffusion = (growth + 0.5 * vol * vol) * DT"),
+    ("jumps_ignore_count", "exogenous progress", EQ,
+     "jumps * jump_mean + np.sqrt(jumps)", "jump_mean + np.sqrt(jumps)"),
+    ("cost_drift_sign", "exogenous progress", EQ,
+     "return log_cost + (growth - 0.5 * vol * vol) * DT",
+     "return log_cost - (growth - 0.5 * vol * vol) * DT"),
+    ("markup_to_zero", "exogenous progress", EQ,
+     "return floor + (margin - floor) * retention", "return margin * retention"),
+    ("bass_no_saturation", "exogenous progress", EQ,
+     "increment = (p + q * adoption) * (1.0 - adoption) * DT",
+     "increment = (p + q * adoption) * DT"),
+    ("rent_linear_in_utilization", "capacity and prices", EQ,
+     "return floor + (cap - floor) * power(util, curvature)",
+     "return floor + (cap - floor) * util"),
+    ("no_fire_sale_discount", "capacity and prices", EQ,
+     "return cost * markup * (1.0 - fire_discount * np.minimum(overhang, 1.0))",
+     "return cost * markup"),
+    ("rent_not_sticky", "capacity and prices", EQ,
+     "return previous * power(clearing / previous, adjustment)", "return clearing"),
+    ("token_price_no_markup", "capacity and prices", EQ,
+     "return rental / tau * (1.0 + margin)", "return rental / tau"),
+    ("no_depreciation", "capacity and prices", MODEL,
+     "capacity = x[X_CAPACITY, i] * (1.0 - q[P_DEPRECIATION] * DT) + tmp[T_ARRIVALS, i]",
+     "capacity = x[X_CAPACITY, i] + tmp[T_ARRIVALS, i]"),
+    ("defaulted_capacity_not_dumped", "capacity and prices", MODEL,
+     "x[X_OVERHANG, i] = tmp[T_OVERHANG, i] + tmp[T_LOST, i]",
+     "x[X_OVERHANG, i] = tmp[T_OVERHANG, i]"),
+    ("jevons_sign", "demand", EQ,
+     "power(price / price0, -elasticity)", "power(price / price0, elasticity)"),
+    ("no_rationing", "demand", MODEL,
+     "served = np.minimum(wanted, obs[O_CAPACITY, i])", "served = wanted"),
+    ("spend_not_rationed", "demand", MODEL,
+     "obs[O_SPEND, i] = price * tokens * share", "obs[O_SPEND, i] = price * tokens"),
+    ("budgets_never_mature", "labs", EQ,
+     "return level0 * exp(growth_end * years + excess)", "return level0 * exp(growth0 * years)"),
+    ("runway_ignores_parent", "labs", EQ,
+     "covered = (cash + runway_target * np.maximum(support, 0.0))",
+     "covered = (cash + 0.0 * np.maximum(support, 0.0))"),
+    ("rounds_ignore_investors", "labs", EQ,
+     "return where(short, size * gate, 0.0)", "return where(short, size, 0.0)"),
+    ("rounds_unbounded_by_value", "labs", EQ,
+     "size = np.minimum(round_months * burn, dilution * np.maximum(value, 0.0))",
+     "size = round_months * burn"),
+    ("dead_labs_keep_training", "labs", MODEL,
+     "live = x[r + F_ALIVE, i] * planned", "live = planned"),
+    ("funding_ignores_growth", "labs", MODEL,
+     "x[X_SENTIMENT, i] + q[P_FUNDING_GROWTH_BETA] * (x[X_GROWTH, i] - q[P_LABS_GROWTH0]),",
+     "x[X_SENTIMENT, i],"),
+    ("parents_pay_whatever_is_committed", "labs", MODEL,
+     "flow = operating - training + parent_support(support, training - operating)",
+     "flow = operating - training + support"),
+    ("labs_pay_no_staff", "labs", MODEL,
+     "operating = w * obs[O_SPEND, i] - inference - kept * fixed",
+     "operating = w * obs[O_SPEND, i] - inference"),
+    ("labs_get_free_inference", "labs", MODEL,
+     "inference = w * tmp[T_INFERENCE, i] * obs[O_RENTAL_PRICE, i]", "inference = 0.0 * w"),
+    ("growth_expectation_not_annual", "orders and capex", EQ,
+     "return previous + weight * (log(value / previous_value) / DT - previous)",
+     "return previous + weight * (log(value / previous_value) - previous)"),
+    ("orders_ignore_pipeline", "orders and capex", EQ,
+     "- capacity - pipeline", "- capacity"),
+    ("no_maintenance_floor", "orders and capex", EQ,
+     "return np.maximum(maintenance * depreciation * DT * capacity, need + gap / adjust_months)",
+     "return need + gap / adjust_months"),
+    ("no_optimism", "orders and capex", EQ,
+     "target = demand * exp(optimism * sentiment) / target_util",
+     "target = demand / target_util"),
+    ("capex_per_unit_fixed", "orders and capex", EQ,
+     "return unit_cost0 * cost / cost0", "return unit_cost0"),
+    ("capex_not_limited_by_funds", "orders and capex", MODEL,
+     "capex = x[r + F_ALIVE, i] * np.minimum(w * tmp[T_WANTED, i] * tmp[T_UNIT_CAPEX, i], funds)",
+     "capex = x[r + F_ALIVE, i] * w * tmp[T_WANTED, i] * tmp[T_UNIT_CAPEX, i]"),
+    ("no_power_cap", "orders and capex", MODEL,
+     "tmp[T_WANTED, i] = np.minimum(wanted, q[P_MAX_GROWTH] * obs[O_CAPACITY, i])",
+     "tmp[T_WANTED, i] = wanted"),
+    ("borrowing_ignores_credit", "orders and capex", EQ,
+     "return np.minimum(own / np.maximum(1.0 - debt_share, 1e-12), own + room)",
+     "return own / np.maximum(1.0 - debt_share, 1e-12)"),
+    ("no_target_leverage", "debt that bites", MODEL,
+     "funds = capex_funds(ebitda - committed, spare, np.minimum(room, headroom),",
+     "funds = capex_funds(ebitda - committed, spare, room,"),
+    ("gate_inverted", "debt that bites", EQ,
+     "return 1.0 / (1.0 + exp(-(sentiment - center) / width))",
+     "return 1.0 / (1.0 + exp((sentiment - center) / width))"),
+    ("spread_ignores_leverage", "debt that bites", EQ,
+     "* (1.0 + leverage_beta * capped)", "* (1.0 + 0.0 * capped)"),
+    ("spread_sentiment_sign", "debt that bites", EQ,
+     "spread0 * exp(-sensitivity * sentiment)", "spread0 * exp(sensitivity * sentiment)"),
+    ("losses_count_as_low_leverage", "debt that bites", EQ,
+     "debt / np.maximum(annual, 1e-12), 10.0)", "debt / np.maximum(annual, 1e-12), 0.0)"),
+    ("credit_ignores_gate", "debt that bites", EQ,
+     "return np.maximum(limit * gate - debt, 0.0)", "return np.maximum(limit - debt, 0.0)"),
+    ("no_collateral", "debt that bites", EQ,
+     "limit = multiple * np.maximum(12.0 * ebitda_month, 0.0) + collateral",
+     "limit = multiple * np.maximum(12.0 * ebitda_month, 0.0)"),
+    ("no_interest", "debt that bites", MODEL,
+     "interest = borrowing_rate(q, sentiment, debt, ebitda) * DT * (debt + np.maximum(-cash, 0.0))",
+     "interest = 0.0 * debt"),
+    ("no_rollover", "debt that bites", MODEL,
+     "borrowed = np.minimum(repaid + borrow_wanted, room)",
+     "borrowed = np.minimum(borrow_wanted, room)"),
+    ("never_default", "defaults and shares", MODEL,
+     "fails = (alive > 0.0) & (new_cash + room - borrowed < 0.0)",
+     "fails = (alive > 0.0) & (new_cash + room - borrowed < -1e12)"),
+    ("default_month_not_recorded", "defaults and shares", MODEL,
+     "x[r + F_DEFAULT, i] = where(fails, 1.0 * t, x[r + F_DEFAULT, i])",
+     "x[r + F_DEFAULT, i] = where(fails, 0.0, x[r + F_DEFAULT, i])"),
+    ("survivors_keep_their_shares", "defaults and shares", EQ,
+     "alive * share / np.maximum(kept, 1e-300)", "alive * share"),
+    ("no_payout", "valuation and payout", EQ,
+     "return rate * np.maximum(cash - buffer, 0.0)", "return 0.0 * cash"),
+    ("clouds_pay_no_circular", "circular financing", MODEL,
+     "outlay = capex + w * q[P_CIRC_CLOUD_SHARE] * tmp[T_CIRCULAR, i]", "outlay = capex"),
+    ("vendors_pay_no_circular", "circular financing", MODEL,
+     "outlay = w * (1.0 - q[P_CIRC_CLOUD_SHARE]) * tmp[T_CIRCULAR, i]", "outlay = 0.0 * w"),
+    ("circular_ignores_gate", "circular financing", MODEL,
+     "circular = theta * tmp[T_GATE, i] * live", "circular = theta * live"),
+    ("sentiment_ignores_growth", "sentiment and narrative", EQ,
+     "drive = (a_growth * growth_surprise + a_util * util_gap) * DT",
+     "drive = (a_util * util_gap) * DT"),
+    ("break_lifts_sentiment", "sentiment and narrative", MODEL,
+     "x[X_SENTIMENT, i] = s - where(breaks, q[P_BREAK_JUMP], 0.0)",
+     "x[X_SENTIMENT, i] = s + where(breaks, q[P_BREAK_JUMP], 0.0)"),
+    ("no_bust_regime", "sentiment and narrative", MODEL,
+     "broken * q[P_BUST_MEAN]", "0.0 * q[P_BUST_MEAN]"),
+    ("story_never_adapts", "sentiment and narrative", MODEL,
+     "x[X_NARRATIVE, i] = narrative + q[P_NARRATIVE_WEIGHT] * surprise",
+     "x[X_NARRATIVE, i] = narrative"),
+    ("mood_surprise_sign", "sector moods and run-rates", EQ,
+     "persistence * mood + sensitivity * surprise * DT",
+     "persistence * mood - sensitivity * surprise * DT"),
+    ("run_rate_not_annual", "sector moods and run-rates", EQ,
+     "previous + weight * (12.0 * monthly - previous)", "previous + weight * (monthly - previous)"),
+    ("growth_expectations_frozen", "sector moods and run-rates", MODEL,
+     "x[X_GROWTH + k, i] = x[X_GROWTH + k, i] + q[P_GROWTH_WEIGHT] * surprise",
+     "x[X_GROWTH + k, i] = x[X_GROWTH + k, i]"),
+    ("valuation_ignores_margin", "valuation and payout", EQ,
+     "np.maximum(growth + margin, floor)", "np.maximum(growth, floor)"),
+    ("mood_lowers_value", "valuation and payout", EQ,
+     "* exp(mood)", "* exp(-mood)"),
+    ("unlimited_liability", "valuation and payout", EQ,
+     "alive * np.maximum(enterprise + cash - debt, 0.0)", "alive * (enterprise + cash - debt)"),
+    ("no_value_weights", "valuation and payout", MODEL,
+     "weight * x[r + F_SHARE, i] * tmp[T_EV, i]", "x[r + F_SHARE, i] * tmp[T_EV, i]"),
+    ("no_sector_mood_in_value", "valuation and payout", MODEL,
+     "mood = q[P_MULT_SENT_BETA] * (x[X_SENTIMENT, i] + x[X_MOOD + k, i])",
+     "mood = q[P_MULT_SENT_BETA] * x[X_SENTIMENT, i]"),
+    ("vendor_costs_ignored", "valuation and payout", MODEL,
+     "return q[P_VENDOR_MARGIN] - q[P_VENDOR_FIXED] / (q[P_GPU_SHARE] * q[P_CAPEX0])",
+     "return q[P_VENDOR_MARGIN]"),
+    ("order_book_bisection_reversed", "the start", MODEL,
+     "lo, hi = (mid, hi) if wanted < orders0 else (lo, mid)",
+     "lo, hi = (lo, mid) if wanted < orders0 else (mid, hi)"),
+    ("multiples_ignore_margin", "the start", MODEL,
+     "growth_margin = max(p[P_GROWTH_START[k]] + earnings[k] / revenue[k], p[P_VALUE_FLOOR])",
+     "growth_margin = max(p[P_GROWTH_START[k]], p[P_VALUE_FLOOR])"),
+]
+
+
+def mutated_copy(mutation: tuple, tmp: Path) -> Path:
+    """A copy of the project with one mutation applied (the original must occur once)."""
+    _, _, path, old, new = mutation
+    for part in ("sim", "tests", "conf", "docs"):
+        shutil.copytree(ROOT / part, tmp / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp / "pyproject.toml")
+    source = (tmp / path).read_text()
+    if source.count(old) != 1:
+        raise SystemExit(f"mutation {mutation[0]}: the original occurs {source.count(old)} "
+                         f"times in {path}")
+    (tmp / path).write_text(source.replace(old, new))
+    return tmp
+
+
+def run_tests(tmp: Path, args: list[str]) -> tuple[bool, str]:
+    """(all passed, the first failing test) of pytest ARGS in the mutated copy."""
+    env = {**os.environ, "PYTHONPATH": str(tmp), "NUMBA_CACHE_DIR": str(tmp / "numba")}
+    out = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                          *args], cwd=tmp, env=env, capture_output=True, text=True)
+    failed = re.search(r"^(?:FAILED|ERROR) (\S+)", out.stdout, re.M)
+    return out.returncode == 0, failed.group(1) if failed else ""
+
+
+def check_copy_is_imported(tmp: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(tmp)}
+    where = subprocess.run([sys.executable, "-c", "import sim; print(sim.__file__)"], cwd=tmp,
+                           env=env, capture_output=True, text=True).stdout.strip()
+    if not where.startswith(str(tmp)):
+        raise SystemExit(f"the mutated copy is not what Python imports ({where})")
+
+
+def run_mutation(mutation: tuple) -> dict:
+    tic = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="mutant-") as name:
+        tmp = mutated_copy(mutation, Path(name))
+        check_copy_is_imported(tmp)
+        killed_by = ""
+        for stage in STAGES:
+            passed, failed = run_tests(tmp, stage)
+            if not passed:
+                killed_by = failed or "collection or import error"
+                break
+    result = {"id": mutation[0], "mechanism": mutation[1], "file": mutation[2],
+              "killed": bool(killed_by), "killed_by": killed_by,
+              "seconds": round(time.perf_counter() - tic, 1)}
+    print(f"{result['id']:34s} {'killed by ' + killed_by if killed_by else 'SURVIVED'}",
+          flush=True)
+    return result
+
+
+def table(results: list[dict]) -> str:
+    by_mechanism = defaultdict(list)
+    for r in results:
+        by_mechanism[r["mechanism"]].append(r)
+    lines = ["| mechanism | mutations | killed | kill rate | mutations (killed by) |",
+             "|---|---:|---:|---:|---|"]
+    for mechanism, rows in by_mechanism.items():
+        killed = sum(r["killed"] for r in rows)
+        detail = "; ".join(f"`{r['id']}` ({r['killed_by'].split('::')[-1] or 'survived'})"
+                           for r in rows)
+        lines.append(f"| {mechanism} | {len(rows)} | {killed} | {killed / len(rows):.0%} | "
+                     f"{detail} |")
+    total = sum(r["killed"] for r in results)
+    lines.append(f"| **all** | {len(results)} | {total} | {total / len(results):.0%} | |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="", help="run the mutations whose id contains this")
+    parser.add_argument("--jobs", type=int, default=2, help="mutants tested at once")
+    parser.add_argument("--out", type=Path, default=ROOT / "tools" / "mutations.json")
+    args = parser.parse_args(argv)
+    chosen = [m for m in MUTATIONS if args.only in m[0]]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        results = list(pool.map(run_mutation, chosen))
+    if not args.only:
+        tmp = args.out.with_suffix(".tmp")
+        tmp.write_text(json.dumps(results, indent=1))
+        tmp.replace(args.out)
+    print(table(results))
+    return 0 if all(r["killed"] for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
