@@ -275,6 +275,7 @@ def month_until(section, x, p, obs, tmp, t=1):
         ("orders", lambda: model.orders(x, p, q, obs, tmp, lag, pipe + t % lag,
                                         ttm + t % L.TTM_MONTHS, 1)),
         ("labs_cash", lambda: model.labs_cash(x, t, p, q, obs, tmp, 1)),
+        ("clouds_cash", lambda: model.clouds_cash(x, t, p, q, obs, tmp, 1)),
     ]
     for name, run in steps:
         run()
@@ -330,6 +331,16 @@ def test_steady_growth_orders_equal_the_need():
 def test_spare_capacity_still_replaces_a_share_of_retirements():
     orders = eq.desired_orders(1.0, 100.0, 0.0, 0.0, 0.0, 12.0, 0.3, 0.8, 12.0, 0.25, 0.5)
     assert orders == pytest.approx(0.5 * 0.25 * DT * 100.0)
+
+
+def test_power_caps_orders_at_a_share_of_capacity():
+    """However much planners want (sentiment 3 times optimism 5), no more than max_growth of
+    installed capacity is ordered in a month."""
+    p, x, obs, tmp = start_state("model.capacity.optimism=5")
+    x[L.X_SENTIMENT] = 3.0
+    month_until("orders", x, p, obs, tmp)
+    cap = p[L.param("model.capacity.max_growth")] * obs[L.O_CAPACITY, 0]
+    assert tmp[L.T_WANTED, 0] == pytest.approx(cap)
 
 
 def test_capex_funds_by_hand():
@@ -393,6 +404,23 @@ def test_shares_after_defaults_are_handed_over_proportionally():
     np.testing.assert_allclose(out, [0.5 / 0.7, 0.0, 0.2 / 0.7])
     assert out.sum() == pytest.approx(1.0)
     np.testing.assert_array_equal(eq.share_after_defaults(share, np.ones(3), 0.0), share)
+
+
+def test_a_defaulting_cloud_dumps_its_capacity_and_keeps_no_customers():
+    """A cloud with no cash and no credit (gate shut) defaults; its share goes to the fire-
+    sale overhang, not to the other clouds."""
+    p, x, obs, tmp = start_state()
+    rows = firm_rows(p, L.CLOUDS)
+    neocloud = rows[4]
+    x[neocloud + L.F_CASH] = -1000.0
+    x[L.X_SENTIMENT] = -5.0
+    x[L.X_OVERHANG] = 0.2
+    shares = [x[r + L.F_SHARE, 0] for r in rows]
+    month_until("clouds_cash", x, p, obs, tmp)
+    assert x[neocloud + L.F_ALIVE, 0] == 0.0
+    keep = p[L.param("derived.overhang_keep")]
+    assert x[L.X_OVERHANG, 0] == pytest.approx(0.2 * keep + shares[4])
+    assert [x[r + L.F_SHARE, 0] for r in rows[:4]] == pytest.approx(shares[:4])
 
 
 # --- sentiment, moods and valuation -----------------------------------------------------------
