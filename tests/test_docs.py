@@ -1,10 +1,12 @@
 """docs/model.md stays in sync with the code: every parameter with its unit, default and
-range, the start's figures, the scenarios' departures, and no stale names of functions,
-tests or files."""
+range, the start's figures, the scenarios' departures, the mutation record, and no stale
+names of functions, tests or files."""
 
 from __future__ import annotations
 
 import ast
+import importlib.util
+import json
 import re
 
 import pytest
@@ -124,8 +126,25 @@ def test_every_function_and_test_the_docs_name_exists():
     outputs = set(re.findall(r"^\| `([a-z_]+)` \|", MODEL_MD, re.M))
     # names of code, not symbols of equations (w_j, mu_bust): every part 3+ characters
     cited = set(re.findall(r"`([a-z][a-z0-9]{2,}(?:_[a-z0-9]{3,})+)`", MODEL_MD))
-    unknown = sorted(n for n in cited - keys - outputs if n not in defined)
+    mutations = {r["id"] for r in _mutation_record()}
+    unknown = sorted(n for n in cited - keys - outputs - mutations if n not in defined)
     assert not unknown, f"docs/model.md names what the code does not define: {unknown}"
+
+
+def _mutation_record() -> list[dict]:
+    return json.loads((ROOT / "tools" / "mutations.json").read_text())
+
+
+def test_the_mutation_table_is_the_record_of_the_last_run():
+    """docs/model.md shows tools/mutations.json as tools/mutate.py prints it; the record
+    covers every scripted mutation, and every one is killed."""
+    spec = importlib.util.spec_from_file_location("mutate", ROOT / "tools" / "mutate.py")
+    mutate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mutate)
+    record = _mutation_record()
+    assert [r["id"] for r in record] == [m[0] for m in mutate.MUTATIONS]
+    assert mutate.table(record) in MODEL_MD
+    assert all(r["killed"] for r in record), [r["id"] for r in record if not r["killed"]]
 
 
 def test_every_file_the_docs_name_exists():

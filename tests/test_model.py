@@ -406,6 +406,24 @@ def test_shares_after_defaults_are_handed_over_proportionally():
     np.testing.assert_array_equal(eq.share_after_defaults(share, np.ones(3), 0.0), share)
 
 
+def test_investors_open_up_to_labs_whose_revenue_grows_faster():
+    """The labs' funding gate reads sentiment plus funding_growth_beta times the labs' revenue
+    growth above its rate at the start: a year of growth 1/yr faster counts as beta more
+    sentiment."""
+    gates = []
+    for faster in (0.0, 1.0):
+        p, x, obs, tmp = start_state()
+        x[L.X_GROWTH + L.LABS] = p[L.param("start.labs.revenue_growth")] + faster
+        month_until("labs_cash", x, p, obs, tmp)
+        gates.append((tmp[L.T_LAB_GATE, 0], x[L.X_SENTIMENT, 0]))
+    beta = p[L.param("model.labs.funding_growth_beta")]
+    center, width = (p[L.param(f"model.finance.gate_{k}")] for k in ("center", "width"))
+    (same, sentiment0), (more, sentiment1) = gates
+    assert same == pytest.approx(eq.funding_gate(sentiment0, center, width))
+    assert more == pytest.approx(eq.funding_gate(sentiment1 + beta, center, width))
+    assert more > same
+
+
 def test_a_defaulting_cloud_dumps_its_capacity_and_keeps_no_customers():
     """A cloud with no cash and no credit (gate shut) defaults; its share goes to the fire-
     sale overhang, not to the other clouds."""
@@ -493,19 +511,21 @@ def test_firm_equity_has_limited_liability():
 
 
 def test_valuation_gives_each_living_firm_its_part_of_the_sectors_value():
-    """Sector EV (by hand) times a firm's share and value weight, plus its net cash, never
-    below 0, summed over the living firms; a defaulted firm adds nothing; the index is the
-    sum of the sectors."""
+    """Sector EV (by hand, its mood the common sentiment plus the sector's own) times a firm's
+    share and value weight, plus its net cash, never below 0, summed over the living firms; a
+    defaulted firm adds nothing; the index is the sum of the sectors."""
     cfg, p, x, o = quiet_path(0)
     x, obs = x[-1][:, None].copy(), o[-1][:, None].copy()
     tmp = np.zeros((L.N_SCRATCH, 1))
     rows = firm_rows(p, L.VENDORS)
     x[rows[0] + L.F_ALIVE] = 0.0  # Nvidia gone
+    x[L.X_SENTIMENT] = 0.2  # the common AI mood is up, the vendors' own mood down
+    x[L.X_MOOD + L.VENDORS] = -0.5
     model.valuation(x, p, obs, tmp)
     m = cfg.model.valuation
     ev = eq.enterprise_value(p[L.param("derived.multiple_vendors")], x[L.X_REV + L.VENDORS, 0],
                              x[L.X_GROWTH + L.VENDORS, 0], x[L.X_EARN + L.VENDORS, 0],
-                             m.floor, m.sentiment_beta * x[L.X_SENTIMENT, 0])
+                             m.floor, m.sentiment_beta * (0.2 - 0.5))
     expected = sum(max(ev * model.firm_value(p, L.FP_VALUE_WEIGHT, L.VENDORS, j)
                        * x[r + L.F_SHARE, 0] + x[r + L.F_CASH, 0] - x[r + L.F_DEBT, 0], 0.0)
                    for j, r in enumerate(rows) if j > 0)

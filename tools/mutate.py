@@ -9,8 +9,9 @@ A mutant is killed when a test fails. Usage:
     .venv/bin/python tools/mutate.py                  # every mutation, 2 at a time
     .venv/bin/python tools/mutate.py --only payout    # the mutations whose id contains 'payout'
 
-Writes tools/mutations.json and prints the markdown table of docs/model.md (kill rate per
-mechanism). Slow (a compile per surviving mutant): not part of `make test`.
+Writes tools/mutations.json (--only updates its own entries there, e.g. after a new test
+kills a survivor) and prints the markdown table of docs/model.md (kill rate per mechanism).
+Slow (a compile per surviving mutant): not part of `make test`.
 """
 
 from __future__ import annotations
@@ -271,10 +272,12 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [m for m in MUTATIONS if args.only in m[0]]
     with ThreadPoolExecutor(args.jobs) as pool:
         results = list(pool.map(run_mutation, chosen))
-    if not args.only:
-        tmp = args.out.with_suffix(".tmp")
-        tmp.write_text(json.dumps(results, indent=1))
-        tmp.replace(args.out)
+    if args.only and args.out.exists():  # rerun after a new test: update those entries
+        fresh = {r["id"]: r for r in results}
+        results = [fresh.get(r["id"], r) for r in json.loads(args.out.read_text())]
+    tmp = args.out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results, indent=1))
+    tmp.replace(args.out)
     print(table(results))
     return 0 if all(r["killed"] for r in results) else 1
 
