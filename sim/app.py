@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from sim import dataset, io, report, resources
+from sim import dataset, io, layout, report, resources
 from sim.engine import simulate
 from sim.params import model_vector, run_settings, validate
 from sim.schema import Config, register_configs
@@ -154,7 +154,8 @@ def run(cfg: DictConfig, output_dir: Path, overrides: tuple[str, ...] = (),
     attrs["label"] = io.label(overrides, omit=("scenario=",))
     attrs["config_hash"] = digest
     attrs["run_hash"] = config_hash(cfg, ignore=(SHARD,))  # equal for all shards of a run
-    ds = dataset.build(raw, attrs, schema.start.date)
+    names = [list(getattr(schema.start, sector).names) for sector in layout.SECTORS]
+    ds = dataset.build(raw, attrs, schema.start.date, names)
     output_dir.mkdir(parents=True, exist_ok=True)
     io.remove_derived(output_dir)
     io.write_dataset(ds, output_dir / io.RESULTS)

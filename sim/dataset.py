@@ -195,8 +195,10 @@ def _bands(raw: RawResults) -> tuple[np.ndarray, np.ndarray]:
     return np.stack([b for b, _ in out]), np.stack([c for _, c in out])
 
 
-def build(raw: RawResults, attrs: dict, start_date: str) -> xr.Dataset:
-    """The run's dataset; ``attrs`` (config YAML, provenance) are attached last."""
+def build(raw: RawResults, attrs: dict, start_date: str,
+          firm_names: list[list[str]]) -> xr.Dataset:
+    """The run's dataset; ``attrs`` (config YAML, provenance) are attached last;
+    ``firm_names`` by sector, as in the start."""
     months = np.arange(raw.horizon + 1)
     e_edges = _elasticity_edges()
     coords = {
@@ -214,7 +216,7 @@ def build(raw: RawResults, attrs: dict, start_date: str) -> xr.Dataset:
                       {"units": "1", "long_name": "max drawdown threshold"}),
         "sector": ("sector", np.array(layout.SECTORS), {"long_name": "sector"}),
         "firm": ("firm", np.arange(raw.n_firms),
-                 {"long_name": "firm within its sector (0: least levered, cheapest)"}),
+                 {"long_name": "firm within its sector, in the order of start.SECTOR.names"}),
         "series": ("series", np.array([SERIES[s][0] for s in range(layout.N_HIST)]),
                    {"long_name": "histogrammed series"}),
         "sample": ("sample", raw.sample_index,
@@ -236,6 +238,8 @@ def build(raw: RawResults, attrs: dict, start_date: str) -> xr.Dataset:
                      {"long_name": "histogram bin edge"}),
         "outside": ("outside", np.array(OUTSIDE),
                     {"long_name": "values a histogram's bins do not hold"}),
+        "firm_name": (("sector", "firm"), np.array(firm_names, dtype=str),
+                      {"long_name": "firm's name in the start (start.SECTOR.names)"}),
     }
     data = {}
     bands, clipped = _bands(raw)

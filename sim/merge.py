@@ -152,7 +152,7 @@ def _merged_dataset(shards: list[xr.Dataset], raw: RawResults,
                  first_nonfinite_path=raw.first_nonfinite_path,
                  merged_from=" ".join(str(d) for d in shard_dirs))
     start = str(np.datetime_as_string(shards[0]["date"].values[0], unit="M"))
-    return dataset.build(raw, attrs, start)
+    return dataset.build(raw, attrs, start, shards[0]["firm_name"].values.tolist())
 
 
 def main(argv: list[str] | None = None) -> int:

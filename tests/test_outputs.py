@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
+import yaml
 
-from conftest import interruptible, run_cli
+from conftest import ROOT, interruptible, run_cli
 from sim import io
 
 BANDS = ["token_price", "spend", "compute_demand", "capacity", "capex", "utilization",
@@ -44,6 +45,9 @@ def test_results_schema(cli_run):
         assert ds[name].dims == ("path",)
     assert ds["sector_max_drawdown"].dims == ("path", "sector")
     assert ds["default_month"].dims == ("path", "sector", "firm")
+    start = yaml.safe_load((ROOT / "conf" / "start" / "2026q1.yaml").read_text())["start"]
+    assert ds["firm_name"].dims == ("sector", "firm")
+    assert ds["firm_name"].sel(sector="clouds").values.tolist() == start["clouds"]["names"]
     for name in BANDS:
         assert ds[name].dims == ("quantile", "time")
     assert ds["sector_equity"].dims == ("quantile", "time", "sector")

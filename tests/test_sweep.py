@@ -98,6 +98,8 @@ def test_two_shards_merged_equal_one_run(tmp_path):
     for name in one.data_vars:
         a, b = one[name].values, both[name].values
         assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), name
+    for name in one.coords:  # firm names included
+        assert np.array_equal(one[name].values, both[name].values), name
 
 
 def test_merge_refuses_incomplete_shards(tmp_path):
