@@ -37,10 +37,11 @@ def _remove_empty_run_dir(output_dir: Path) -> None:
     own = {".hydra", io.LOCK} | {p.name for p in output_dir.glob("*.log")}
     if {p.name for p in output_dir.iterdir()} <= own:
         shutil.rmtree(output_dir, ignore_errors=True)
-        parent = output_dir.parent
-        made_by_hydra = parent.parent.name == "outputs"  # outputs/<date>/<time>
-        if made_by_hydra and parent.is_dir() and not any(parent.iterdir()):
-            parent.rmdir()
+        day = output_dir.parent
+        if day.parent.name == "outputs":  # Hydra's default outputs/<date>/<time>
+            for made in (day, day.parent):
+                if made.is_dir() and not any(made.iterdir()):
+                    made.rmdir()
 
 
 def _failure(exc: Exception, output_dir: Path, in_sweep: bool) -> tuple[str, int]:

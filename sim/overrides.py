@@ -134,7 +134,8 @@ class _Checker:
 
 # the schema's field types (annotations are strings) as an error message names them
 KINDS = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string",
-         "Backend": "a backend"}
+         "Backend": "a backend", "list[float]": "a list of numbers, one per firm ([a,b,...])",
+         "list[str]": "a list of names, one per firm"}
 
 
 def check(argv: list[str], conf_dir: Path) -> None:

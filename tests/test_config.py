@@ -101,6 +101,7 @@ def test_validate_rejects_non_finite_directly():
     ("+model.no_such_key=1", 2, "no_such_key"),
     ("engine.n_paths=many", 2, "n_paths"),
     ("dotcom_crash", 2, "did you mean scenario=dotcom_crash?"),
+    ("start.clouds.debt=5", 2, "start.clouds.debt = 5 is not a list of numbers, one per firm"),
 ])
 def test_cli_errors_are_short_and_leave_nothing(tmp_path, override, code, needle):
     run_dir = tmp_path / "run"
@@ -110,6 +111,14 @@ def test_cli_errors_are_short_and_leave_nothing(tmp_path, override, code, needle
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert not run_dir.exists()
+
+
+def test_a_value_out_of_range_leaves_no_default_outputs_directory(tmp_path):
+    """Without hydra.run.dir, Hydra creates outputs/<date>/<time> before the range check;
+    all three levels go again."""
+    result = run_cli("model.demand.elasticity=-1", "output.quiet=true", cwd=tmp_path)
+    assert result.returncode == 2 and "model.demand.elasticity" in result.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_start_date_must_be_a_month():
