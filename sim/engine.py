@@ -160,7 +160,7 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
     chunk_fn = _kernel(backend)
     if backend == "numba" and not settings.quiet and not _kernel_module().is_compiled():
         print("bubblesim: compiling the engine into the numba cache (once after an install or "
-              "update; about 20 s on 2 cores)...", file=sys.stderr, flush=True)
+              "update; about 40 s on 2 cores)...", file=sys.stderr, flush=True)
     horizon, n_bins, nf = settings.horizon, settings.hist_bins, settings.n_firms
     lower, per_unit, is_log = bin_layout(initial_observables(p), n_bins)
     first, n_total = settings.shard_range()

@@ -45,7 +45,7 @@ numba.config.CACHE_DIR = _cache_dir()
 
 def is_compiled() -> bool:
     """Whether the engine's machine code is in the cache (if not, the first call compiles it:
-    about 20 s on 2 cores)."""
+    about 40 s on 2 cores)."""
     return any(Path(numba.config.CACHE_DIR).rglob("kernel.simulate_chunk-*.nbi"))
 
 for _module in (layout, equations, model, reductions, rng, histogram):
