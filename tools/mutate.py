@@ -274,7 +274,9 @@ def main(argv: list[str] | None = None) -> int:
         results = list(pool.map(run_mutation, chosen))
     if args.only and args.out.exists():  # rerun after a new test: update those entries
         fresh = {r["id"]: r for r in results}
-        results = [fresh.get(r["id"], r) for r in json.loads(args.out.read_text())]
+        saved = {r["id"]: r for r in json.loads(args.out.read_text())}
+        results = [fresh.get(m[0], saved.get(m[0])) for m in MUTATIONS
+                   if m[0] in fresh or m[0] in saved]
     tmp = args.out.with_suffix(".tmp")
     tmp.write_text(json.dumps(results, indent=1))
     tmp.replace(args.out)
