@@ -155,6 +155,13 @@ def spread(spread0, sensitivity, sentiment, leverage_beta, leverage):
     return spread0 * exp(-sensitivity * sentiment) * (1.0 + leverage_beta * capped)
 
 
+def distress(previous, keep, lost, debt):
+    """A sector's credit distress: the share of its debt that lenders lost in this month's
+    defaults (net of recoveries), added to what is left of earlier losses (``keep`` per
+    month)."""
+    return keep * previous + lost / np.maximum(debt, 1e-12)
+
+
 def leverage(debt, ebitda_month):
     """Debt over annual EBITDA; 10 (the cap) when EBITDA is not positive."""
     annual = 12.0 * ebitda_month

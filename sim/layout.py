@@ -29,7 +29,7 @@ SCALARS = tuple(key for key, f in leaf_fields() if key.split(".")[0] in ("start"
 # derived once per run from the start and the assumptions (sim.model.initial_conditions)
 DERIVED = (
     "tau0", "margin0", "price0", "rent_cap", "training0", "demand0",
-    "growth0", "orders0", "margin_keep", "overhang_keep", "n_firms",
+    "growth0", "orders0", "margin_keep", "overhang_keep", "distress_keep", "n_firms",
     "multiple_labs", "multiple_clouds", "multiple_vendors",
     "revenue_labs0", "revenue_clouds0", "revenue_vendors0",
     "earnings_labs0", "earnings_clouds0", "earnings_vendors0",
@@ -70,12 +70,14 @@ def vector_length(n_firms: int) -> int:
     X_EARN_LABS, X_EARN_CLOUDS, X_EARN_VENDORS,
     X_GROWTH_LABS, X_GROWTH_CLOUDS, X_GROWTH_VENDORS,
     X_MOOD_LABS, X_MOOD_CLOUDS, X_MOOD_VENDORS, X_NARRATIVE,
+    X_DISTRESS_LABS, X_DISTRESS_CLOUDS, X_DISTRESS_VENDORS,
     N_SCALAR_STATE,
-) = range(30)
+) = range(33)
 X_REV = X_REV_LABS          # + sector: revenue run-rate ($B/yr), smoothed
 X_EARN = X_EARN_LABS        # + sector: operating-earnings run-rate ($B/yr), smoothed
 X_GROWTH = X_GROWTH_LABS    # + sector: expected log growth of revenue (1/yr)
 X_MOOD = X_MOOD_LABS        # + sector: the sector's own mood (beside the common sentiment)
+X_DISTRESS = X_DISTRESS_LABS  # + sector: share of its debt lost in defaults, fading
 
 # each firm's fields sit in adjacent rows: firm_row(p, f) + F_*
 F_CASH, F_DEBT, F_ALIVE, F_SHARE, F_DEFAULT, N_FIRM_ROWS = range(6)
@@ -99,8 +101,9 @@ O_EQUITY = O_EQUITY_LABS  # + sector
     T_REV_LABS, T_REV_CLOUDS, T_REV_VENDORS,
     T_EARN_LABS, T_EARN_CLOUDS, T_EARN_VENDORS,
     T_LOST, T_LAB_GATE, T_EV, T_EQUITY, T_OPEX,
+    T_LOST_DEBT, T_SECTOR_DEBT, T_VENDOR_LOSS,
     N_SCRATCH,
-) = range(31)
+) = range(34)
 T_Z_MOOD = T_Z_MOOD_LABS    # + sector
 T_REV = T_REV_LABS          # + sector: this month's revenue ($B/month)
 T_EARN = T_EARN_LABS        # + sector: this month's operating earnings ($B/month)

@@ -16,7 +16,8 @@ Sections of month t (state from month t-1):
 4. ``demand``             tokens, compute demand, utilization, spend, circular funding
 5. ``orders``             expectations, orders capped by power and by the clouds' funds
 6. ``labs_cash``, ``clouds_cash``, ``vendors_cash``: each firm's month (``settle``),
-                          funding rounds, defaults and the hand-over of shares
+                          funding rounds, defaults, the hand-over of shares and the
+                          lenders' and vendors' losses (``contagion``)
 7. ``sentiment``          the common AI sentiment and its narrative regime
 8. ``carry``              revenue and earnings run-rates, growth expectations, sector moods
 9. ``valuation``          sector enterprise values, firm equity, the index
@@ -32,6 +33,7 @@ from sim.equations import (
     capex_per_capacity,
     credit_room,
     desired_orders,
+    distress,
     enterprise_value,
     expected_growth,
     firm_equity,
@@ -106,14 +108,17 @@ from sim.layout import (
     T_JUMPS,
     T_LAB_GATE,
     T_LOST,
+    T_LOST_DEBT,
     T_OPEX,
     T_OVERHANG,
     T_RENT_REVENUE,
     T_REV,
+    T_SECTOR_DEBT,
     T_SERVED_SHARE,
     T_TAU,
     T_TRAINING,
     T_UNIT_CAPEX,
+    T_VENDOR_LOSS,
     T_WANTED,
     T_Z_MOOD,
     T_Z_SENT,
@@ -125,6 +130,7 @@ from sim.layout import (
     X_CAPEX_TTM,
     X_DEMAND,
     X_DISAPPOINTED,
+    X_DISTRESS,
     X_EARN,
     X_GROWTH,
     X_GROWTH_EXP,
@@ -215,6 +221,10 @@ P_LEVERAGE_SPREAD = param("model.finance.leverage_spread")
 P_DEBT_MATURITY = param("model.finance.debt_maturity")
 P_PAYOUT_RATE = param("model.finance.payout_rate")
 P_CASH_BUFFER = param("model.finance.cash_buffer_months")
+P_RECOVERY = param("model.contagion.recovery_rate")
+P_VENDOR_FINANCED = param("model.contagion.vendor_financed_share")
+P_SPREAD_JUMP = param("model.contagion.spread_jump")
+P_DISTRESS_HALFLIFE = param("model.contagion.distress_halflife")
 P_SENT0 = param("model.sentiment.s0")
 P_PERSISTENCE = param("model.sentiment.persistence")
 P_SENT_VOL = param("model.sentiment.volatility")
@@ -245,6 +255,7 @@ P_GROWTH0 = param("derived.growth0")
 P_ORDERS0 = param("derived.orders0")
 P_MARGIN_KEEP = param("derived.margin_keep")
 P_OVERHANG_KEEP = param("derived.overhang_keep")
+P_DISTRESS_KEEP = param("derived.distress_keep")
 P_N_FIRMS = param("derived.n_firms")
 P_MULTIPLE = param("derived.multiple_labs")        # + sector
 P_REVENUE0 = param("derived.revenue_labs0")        # + sector
@@ -407,7 +418,8 @@ def cloud_plan(x, r, q, tmp, other, debt_share, i):
     cash, debt = x[r + F_CASH, i], x[r + F_DEBT, i]
     spare = cash - q[P_CASH_BUFFER] * w * tmp[T_OPEX, i]
     committed = w * q[P_CIRC_CLOUD_SHARE] * tmp[T_CIRCULAR, i] + borrowing_rate(
-        q, x[X_SENTIMENT, i], debt, ebitda) * DT * (debt + np.maximum(-cash, 0.0))
+        q, x[X_SENTIMENT, i], x[X_DISTRESS + CLOUDS, i], debt, ebitda) * DT * (
+        debt + np.maximum(-cash, 0.0))
     headroom = np.maximum(q[P_TARGET_LEVERAGE] * 12.0 * ebitda - debt, 0.0)
     funds = capex_funds(ebitda - committed, spare, np.minimum(room, headroom),
                         q[P_CAPEX_PACING], debt_share)
@@ -454,20 +466,23 @@ def orders(x, p, q, obs, tmp, lag, slot, ttm_slot, n):
 
 
 # --- 6. firms: cash, debt, funding, defaults ---------------------------------------------------
-def borrowing_rate(q, sentiment, debt, ebitda):
-    """A firm's interest rate (1/yr): risk-free plus its spread (sim.equations.spread)."""
+def borrowing_rate(q, sentiment, distress, debt, ebitda):
+    """A firm's interest rate (1/yr): risk-free plus its spread (sim.equations.spread),
+    widened by its sector's credit distress (contagion)."""
     return q[P_RISK_FREE] + spread(q[P_SPREAD0], q[P_SPREAD_SENS], sentiment,
-                                   q[P_LEVERAGE_SPREAD], leverage(debt, ebitda))
+                                   q[P_LEVERAGE_SPREAD], leverage(debt, ebitda)) * (
+        1.0 + q[P_SPREAD_JUMP] * distress)
 
 
 def settle(cash, debt, alive, ebitda, flow, borrow_wanted, collateral, gate, sentiment,
-           buffer, q):
+           distress, buffer, q):
     """One firm's month after its operating flow: interest (rate rising with leverage and
     falling sentiment), maturities repaid and rolled over while credit lasts, new borrowing,
     payouts of cash above the buffer. Returns (cash, debt, defaulted): a living firm defaults
     when its cash plus the credit it has left is negative."""
     repaid = debt / q[P_DEBT_MATURITY]
-    interest = borrowing_rate(q, sentiment, debt, ebitda) * DT * (debt + np.maximum(-cash, 0.0))
+    interest = borrowing_rate(q, sentiment, distress, debt, ebitda) * DT * (
+        debt + np.maximum(-cash, 0.0))
     room = credit_room(q[P_CREDIT_MULTIPLE], ebitda, collateral, gate, debt - repaid)
     borrowed = np.minimum(repaid + borrow_wanted, room)
     new_cash = cash + flow - interest - repaid + borrowed
@@ -478,7 +493,10 @@ def settle(cash, debt, alive, ebitda, flow, borrow_wanted, collateral, gate, sen
 
 
 def record_default(x, r, t, fails, i, tmp):
-    """A defaulting firm: dead, its cash and debt gone, its share lost to the sector."""
+    """A defaulting firm: dead, its cash and debt gone (the debt counted as lost to its
+    lenders), its share lost to the sector; every firm's debt counts into the sector's."""
+    tmp[T_SECTOR_DEBT, i] = tmp[T_SECTOR_DEBT, i] + x[r + F_DEBT, i]
+    tmp[T_LOST_DEBT, i] = tmp[T_LOST_DEBT, i] + where(fails, x[r + F_DEBT, i], 0.0)
     x[r + F_DEFAULT, i] = where(fails, 1.0 * t, x[r + F_DEFAULT, i])
     x[r + F_ALIVE, i] = where(fails, 0.0, x[r + F_ALIVE, i])
     x[r + F_CASH, i] = where(fails, 0.0, x[r + F_CASH, i])
@@ -497,6 +515,21 @@ def hand_over(x, p, tmp, sector, n):
                                                          tmp[T_LOST, i])
     for i in lanes(n):
         tmp[T_LOST, i] = 0.0
+
+
+def contagion(x, q, tmp, sector, n):
+    """What this month's defaulters in ``sector`` owed, less what lenders recover, is lost:
+    it raises the sector's credit distress, which widens its spreads (borrowing_rate) and
+    fades with a half-life; the vendor-financed part of a cloud's loss falls on the vendors
+    (T_VENDOR_LOSS, charged in vendors_cash)."""
+    vendor_part = q[P_VENDOR_FINANCED] if sector == CLOUDS else 0.0
+    for i in lanes(n):
+        lost = (1.0 - q[P_RECOVERY]) * tmp[T_LOST_DEBT, i]
+        x[X_DISTRESS + sector, i] = distress(x[X_DISTRESS + sector, i], q[P_DISTRESS_KEEP],
+                                             lost, tmp[T_SECTOR_DEBT, i])
+        tmp[T_VENDOR_LOSS, i] = vendor_part * lost
+        tmp[T_LOST_DEBT, i] = 0.0
+        tmp[T_SECTOR_DEBT, i] = 0.0
 
 
 def labs_cash(x, t, p, q, obs, tmp, n):
@@ -533,9 +566,10 @@ def labs_cash(x, t, p, q, obs, tmp, n):
                                    weight * w * obs[O_EQUITY + LABS, i], q[P_MAX_DILUTION])
             x[r + F_CASH, i], x[r + F_DEBT, i], fails = settle(
                 cash, x[r + F_DEBT, i], x[r + F_ALIVE, i], flow, flow + raised, 0.0, 0.0,
-                tmp[T_GATE, i], x[X_SENTIMENT, i], np.inf, q)
+                tmp[T_GATE, i], x[X_SENTIMENT, i], x[X_DISTRESS + LABS, i], np.inf, q)
             record_default(x, r, t, fails, i, tmp)
     hand_over(x, p, tmp, LABS, n)
+    contagion(x, q, tmp, LABS, n)
     for i in lanes(n):
         tmp[T_REV + LABS, i] = obs[O_SPEND, i]
 
@@ -555,13 +589,15 @@ def clouds_cash(x, t, p, q, obs, tmp, n):
             x[r + F_CASH, i], x[r + F_DEBT, i], fails = settle(
                 x[r + F_CASH, i], x[r + F_DEBT, i], x[r + F_ALIVE, i], ebitda, ebitda - outlay,
                 debt_share * capex, w * tmp[T_COLLATERAL, i], tmp[T_GATE, i],
-                x[X_SENTIMENT, i], q[P_CASH_BUFFER] * (w * tmp[T_OPEX, i] + capex), q)
+                x[X_SENTIMENT, i], x[X_DISTRESS + CLOUDS, i],
+                q[P_CASH_BUFFER] * (w * tmp[T_OPEX, i] + capex), q)
             record_default(x, r, t, fails, i, tmp)
     for i in lanes(n):
         # a defaulter's capacity is sold at a discount to buyers outside the index: the
         # overhang weighs on rents, and no living cloud takes over its share
         x[X_OVERHANG, i] = tmp[T_OVERHANG, i] + tmp[T_LOST, i]
         tmp[T_LOST, i] = 0.0
+    contagion(x, q, tmp, CLOUDS, n)
     for i in lanes(n):
         book = obs[O_CAPACITY, i] * tmp[T_UNIT_CAPEX, i] / (12.0 * q[P_LIFE])
         tmp[T_REV + CLOUDS, i] = tmp[T_RENT_REVENUE, i]
@@ -586,13 +622,16 @@ def vendors_cash(x, t, p, q, obs, tmp, n):
             w = x[r + F_SHARE, i]
             revenue = w * q[P_GPU_SHARE] * obs[O_CAPEX, i]
             ebitda = margin * revenue + other
-            outlay = w * (1.0 - q[P_CIRC_CLOUD_SHARE]) * tmp[T_CIRCULAR, i]
+            # their part of circular investment, and their vendor financing lost this month
+            outlay = w * ((1.0 - q[P_CIRC_CLOUD_SHARE]) * tmp[T_CIRCULAR, i]
+                          + tmp[T_VENDOR_LOSS, i])
             x[r + F_CASH, i], x[r + F_DEBT, i], fails = settle(
                 x[r + F_CASH, i], x[r + F_DEBT, i], x[r + F_ALIVE, i], ebitda, ebitda - outlay,
-                0.0, 0.0, tmp[T_GATE, i], x[X_SENTIMENT, i],
+                0.0, 0.0, tmp[T_GATE, i], x[X_SENTIMENT, i], x[X_DISTRESS + VENDORS, i],
                 q[P_CASH_BUFFER] * (1.0 - margin) * revenue, q)
             record_default(x, r, t, fails, i, tmp)
     hand_over(x, p, tmp, VENDORS, n)
+    contagion(x, q, tmp, VENDORS, n)
     for i in lanes(n):
         revenue = q[P_GPU_SHARE] * obs[O_CAPEX, i]
         tmp[T_REV + VENDORS, i] = revenue
@@ -772,6 +811,7 @@ def initial_conditions(p):
         "orders0": p[P_CAPEX0] / p[P_UNIT_CAPEX0],
         "margin_keep": monthly_retention(p[P_MARGIN_DECAY]),
         "overhang_keep": 0.5 ** (1.0 / p[P_FIRE_HALFLIFE]),
+        "distress_keep": 0.5 ** (1.0 / p[P_DISTRESS_HALFLIFE]),
     }
     derived["margin0"] = derived["price0"] * derived["tau0"] / p[P_R0] - 1.0
     derived["rent_cap"] = p[P_RENT_FLOOR] + (p[P_R0] / p[P_C0] - p[P_RENT_FLOOR]) / p[
@@ -850,6 +890,8 @@ def initial_state(x, p, obs, tmp):
     for r in range(N_OBS):
         for i in lanes(n):
             obs[r, i] = o[r]
-    for i in lanes(n):
-        tmp[T_LOST, i] = 0.0  # hand_over clears it after every sector
+    for i in lanes(n):  # hand_over and contagion clear them after every sector
+        tmp[T_LOST, i] = 0.0
+        tmp[T_LOST_DEBT, i] = 0.0
+        tmp[T_SECTOR_DEBT, i] = 0.0
     valuation(x, p, obs, tmp)

@@ -263,6 +263,20 @@ class FinanceConfig:
 
 
 @dataclass
+class ContagionConfig:
+    recovery_rate: float = param(0.4, "1", 0.0, 1.0,
+                                 "share of a defaulter's debt its lenders recover")
+    vendor_financed_share: float = param(0.1, "1", 0.0, 1.0,
+                                         "share of a cloud's debt owed to its chip vendors "
+                                         "(vendor financing)")
+    spread_jump: float = param(3.0, "1", 0.0, 50.0,
+                               "relative widening of a sector's spreads per unit of its debt "
+                               "lost in defaults")
+    distress_halflife: float = param(18.0, "months", 0.0, 600.0,
+                                     "half-life of that widening", open_lo=True)
+
+
+@dataclass
 class SentimentConfig:
     s0: float = param(0.0, "1", -10.0, 10.0, "common AI sentiment at t=0 (0 = neutral)")
     persistence: float = param(0.95, "1/month", 0.0, 1.0, "AR(1) coefficient per month",
@@ -322,6 +336,7 @@ class ModelConfig:
     labs: LabsConfig = field(default_factory=LabsConfig)
     capacity: CapacityConfig = field(default_factory=CapacityConfig)
     finance: FinanceConfig = field(default_factory=FinanceConfig)
+    contagion: ContagionConfig = field(default_factory=ContagionConfig)
     sentiment: SentimentConfig = field(default_factory=SentimentConfig)
     sectors: SectorMoodConfig = field(default_factory=SectorMoodConfig)
     valuation: ValuationConfig = field(default_factory=ValuationConfig)

@@ -371,12 +371,12 @@ def _settle(cash, debt, ebitda, flow, gate, **overrides):
     cfg = schema(*(f"model.finance.{k}={v}" for k, v in overrides.items()))
     q = tuple(model_vector(cfg)[:L.N_SCALAR_PARAMS])
     return model.settle(np.array([cash]), np.array([debt]), np.array([1.0]), ebitda, flow, 0.0,
-                        0.0, gate, 0.0, np.inf, q), q
+                        0.0, gate, 0.0, 0.0, np.inf, q), q
 
 
 def test_debt_rolls_over_while_credit_lasts():
     (cash, debt, fails), q = _settle(50.0, 60.0, 2.0, 0.0, 1.0)
-    rate = model.borrowing_rate(q, 0.0, 60.0, 2.0)
+    rate = model.borrowing_rate(q, 0.0, 0.0, 60.0, 2.0)
     assert debt[0] == pytest.approx(60.0)  # the maturing part was refinanced
     assert cash[0] == pytest.approx(50.0 - rate * DT * 60.0)
     assert not fails[0]
@@ -384,12 +384,75 @@ def test_debt_rolls_over_while_credit_lasts():
 
 def test_without_credit_maturities_are_paid_from_cash_and_then_the_firm_defaults():
     (cash, debt, fails), q = _settle(50.0, 60.0, 2.0, 0.0, 0.0)
-    rate = model.borrowing_rate(q, 0.0, 60.0, 2.0)
+    rate = model.borrowing_rate(q, 0.0, 0.0, 60.0, 2.0)
     repaid = 60.0 / q[model.P_DEBT_MATURITY]
     assert debt[0] == pytest.approx(60.0 - repaid)
     assert cash[0] == pytest.approx(50.0 - rate * DT * 60.0 - repaid)
     (cash, debt, fails), _ = _settle(0.5, 60.0, 2.0, 0.0, 0.0)
     assert fails[0] and cash[0] < 0.0
+
+
+def test_distress_by_hand():
+    # lenders lost 6 of the sector's 60: 0.1 on top of what is left of earlier losses
+    assert eq.distress(0.5, 0.9, 6.0, 60.0) == pytest.approx(0.45 + 0.1)
+    assert eq.distress(0.5, 0.9, 0.0, 0.0) == pytest.approx(0.45)  # no debt, nothing lost
+
+
+def test_distress_widens_a_sectors_spreads():
+    cfg = schema()
+    q = tuple(model_vector(cfg)[:L.N_SCALAR_PARAMS])
+    calm = model.borrowing_rate(q, 0.0, 0.0, 60.0, 2.0)
+    jump = cfg.model.contagion.spread_jump
+    spread = calm - cfg.start.finance.risk_free
+    assert model.borrowing_rate(q, 0.0, 0.2, 60.0, 2.0) == pytest.approx(
+        cfg.start.finance.risk_free + spread * (1.0 + jump * 0.2))
+
+
+def test_default_debt_is_counted_lost_and_every_firms_debt_into_the_sector():
+    p, x, obs, tmp = start_state()
+    a, b = firm_rows(p, L.CLOUDS)[3:5]
+    x[a + L.F_DEBT], x[b + L.F_DEBT] = 50.0, 20.0
+    model.record_default(x, a, 7, np.array([True]), slice(None), tmp)
+    model.record_default(x, b, 7, np.array([False]), slice(None), tmp)
+    assert tmp[L.T_LOST_DEBT, 0] == 50.0 and tmp[L.T_SECTOR_DEBT, 0] == 70.0
+    assert x[a + L.F_DEBT, 0] == 0.0 and x[b + L.F_DEBT, 0] == 20.0
+
+
+def test_contagion_by_hand():
+    """Clouds' defaulters owed 30 of the sector's 200: lenders lose (1 - recovery) of it,
+    the clouds' distress rises by that share of their debt on top of what is left of the
+    earlier distress, and the vendor-financed part is the vendors' loss."""
+    cfg = schema()
+    p = model_vector(cfg)
+    q = tuple(p[:L.N_SCALAR_PARAMS])
+    c = cfg.model.contagion
+    x = np.zeros((model.state_layout(p)[3], 1))
+    tmp = np.zeros((L.N_SCRATCH, 1))
+    x[L.X_DISTRESS + L.CLOUDS] = 0.1
+    tmp[L.T_LOST_DEBT], tmp[L.T_SECTOR_DEBT] = 30.0, 200.0
+    model.contagion(x, q, tmp, L.CLOUDS, 1)
+    lost = (1.0 - c.recovery_rate) * 30.0
+    keep = 0.5 ** (1.0 / c.distress_halflife)
+    assert x[L.X_DISTRESS + L.CLOUDS, 0] == pytest.approx(keep * 0.1 + lost / 200.0)
+    assert tmp[L.T_VENDOR_LOSS, 0] == pytest.approx(c.vendor_financed_share * lost)
+    assert tmp[L.T_LOST_DEBT, 0] == 0.0 and tmp[L.T_SECTOR_DEBT, 0] == 0.0
+    assert x[L.X_DISTRESS + L.LABS, 0] == 0.0 and x[L.X_DISTRESS + L.VENDORS, 0] == 0.0
+    tmp[L.T_LOST_DEBT], tmp[L.T_SECTOR_DEBT] = 30.0, 200.0
+    model.contagion(x, q, tmp, L.LABS, 1)  # labs owe their vendors nothing
+    assert tmp[L.T_VENDOR_LOSS, 0] == 0.0 and x[L.X_DISTRESS + L.LABS, 0] > 0.0
+
+
+def test_vendors_pay_for_the_vendor_financing_they_lose():
+    """With no payout, each vendor's cash ends lower by its share of the loss."""
+    cash = []
+    for loss in (0.0, 10.0):
+        p, x, obs, tmp = start_state("model.finance.payout_rate=0")
+        month_until("clouds_cash", x, p, obs, tmp)
+        tmp[L.T_VENDOR_LOSS] = loss
+        model.vendors_cash(x, 1, p, tuple(p[:L.N_SCALAR_PARAMS]), obs, tmp, 1)
+        cash.append([x[r + L.F_CASH, 0] for r in firm_rows(p, L.VENDORS)])
+    shares = [x[r + L.F_SHARE, 0] for r in firm_rows(p, L.VENDORS)]
+    assert np.subtract(*cash) == pytest.approx(10.0 * np.array(shares))
 
 
 def test_payout_by_hand():
