@@ -223,6 +223,12 @@ def enterprise_value(multiple, revenue, growth, earnings, floor, mood):
     return multiple * revenue * np.maximum(growth + margin, floor) * exp(mood)
 
 
+def stake_bought(invested, value):
+    """Share of a company's equity that ``invested`` ($B) buys at its pre-money ``value``:
+    the post-money share, never above 1."""
+    return invested / np.maximum(value + invested, 1e-12)
+
+
 def firm_equity(enterprise, cash, debt, alive):
     """Equity of one firm ($B): its enterprise value plus net cash, never below 0 (limited
     liability); 0 once it has defaulted."""

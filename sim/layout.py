@@ -40,9 +40,9 @@ P_JUMP_CDF = N_SCALAR_PARAMS
 P_FIRMS = P_JUMP_CDF + MAX_JUMPS_PER_MONTH
 # per sector and firm (start.<sector>.<field>, missing fields are 0), then derived per firm
 FIRM_FIELDS = ("share", "cash", "debt", "value", "other_cash", "training_share",
-               "debt_share", "value_weight")
+               "debt_share", "stake", "value_weight")
 (FP_SHARE, FP_CASH, FP_DEBT, FP_VALUE, FP_OTHER_CASH, FP_TRAINING_SHARE, FP_DEBT_SHARE,
- FP_VALUE_WEIGHT) = range(len(FIRM_FIELDS))
+ FP_STAKE, FP_VALUE_WEIGHT) = range(len(FIRM_FIELDS))
 FIRM_DATA = FIRM_FIELDS[:-1]  # read from the start file; value_weight is derived
 
 
@@ -80,7 +80,8 @@ X_MOOD = X_MOOD_LABS        # + sector: the sector's own mood (beside the common
 X_DISTRESS = X_DISTRESS_LABS  # + sector: share of its debt lost in defaults, fading
 
 # each firm's fields sit in adjacent rows: firm_row(p, f) + F_*
-F_CASH, F_DEBT, F_ALIVE, F_SHARE, F_DEFAULT, N_FIRM_ROWS = range(6)
+F_CASH, F_DEBT, F_ALIVE, F_SHARE, F_DEFAULT, F_STAKE, N_FIRM_ROWS = range(7)
+# F_STAKE: the share of the labs' equity a cloud or vendor holds (circular stakes)
 
 # --- observables (the first N_HIST get per-month histograms) --------------------------------
 (

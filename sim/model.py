@@ -54,6 +54,7 @@ from sim.equations import (
     share_after_defaults,
     smoothed_run_rate,
     spread,
+    stake_bought,
     sticky_rent,
     token_demand,
     token_price,
@@ -67,11 +68,13 @@ from sim.layout import (
     F_DEBT,
     F_DEFAULT,
     F_SHARE,
+    F_STAKE,
     FP_CASH,
     FP_DEBT,
     FP_DEBT_SHARE,
     FP_OTHER_CASH,
     FP_SHARE,
+    FP_STAKE,
     FP_TRAINING_SHARE,
     FP_VALUE,
     FP_VALUE_WEIGHT,
@@ -501,7 +504,15 @@ def record_default(x, r, t, fails, i, tmp):
     x[r + F_ALIVE, i] = where(fails, 0.0, x[r + F_ALIVE, i])
     x[r + F_CASH, i] = where(fails, 0.0, x[r + F_CASH, i])
     x[r + F_DEBT, i] = where(fails, 0.0, x[r + F_DEBT, i])
+    x[r + F_STAKE, i] = where(fails, 0.0, x[r + F_STAKE, i])  # sold for its creditors
     tmp[T_LOST, i] = tmp[T_LOST, i] + where(fails, x[r + F_SHARE, i], 0.0)
+
+
+def buy_stake(x, r, invested, obs, i):
+    """A living cloud or vendor's circular investment buys it a stake in the labs, at their
+    value of last month (circular financing with equity stakes)."""
+    x[r + F_STAKE, i] = x[r + F_STAKE, i] + x[r + F_ALIVE, i] * stake_bought(
+        invested, obs[O_EQUITY + LABS, i])
 
 
 def hand_over(x, p, tmp, sector, n):
@@ -585,13 +596,15 @@ def clouds_cash(x, t, p, q, obs, tmp, n):
         for i in lanes(n):
             w = x[r + F_SHARE, i]
             ebitda, _, capex = cloud_plan(x, r, q, tmp, other, debt_share, i)
-            outlay = capex + w * q[P_CIRC_CLOUD_SHARE] * tmp[T_CIRCULAR, i]
+            invested = w * q[P_CIRC_CLOUD_SHARE] * tmp[T_CIRCULAR, i]
+            outlay = capex + invested
             x[r + F_CASH, i], x[r + F_DEBT, i], fails = settle(
                 x[r + F_CASH, i], x[r + F_DEBT, i], x[r + F_ALIVE, i], ebitda, ebitda - outlay,
                 debt_share * capex, w * tmp[T_COLLATERAL, i], tmp[T_GATE, i],
                 x[X_SENTIMENT, i], x[X_DISTRESS + CLOUDS, i],
                 q[P_CASH_BUFFER] * (w * tmp[T_OPEX, i] + capex), q)
             record_default(x, r, t, fails, i, tmp)
+            buy_stake(x, r, invested, obs, i)
     for i in lanes(n):
         # a defaulter's capacity is sold at a discount to buyers outside the index: the
         # overhang weighs on rents, and no living cloud takes over its share
@@ -623,13 +636,14 @@ def vendors_cash(x, t, p, q, obs, tmp, n):
             revenue = w * q[P_GPU_SHARE] * obs[O_CAPEX, i]
             ebitda = margin * revenue + other
             # their part of circular investment, and their vendor financing lost this month
-            outlay = w * ((1.0 - q[P_CIRC_CLOUD_SHARE]) * tmp[T_CIRCULAR, i]
-                          + tmp[T_VENDOR_LOSS, i])
+            invested = w * (1.0 - q[P_CIRC_CLOUD_SHARE]) * tmp[T_CIRCULAR, i]
+            outlay = invested + w * tmp[T_VENDOR_LOSS, i]
             x[r + F_CASH, i], x[r + F_DEBT, i], fails = settle(
                 x[r + F_CASH, i], x[r + F_DEBT, i], x[r + F_ALIVE, i], ebitda, ebitda - outlay,
                 0.0, 0.0, tmp[T_GATE, i], x[X_SENTIMENT, i], x[X_DISTRESS + VENDORS, i],
                 q[P_CASH_BUFFER] * (1.0 - margin) * revenue, q)
             record_default(x, r, t, fails, i, tmp)
+            buy_stake(x, r, invested, obs, i)
     hand_over(x, p, tmp, VENDORS, n)
     contagion(x, q, tmp, VENDORS, n)
     for i in lanes(n):
@@ -712,8 +726,10 @@ def valuation(x, p, obs, tmp):
             r = firm_row(p, k * nf + j)
             weight = firm_value(p, FP_VALUE_WEIGHT, k, j)
             for i in lanes(n):
+                # its stake in the labs is marked to their value (labs are valued first)
                 tmp[T_EQUITY, i] = tmp[T_EQUITY, i] + firm_equity(
-                    weight * x[r + F_SHARE, i] * tmp[T_EV, i], x[r + F_CASH, i],
+                    weight * x[r + F_SHARE, i] * tmp[T_EV, i],
+                    x[r + F_CASH, i] + x[r + F_STAKE, i] * obs[O_EQUITY + LABS, i],
                     x[r + F_DEBT, i], x[r + F_ALIVE, i])
         for i in lanes(n):
             obs[O_EQUITY + k, i] = tmp[T_EQUITY, i]
@@ -776,9 +792,19 @@ def start_sectors(p):
 
 
 def enterprise_values0(p, sector):
-    """Each firm's enterprise value at t=0 ($B): market value less net cash, at least 0."""
+    """Each firm's enterprise value at t=0 ($B): market value less net cash and its stakes in
+    the labs, at least 0."""
     return np.array([max(firm_value(p, FP_VALUE, sector, j) - firm_value(p, FP_CASH, sector, j)
+                         - firm_value(p, FP_STAKE, sector, j)
                          + firm_value(p, FP_DEBT, sector, j), 0.0) for j in range(n_firms(p))])
+
+
+def labs_value0(p):
+    """The labs' equity at t=0 ($B): the sum of their market values."""
+    total = 0.0
+    for j in range(n_firms(p)):
+        total += firm_value(p, FP_VALUE, LABS, j)
+    return total
 
 
 def value_weights(p, sector):
@@ -864,6 +890,7 @@ def initial_column(p):
             v[r + F_ALIVE] = 1.0
             v[r + F_SHARE] = firm_value(p, FP_SHARE, k, j)
             v[r + F_DEFAULT] = -1.0
+            v[r + F_STAKE] = firm_value(p, FP_STAKE, k, j) / max(labs_value0(p), 1e-12)
     for slot in range(build_lag(p)):
         v[pipe + slot] = p[P_ORDERS0]
     for slot in range(TTM_MONTHS):

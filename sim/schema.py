@@ -111,13 +111,19 @@ class LabsStart(FirmsStart):
     fixed: float = data("$B/month", 0.0, INF, "labs' costs besides compute (staff, other)")
 
 
+def stakes() -> list[float]:
+    return firm_data("$B", 0.0, INF, "value of its equity stakes in the AI labs")
+
+
 @dataclass
 class CloudsStart(FirmsStart):
     debt_share: list[float] = firm_data("1", 0.0, 1.0, "share of capex financed with debt")
+    stake: list[float] = stakes()
 
 
 @dataclass
 class VendorsStart(FirmsStart):
+    stake: list[float] = stakes()
     gpu_share: float = data("1", 0.0, 1.0, "vendors' share of AI capex (chips and systems)")
     gross_margin: float = data("1", 0.0, 1.0, "vendors' gross margin")
     fixed: float = data("$B/month", 0.0, INF, "vendors' operating costs (R&D, SG&A)")

@@ -77,7 +77,8 @@ def test_the_per_firm_table_is_the_start_files():
         for j in range(len(firms["names"])):
             expected.append([firms[f][j] for f in ("share", "cash", "debt", "value",
                                                    "other_cash")]
-                            + ([firms[last][j]] if last else []))
+                            + ([firms[last][j]] if last else [])
+                            + ([firms["stake"][j]] if "stake" in firms else []))
     assert len(documented) == len(expected)
     for line, values in zip(documented, expected, strict=True):
         cells = [c.strip() for c in line.strip().strip("|").split("|")][1:]
@@ -135,12 +136,24 @@ def _mutation_record() -> list[dict]:
     return json.loads((ROOT / "tools" / "mutations.json").read_text())
 
 
-def test_the_mutation_table_is_the_record_of_the_last_run():
-    """docs/model.md shows tools/mutations.json as tools/mutate.py prints it; the record
-    covers every scripted mutation, and every one is killed."""
+def _mutate_module():
     spec = importlib.util.spec_from_file_location("mutate", ROOT / "tools" / "mutate.py")
     mutate = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mutate)
+    return mutate
+
+
+def test_every_scripted_mutation_still_applies():
+    """Each mutation's original text occurs exactly once in its file, so a rewrite of the
+    model cannot silently stop tools/mutate.py halfway."""
+    for name, _, path, original, _ in _mutate_module().MUTATIONS:
+        assert (ROOT / path).read_text().count(original) == 1, name
+
+
+def test_the_mutation_table_is_the_record_of_the_last_run():
+    """docs/model.md shows tools/mutations.json as tools/mutate.py prints it; the record
+    covers every scripted mutation, and every one is killed."""
+    mutate = _mutate_module()
     record = _mutation_record()
     assert [r["id"] for r in record] == [m[0] for m in mutate.MUTATIONS]
     assert mutate.table(record) in MODEL_MD

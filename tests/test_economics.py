@@ -94,6 +94,20 @@ def test_contagion_costs_the_vendors_in_a_dotcom_bust():
     assert _defaults(runs[2], L.VENDORS).mean() > _defaults(runs[0], L.VENDORS).mean() + 0.1
 
 
+def test_stakes_in_the_labs_deepen_the_investors_dotcom_bust():
+    """The same clouds' and vendors' market values, with and without the start's stakes in
+    the labs: when the labs' value collapses in the bust, the investors' stakes fall with
+    it, so the clouds' and the index's drawdowns are weakly deeper path by path."""
+    none = ["start.clouds.stake=[0,0,0,0,0]", "start.vendors.stake=[0,0,0,0,0]"]
+    without, with_stakes = (run_small("scenario=dotcom_crash", *o, n_paths=N)
+                            for o in (none, ()))
+    clouds = [r.per_path["sector_max_drawdown"][:, L.CLOUDS] for r in (without, with_stakes)]
+    assert _paired_no_less(clouds[1], clouds[0])
+    assert _paired_no_less(with_stakes.per_path["max_drawdown"],
+                           without.per_path["max_drawdown"])
+    assert clouds[1].mean() > clouds[0].mean() + 0.005
+
+
 def test_sectors_can_move_apart():
     """One mood per sector besides the common one: on some months vendors' equity falls
     while the clouds' rises (the pattern of REFERENCE.md E4)."""

@@ -57,11 +57,17 @@ def test_month_zero_is_the_start():
     assert np.exp(x[0, L.X_LOG_TAU]) == pytest.approx(tau0, rel=1e-12)
     margin0 = tok.spend / tok.tokens * tau0 / c.rent - 1.0
     assert x[0, L.X_MARGIN] == pytest.approx(margin0, rel=1e-12)
-    # each sector's equity is its firms' market values (a firm is worth at least its net cash)
-    worth = {s: [max(v, c - d) for v, c, d in zip(getattr(cfg.start, s).value,
-                                                  getattr(cfg.start, s).cash,
-                                                  getattr(cfg.start, s).debt, strict=True)]
-             for s in L.SECTORS}
+    # each sector's equity is its firms' market values (a firm is worth at least its net cash
+    # and its stakes in the labs)
+    def stakes(s):
+        return getattr(getattr(cfg.start, s), "stake", [0.0] * len(cfg.start.labs.names))
+    worth = {s: [max(v, c + st - d) for v, c, st, d in zip(
+        getattr(cfg.start, s).value, getattr(cfg.start, s).cash, stakes(s),
+        getattr(cfg.start, s).debt, strict=True)] for s in L.SECTORS}
+    # a stake is the start's value of it as a share of the labs' equity
+    microsoft = firm_rows(p, L.CLOUDS)[0]
+    assert x[0, microsoft + L.F_STAKE] == pytest.approx(
+        cfg.start.clouds.stake[0] / sum(cfg.start.labs.value), rel=1e-12)
     for k, sector in enumerate(L.SECTORS):
         assert o[0, L.O_EQUITY + k] == pytest.approx(sum(worth[sector]), rel=1e-9)
     assert o[0, L.O_INDEX] == pytest.approx(sum(map(sum, worth.values())), rel=1e-9)
@@ -565,6 +571,38 @@ def test_enterprise_value_by_hand_and_losses_lower_it():
         20.0 * 100.0 * 0.05)  # the floor
     assert eq.enterprise_value(20.0, 100.0, 0.5, 30.0, 0.05, 0.5) == pytest.approx(
         ev * np.exp(0.5))
+
+
+def test_stake_bought_by_hand():
+    assert eq.stake_bought(10.0, 90.0) == pytest.approx(0.1)  # post-money share
+    assert eq.stake_bought(5.0, 0.0) == pytest.approx(1.0)  # a worthless company: all of it
+    assert eq.stake_bought(0.0, 90.0) == 0.0
+
+
+def test_a_living_investor_buys_a_stake_at_the_labs_value_and_a_dead_one_nothing():
+    p, x, obs, tmp = start_state()
+    alive, dead = firm_rows(p, L.CLOUDS)[1:3]
+    x[dead + L.F_ALIVE] = 0.0
+    before = x[alive + L.F_STAKE, 0], x[dead + L.F_STAKE, 0]
+    labs = obs[L.O_EQUITY + L.LABS, 0]
+    for r in (alive, dead):
+        model.buy_stake(x, r, 10.0, obs, slice(None))
+    assert x[alive + L.F_STAKE, 0] == pytest.approx(before[0] + 10.0 / (labs + 10.0))
+    assert x[dead + L.F_STAKE, 0] == before[1]
+
+
+def test_stakes_are_marked_to_the_labs_value():
+    """A cloud's equity holds its stake at the labs' equity of the same month: a stake 0.1
+    larger adds a tenth of the labs' equity to the clouds'; a default takes it away."""
+    p, x, obs, tmp = start_state()
+    model.valuation(x, p, obs, tmp)
+    clouds, labs = obs[L.O_EQUITY + L.CLOUDS, 0], obs[L.O_EQUITY + L.LABS, 0]
+    alphabet = firm_rows(p, L.CLOUDS)[1]
+    x[alphabet + L.F_STAKE] += 0.1
+    model.valuation(x, p, obs, tmp)
+    assert obs[L.O_EQUITY + L.CLOUDS, 0] == pytest.approx(clouds + 0.1 * labs)
+    model.record_default(x, alphabet, 3, np.array([True]), slice(None), tmp)
+    assert x[alphabet + L.F_STAKE, 0] == 0.0
 
 
 def test_firm_equity_has_limited_liability():
