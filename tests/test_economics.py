@@ -69,10 +69,14 @@ def test_more_opening_debt_deepens_the_soft_landings_drawdown():
 
 
 def test_more_circular_funding_deepens_the_dotcom_bust():
+    """A larger circular share: path by path a weakly deeper index drawdown, and weakly more
+    defaults among the vendors, who pay their part and get no rent back. The labs' and the
+    clouds' defaults need not rise: the circular money funds the labs and returns to the
+    clouds as rent (docs/model.md, Circular financing)."""
     runs = [run_small("scenario=dotcom_crash", f"model.finance.circular_share={c}", n_paths=N)
             for c in (0.0, 0.5, 0.9)]
     for less, more in zip(runs, runs[1:], strict=False):
-        assert _paired_no_less(_defaults(more), _defaults(less))
+        assert _paired_no_less(_defaults(more, L.VENDORS), _defaults(less, L.VENDORS))
         assert _paired_no_less(more.per_path["max_drawdown"], less.per_path["max_drawdown"])
     assert runs[2].per_path["max_drawdown"].mean() > runs[0].per_path["max_drawdown"].mean()
 

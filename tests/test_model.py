@@ -461,6 +461,34 @@ def test_vendors_pay_for_the_vendor_financing_they_lose():
     assert np.subtract(*cash) == pytest.approx(10.0 * np.array(shares))
 
 
+def test_the_suppliers_pay_their_parts_of_the_circular_investment():
+    """With no payout, 10 more of circular investment C this month leaves each hyperscaler
+    psi w_j 10 poorer and each vendor (1 - psi) w_j 10 (the hyperscalers' capex is what
+    they want, not what their funds allow, so it does not change)."""
+    cash = []
+    for circular in (0.0, 10.0):
+        p, x, obs, tmp = start_state("model.finance.payout_rate=0")
+        month_until("labs_cash", x, p, obs, tmp)
+        tmp[L.T_CIRCULAR] = circular
+        q = tuple(p[:L.N_SCALAR_PARAMS])
+        model.clouds_cash(x, 1, p, q, obs, tmp, 1)
+        model.vendors_cash(x, 1, p, q, obs, tmp, 1)
+        rows = firm_rows(p, L.CLOUDS)[:3] + firm_rows(p, L.VENDORS)
+        cash.append(np.array([x[r + L.F_CASH, 0] for r in rows]))
+        shares = np.array([x[r + L.F_SHARE, 0] for r in rows])
+    psi = p[L.param("model.finance.circular_cloud_share")]
+    paid = 10.0 * shares * np.array([psi] * 3 + [1.0 - psi] * 5)
+    assert cash[0] - cash[1] == pytest.approx(paid)
+
+
+def test_vendors_margin_is_gross_margin_less_their_costs_at_the_start_ratio():
+    cfg = schema()
+    v, c = cfg.start.vendors, cfg.start.compute
+    q = tuple(model_vector(cfg)[:L.N_SCALAR_PARAMS])
+    assert model.vendor_margin(q) == pytest.approx(
+        v.gross_margin - v.fixed / (v.gpu_share * c.capex))
+
+
 def test_payout_by_hand():
     assert eq.payout(100.0, 40.0, 0.3) == pytest.approx(18.0)
     assert eq.payout(30.0, 40.0, 0.3) == 0.0

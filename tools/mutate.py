@@ -228,12 +228,18 @@ MUTATIONS = [
 ]
 
 
-def mutated_copy(mutation: tuple, tmp: Path) -> Path:
-    """A copy of the project with one mutation applied (the original must occur once)."""
-    _, _, path, old, new = mutation
+def project_copy(tmp: Path) -> Path:
+    """What the tests need of the project, copied into tmp."""
     for part in ("sim", "tests", "conf", "docs"):
         shutil.copytree(ROOT / part, tmp / part, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp / "pyproject.toml")
+    return tmp
+
+
+def mutated_copy(mutation: tuple, tmp: Path) -> Path:
+    """A copy of the project with one mutation applied (the original must occur once)."""
+    _, _, path, old, new = mutation
+    project_copy(tmp)
     source = (tmp / path).read_text()
     if source.count(old) != 1:
         raise SystemExit(f"mutation {mutation[0]}: the original occurs {source.count(old)} "
@@ -295,6 +301,16 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def check_baseline() -> None:
+    """The unmutated copy must pass every stage, or every mutant would count as killed."""
+    with tempfile.TemporaryDirectory(prefix="baseline-") as name:
+        tmp = project_copy(Path(name))
+        for stage in STAGES:
+            passed, failed = run_tests(tmp, stage)
+            if not passed:
+                raise SystemExit(f"the unmutated code fails {failed or stage}: fix it first")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help="run the mutations whose id contains this")
@@ -302,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "tools" / "mutations.json")
     args = parser.parse_args(argv)
     chosen = [m for m in MUTATIONS if args.only in m[0]]
+    check_baseline()
     with ThreadPoolExecutor(args.jobs) as pool:
         results = list(pool.map(run_mutation, chosen))
     if args.only and args.out.exists():  # rerun after a new test: update those entries
