@@ -864,6 +864,7 @@ def initial_column(p):
     equity observables are filled by ``valuation``."""
     pipe, ttm, _, n_state = state_layout(p)
     nf = n_firms(p)
+    labs_value = max(labs_value0(p), 1e-12)
     v = np.zeros(n_state)
     o = np.zeros(N_OBS)
     v[X_LOG_TAU] = np.log(p[P_TAU0])
@@ -890,7 +891,7 @@ def initial_column(p):
             v[r + F_ALIVE] = 1.0
             v[r + F_SHARE] = firm_value(p, FP_SHARE, k, j)
             v[r + F_DEFAULT] = -1.0
-            v[r + F_STAKE] = firm_value(p, FP_STAKE, k, j) / max(labs_value0(p), 1e-12)
+            v[r + F_STAKE] = firm_value(p, FP_STAKE, k, j) / labs_value
     for slot in range(build_lag(p)):
         v[pipe + slot] = p[P_ORDERS0]
     for slot in range(TTM_MONTHS):
