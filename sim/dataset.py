@@ -26,6 +26,9 @@ SERIES = {
     layout.O_EQUITY_VENDORS: ("equity_vendors", "$B", "equity of the vendors sector"),
     layout.O_CAPEX_TTM: ("capex_ttm", "$B", "trailing-12-month capex orders"),
     layout.O_TOKENS: ("tokens", "Ptok/month", "tokens demanded"),
+    layout.O_POWER: ("power", "GW", "AI data-centre power energised"),
+    layout.O_POWER_QUEUE: ("power_queue", "GW", "AI data-centre power requested, not yet "
+                                               "energised"),
 }
 BAND_SERIES = tuple(range(layout.O_EQUITY_LABS))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.layout import DT, MAX_JUMPS_PER_MONTH
+from sim.layout import DT, HOURS_PER_MONTH, MAX_JUMPS_PER_MONTH
 from sim.vectorize import exp, log, power, where
 
 
@@ -140,6 +140,58 @@ def desired_orders(demand, capacity, pipeline, growth_exp, sentiment, lag, optim
 def capex_per_capacity(unit_cost0, cost, cost0):
     """Capex per unit of monthly capacity follows the all-in cost: $ per GPU-h/month."""
     return unit_cost0 * cost / cost0
+
+
+# --- power ---------------------------------------------------------------------------------
+def power_per_capacity(kw_per_h100e):
+    """GW drawn by one bn GPU-h/month of capacity (10^9 / 730 H100e) at kW per H100e."""
+    return kw_per_h100e * 1000.0 / HOURS_PER_MONTH
+
+
+def cash_opex(other_share, cost, capacity, price, power_used):
+    """Clouds' cash operating costs ($B/month): staff, cooling and the rest as a share of the
+    all-in cost, plus the power bill ($/kWh x GW x 730 h = 0.73 price x GW, in $B)."""
+    return other_share * cost * capacity + price * power_used * HOURS_PER_MONTH / 1000.0
+
+
+def energisation(queue, queue_months, build_rate):
+    """GW energised this month: the queue drains with a mean wait of ``queue_months``, at
+    most at the build rate of the grid and the builders."""
+    return np.minimum(queue / queue_months, build_rate)
+
+
+def powered_share(energised, used):
+    """Share of the installed capacity that has power to run."""
+    return np.minimum(energised / np.maximum(used, 1e-300), 1.0)
+
+
+def power_headroom(energised, queue, used, pipe_power, served_by_delivery, lag, build_rate,
+                   retained):
+    """GW free for an order placed now when it is delivered L months on: what is energised,
+    plus what the queue energises by then (a share of it, at most L months of the build
+    rate), less what the installed base still running (``retained``) and the capacity on
+    order will draw."""
+    arriving = np.minimum(served_by_delivery * queue, lag * build_rate)
+    return np.maximum(energised + arriving - retained * used - pipe_power, 0.0)
+
+
+def forecast_capacity(demand, growth_exp, sentiment, months, optimism, target_util):
+    """Capacity the planners expect to need ``months`` ahead (the target of desired_orders,
+    grown at the expected growth)."""
+    return demand * exp(optimism * sentiment + growth_exp * months * DT) / target_util
+
+
+def power_request(energised, queue, used, pipe_power, capacity, pipeline, target, per_unit,
+                  retained, reserve, queue_delivered, adjust_months):
+    """GW/month added to the queue (negative: requests withdrawn). Power requested now is
+    used by capacity ordered when it is energised: the clouds ask for the power that the
+    capacity they expect then (``target``) will draw (the installed base still running, the
+    capacity on order, new hardware for the rest), plus a reserve, less what is energised
+    and what the queue delivers by then (``queue_delivered``), the gap closed over
+    ``adjust_months``."""
+    new = per_unit * np.maximum(target - retained * capacity - pipeline, 0.0)
+    need = (1.0 + reserve) * (retained * used + pipe_power + new)
+    return (need - energised - queue_delivered) / adjust_months
 
 
 # --- financing -----------------------------------------------------------------------------

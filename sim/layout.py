@@ -17,6 +17,7 @@ from __future__ import annotations
 from sim.schema import leaf_fields
 
 DT = 1.0 / 12.0
+HOURS_PER_MONTH = 730.0  # a GPU-hour a month is 1/730 of a GPU
 LABS, CLOUDS, VENDORS = 0, 1, 2
 SECTORS = ("labs", "clouds", "vendors")
 N_SECTORS = 3
@@ -30,6 +31,9 @@ SCALARS = tuple(key for key, f in leaf_fields() if key.split(".")[0] in ("start"
 DERIVED = (
     "tau0", "margin0", "price0", "rent_cap", "training0", "demand0",
     "growth0", "orders0", "margin_keep", "overhang_keep", "distress_keep", "n_firms",
+    "opex_other_share", "power_per_unit0", "power_used0", "power_pipe0",
+    "served_by_delivery", "retained_by_delivery", "served_by_energising",
+    "retained_by_energising",
     "multiple_labs", "multiple_clouds", "multiple_vendors",
     "revenue_labs0", "revenue_clouds0", "revenue_vendors0",
     "earnings_labs0", "earnings_clouds0", "earnings_vendors0",
@@ -71,13 +75,15 @@ def vector_length(n_firms: int) -> int:
     X_GROWTH_LABS, X_GROWTH_CLOUDS, X_GROWTH_VENDORS,
     X_MOOD_LABS, X_MOOD_CLOUDS, X_MOOD_VENDORS, X_NARRATIVE,
     X_DISTRESS_LABS, X_DISTRESS_CLOUDS, X_DISTRESS_VENDORS,
+    X_POWER, X_POWER_QUEUE, X_POWER_USED, X_POWER_PIPE,
     N_SCALAR_STATE,
-) = range(33)
+) = range(37)
 X_REV = X_REV_LABS          # + sector: revenue run-rate ($B/yr), smoothed
 X_EARN = X_EARN_LABS        # + sector: operating-earnings run-rate ($B/yr), smoothed
 X_GROWTH = X_GROWTH_LABS    # + sector: expected log growth of revenue (1/yr)
 X_MOOD = X_MOOD_LABS        # + sector: the sector's own mood (beside the common sentiment)
 X_DISTRESS = X_DISTRESS_LABS  # + sector: share of its debt lost in defaults, fading
+# power (GW): energised, queued, drawn by the installed base, to be drawn by capacity on order
 
 # each firm's fields sit in adjacent rows: firm_row(p, f) + F_*
 F_CASH, F_DEBT, F_ALIVE, F_SHARE, F_DEFAULT, F_STAKE, N_FIRM_ROWS = range(7)
@@ -87,9 +93,9 @@ F_CASH, F_DEBT, F_ALIVE, F_SHARE, F_DEFAULT, F_STAKE, N_FIRM_ROWS = range(7)
 (
     O_TOKEN_PRICE, O_SPEND, O_COMPUTE_DEMAND, O_CAPACITY, O_CAPEX, O_UTILIZATION,
     O_RENTAL_PRICE, O_INDEX, O_EQUITY_LABS, O_EQUITY_CLOUDS, O_EQUITY_VENDORS,
-    O_CAPEX_TTM, O_TOKENS,
+    O_CAPEX_TTM, O_TOKENS, O_POWER, O_POWER_QUEUE,
     N_OBS,
-) = range(14)
+) = range(16)
 N_HIST = O_CAPEX_TTM
 O_EQUITY = O_EQUITY_LABS  # + sector
 
@@ -102,9 +108,9 @@ O_EQUITY = O_EQUITY_LABS  # + sector
     T_REV_LABS, T_REV_CLOUDS, T_REV_VENDORS,
     T_EARN_LABS, T_EARN_CLOUDS, T_EARN_VENDORS,
     T_LOST, T_LAB_GATE, T_EV, T_EQUITY, T_OPEX,
-    T_LOST_DEBT, T_SECTOR_DEBT, T_VENDOR_LOSS,
+    T_LOST_DEBT, T_SECTOR_DEBT, T_VENDOR_LOSS, T_POWERED,
     N_SCRATCH,
-) = range(34)
+) = range(35)
 T_Z_MOOD = T_Z_MOOD_LABS    # + sector
 T_REV = T_REV_LABS          # + sector: this month's revenue ($B/month)
 T_EARN = T_EARN_LABS        # + sector: this month's operating earnings ($B/month)

@@ -12,9 +12,11 @@ Sections of month t (state from month t-1):
 
 1. ``exogenous``          efficiency, cost, the labs' markup, adoption; the month's normals
 2. ``capacity_and_rent``  deliveries, retirements, the rent and the token price
+   ``power_supply``       the queue energises power; the power the installed base draws
 3. ``training_plans``     each lab's training spend, cut when its cash runs short
 4. ``demand``             tokens, compute demand, utilization, spend, circular funding
-5. ``orders``             expectations, orders capped by power and by the clouds' funds
+5. ``orders``             expectations, orders capped by power and by the clouds' funds;
+                          power requests
 6. ``labs_cash``, ``clouds_cash``, ``vendors_cash``: each firm's month (``settle``),
                           funding rounds, defaults, the hand-over of shares and the
                           lenders' and vendors' losses (``contagion``)
@@ -31,12 +33,16 @@ from sim.equations import (
     adoption_step,
     capex_funds,
     capex_per_capacity,
+    cash_opex,
     credit_room,
     desired_orders,
     distress,
+    energisation,
     enterprise_value,
     expected_growth,
+    exponential_trend,
     firm_equity,
+    forecast_capacity,
     funding_gate,
     funding_round,
     leverage,
@@ -49,6 +55,10 @@ from sim.equations import (
     parent_support,
     payout,
     poisson_cdf,
+    power_headroom,
+    power_per_capacity,
+    power_request,
+    powered_share,
     rental_price,
     sentiment_step,
     share_after_defaults,
@@ -91,6 +101,8 @@ from sim.layout import (
     O_COMPUTE_DEMAND,
     O_EQUITY,
     O_INDEX,
+    O_POWER,
+    O_POWER_QUEUE,
     O_RENTAL_PRICE,
     O_SPEND,
     O_TOKEN_PRICE,
@@ -114,6 +126,7 @@ from sim.layout import (
     T_LOST_DEBT,
     T_OPEX,
     T_OVERHANG,
+    T_POWERED,
     T_RENT_REVENUE,
     T_REV,
     T_SECTOR_DEBT,
@@ -144,6 +157,10 @@ from sim.layout import (
     X_NARRATIVE,
     X_OVERHANG,
     X_PIPELINE,
+    X_POWER,
+    X_POWER_PIPE,
+    X_POWER_QUEUE,
+    X_POWER_USED,
     X_RECOVERING,
     X_RENT,
     X_REV,
@@ -207,10 +224,19 @@ P_FUNDING_GROWTH_BETA = param("model.labs.funding_growth_beta")
 P_DEPRECIATION = param("model.capacity.depreciation")
 P_UTIL_TARGET = param("model.capacity.target_utilization")
 P_ADJUST_MONTHS = param("model.capacity.adjustment_months")
-P_MAX_GROWTH = param("model.capacity.max_growth")
 P_EXPECT_WEIGHT = param("model.capacity.expectation_weight")
 P_OPTIMISM = param("model.capacity.optimism")
 P_MAINTENANCE = param("model.capacity.maintenance_share")
+P_ENERGISED0 = param("start.power.energised")
+P_QUEUE0 = param("start.power.queue")
+P_INTENSITY0 = param("start.power.intensity")
+P_NEW_INTENSITY0 = param("start.power.new_intensity")
+P_BUILD_RATE = param("start.power.build_rate")
+P_POWER_PRICE = param("start.power.price")
+P_QUEUE_MONTHS = param("model.power.queue_months")
+P_BUILD_GROWTH = param("model.power.build_growth")
+P_POWER_GAIN = param("model.power.efficiency_gain")
+P_POWER_RESERVE = param("model.power.reserve")
 P_CIRC_SHARE = param("model.finance.circular_share")
 P_CIRC_CLOUD_SHARE = param("model.finance.circular_cloud_share")
 P_CREDIT_MULTIPLE = param("model.finance.credit_multiple")
@@ -260,6 +286,14 @@ P_MARGIN_KEEP = param("derived.margin_keep")
 P_OVERHANG_KEEP = param("derived.overhang_keep")
 P_DISTRESS_KEEP = param("derived.distress_keep")
 P_N_FIRMS = param("derived.n_firms")
+P_OPEX_OTHER = param("derived.opex_other_share")
+P_POWER_PER_UNIT0 = param("derived.power_per_unit0")
+P_POWER_USED0 = param("derived.power_used0")
+P_POWER_PIPE0 = param("derived.power_pipe0")
+P_SERVED_BY_DELIVERY = param("derived.served_by_delivery")
+P_RETAINED_BY_DELIVERY = param("derived.retained_by_delivery")
+P_SERVED_BY_ENERGISING = param("derived.served_by_energising")
+P_RETAINED_BY_ENERGISING = param("derived.retained_by_energising")
 P_MULTIPLE = param("derived.multiple_labs")        # + sector
 P_REVENUE0 = param("derived.revenue_labs0")        # + sector
 P_EARNINGS0 = param("derived.earnings_labs0")      # + sector
@@ -350,6 +384,28 @@ def capacity_and_rent(x, q, obs, tmp, slot, n):
         tmp[T_OVERHANG, i] = overhang
 
 
+def power_per_unit(q, t):
+    """GW drawn by a unit of capacity ordered in month t (new hardware grows more frugal)."""
+    return exponential_trend(q[P_POWER_PER_UNIT0], -q[P_POWER_GAIN], t)
+
+
+def power_supply(x, t, q, lag, obs, tmp, n):
+    """Power (GW): the queue energises at most the build rate; arriving capacity draws power
+    at the intensity of its order month and retirements free theirs; the share of the
+    installed capacity that has power to run (capacity is energised only where power is)."""
+    build_rate = exponential_trend(q[P_BUILD_RATE], q[P_BUILD_GROWTH], t)
+    arriving = power_per_unit(q, t - lag)
+    for i in lanes(n):
+        energised = energisation(x[X_POWER_QUEUE, i], q[P_QUEUE_MONTHS], build_rate)
+        drawn = tmp[T_ARRIVALS, i] * arriving
+        x[X_POWER_QUEUE, i] = x[X_POWER_QUEUE, i] - energised
+        x[X_POWER, i] = x[X_POWER, i] + energised
+        x[X_POWER_USED, i] = x[X_POWER_USED, i] * (1.0 - q[P_DEPRECIATION] * DT) + drawn
+        x[X_POWER_PIPE, i] = x[X_POWER_PIPE, i] - drawn
+        tmp[T_POWERED, i] = powered_share(x[X_POWER, i], x[X_POWER_USED, i])
+        obs[O_POWER, i] = x[X_POWER, i]
+
+
 # --- 3. the labs' training plans -------------------------------------------------------------
 def budget_growth(q, t):
     """How much the labs' budgets have grown since t=0 (a maturing trend)."""
@@ -397,7 +453,7 @@ def demand(x, q, obs, tmp, n):
                               q[P_ELASTICITY])
         inference = tokens / tmp[T_TAU, i]
         wanted = inference + tmp[T_TRAINING, i] / rental
-        served = np.minimum(wanted, obs[O_CAPACITY, i])
+        served = np.minimum(wanted, tmp[T_POWERED, i] * obs[O_CAPACITY, i])
         share = served / wanted
         obs[O_TOKENS, i] = tokens
         obs[O_COMPUTE_DEMAND, i] = wanted
@@ -430,10 +486,13 @@ def cloud_plan(x, r, q, tmp, other, debt_share, i):
     return ebitda, room, capex
 
 
-def orders(x, p, q, obs, tmp, lag, slot, ttm_slot, n):
-    """Expected growth of compute demand and the supply-line order, capped by power (a share
-    of installed capacity); each cloud orders its share as far as its own funds go."""
+def orders(x, t, p, q, obs, tmp, lag, slot, ttm_slot, n):
+    """Expected growth of compute demand and the supply-line order, capped by the power free
+    when it arrives; the clouds' power requests; each cloud orders its share as far as its
+    own funds go."""
     nf = n_firms(p)
+    per_unit = power_per_unit(q, t)
+    build_rate = exponential_trend(q[P_BUILD_RATE], q[P_BUILD_GROWTH], t)
     for i in lanes(n):
         demand_now = obs[O_COMPUTE_DEMAND, i]
         growth_exp = expected_growth(x[X_GROWTH_EXP, i], q[P_EXPECT_WEIGHT], demand_now,
@@ -443,12 +502,28 @@ def orders(x, p, q, obs, tmp, lag, slot, ttm_slot, n):
                                 x[X_SENTIMENT, i], lag, q[P_OPTIMISM], q[P_UTIL_TARGET],
                                 q[P_ADJUST_MONTHS], q[P_DEPRECIATION], q[P_MAINTENANCE])
         x[X_PIPELINE, i] = pipeline
-        tmp[T_WANTED, i] = np.minimum(wanted, q[P_MAX_GROWTH] * obs[O_CAPACITY, i])
+        headroom = power_headroom(x[X_POWER, i], x[X_POWER_QUEUE, i], x[X_POWER_USED, i],
+                                  x[X_POWER_PIPE, i], q[P_SERVED_BY_DELIVERY], lag, build_rate,
+                                  q[P_RETAINED_BY_DELIVERY])
+        tmp[T_WANTED, i] = np.minimum(wanted, headroom / per_unit)
         tmp[T_GROWTH_EXP, i] = growth_exp
+    horizon = q[P_QUEUE_MONTHS] + lag  # power requested now runs what is ordered then
+    for i in lanes(n):
+        target = forecast_capacity(obs[O_COMPUTE_DEMAND, i], tmp[T_GROWTH_EXP, i],
+                                   x[X_SENTIMENT, i], horizon, q[P_OPTIMISM], q[P_UTIL_TARGET])
+        delivered = np.minimum(q[P_SERVED_BY_ENERGISING] * x[X_POWER_QUEUE, i],
+                               q[P_QUEUE_MONTHS] * build_rate)
+        requested = power_request(x[X_POWER, i], x[X_POWER_QUEUE, i], x[X_POWER_USED, i],
+                                  x[X_POWER_PIPE, i], obs[O_CAPACITY, i], x[X_PIPELINE, i],
+                                  target, per_unit, q[P_RETAINED_BY_ENERGISING],
+                                  q[P_POWER_RESERVE], delivered, q[P_ADJUST_MONTHS])
+        x[X_POWER_QUEUE, i] = np.maximum(x[X_POWER_QUEUE, i] + requested, 0.0)
+        obs[O_POWER_QUEUE, i] = x[X_POWER_QUEUE, i]
     for i in lanes(n):
         unit_capex = capex_per_capacity(q[P_UNIT_CAPEX0], tmp[T_COST, i], q[P_C0])
         tmp[T_UNIT_CAPEX, i] = unit_capex
-        tmp[T_OPEX, i] = q[P_OPEX_SHARE] * tmp[T_COST, i] * obs[O_CAPACITY, i]
+        tmp[T_OPEX, i] = cash_opex(q[P_OPEX_OTHER], tmp[T_COST, i], obs[O_CAPACITY, i],
+                                   q[P_POWER_PRICE], x[X_POWER_USED, i])
         tmp[T_COLLATERAL, i] = 0.5 * q[P_LOAN_TO_VALUE] * obs[O_CAPACITY, i] * unit_capex
         obs[O_CAPEX, i] = 0.0
     for j in range(nf):
@@ -463,6 +538,7 @@ def orders(x, p, q, obs, tmp, lag, slot, ttm_slot, n):
         placed = capex / tmp[T_UNIT_CAPEX, i]
         x[slot, i] = placed
         x[X_PIPELINE, i] = x[X_PIPELINE, i] + placed
+        x[X_POWER_PIPE, i] = x[X_POWER_PIPE, i] + placed * per_unit
         x[X_CAPEX_TTM, i] = x[X_CAPEX_TTM, i] - x[ttm_slot, i] + capex
         x[ttm_slot, i] = capex
         obs[O_CAPEX_TTM, i] = x[X_CAPEX_TTM, i]
@@ -750,9 +826,10 @@ def step(x, t, p, u, obs, tmp):
     poisson_counts(tmp[T_JUMPS], u[8], p, P_JUMP_CDF)
     exogenous(x, q, u, tmp, n)
     capacity_and_rent(x, q, obs, tmp, pipe + t % lag, n)
+    power_supply(x, t, q, lag, obs, tmp, n)
     training_plans(x, t, p, q, tmp, n)
     demand(x, q, obs, tmp, n)
-    orders(x, p, q, obs, tmp, lag, pipe + t % lag, ttm + t % TTM_MONTHS, n)
+    orders(x, t, p, q, obs, tmp, lag, pipe + t % lag, ttm + t % TTM_MONTHS, n)
     labs_cash(x, t, p, q, obs, tmp, n)
     clouds_cash(x, t, p, q, obs, tmp, n)
     vendors_cash(x, t, p, q, obs, tmp, n)
@@ -838,11 +915,23 @@ def initial_conditions(p):
         "margin_keep": monthly_retention(p[P_MARGIN_DECAY]),
         "overhang_keep": 0.5 ** (1.0 / p[P_FIRE_HALFLIFE]),
         "distress_keep": 0.5 ** (1.0 / p[P_DISTRESS_HALFLIFE]),
+        "opex_other_share": p[P_OPEX_SHARE] - p[P_POWER_PRICE] * p[P_INTENSITY0] / p[P_C0],
+        "power_per_unit0": power_per_capacity(p[P_NEW_INTENSITY0]),
+        "power_used0": p[P_K0] * power_per_capacity(p[P_INTENSITY0]),
+        "served_by_delivery": 1.0 - (1.0 - 1.0 / p[P_QUEUE_MONTHS]) ** p[P_LAG],
+        "retained_by_delivery": (1.0 - p[P_DEPRECIATION] * DT) ** p[P_LAG],
+        "served_by_energising": 1.0 - (1.0 - 1.0 / p[P_QUEUE_MONTHS]) ** p[P_QUEUE_MONTHS],
+        "retained_by_energising": (1.0 - p[P_DEPRECIATION] * DT) ** (p[P_QUEUE_MONTHS]
+                                                                      + p[P_LAG]),
     }
     derived["margin0"] = derived["price0"] * derived["tau0"] / p[P_R0] - 1.0
     derived["rent_cap"] = p[P_RENT_FLOOR] + (p[P_R0] / p[P_C0] - p[P_RENT_FLOOR]) / p[
         P_U0] ** p[P_RENT_CURVATURE]
     derived["growth0"] = implied_growth(p, derived["orders0"])
+    # the order book at t=0 was placed over the past L months, at their power intensities
+    derived["power_pipe0"] = derived["orders0"] * sum(
+        derived["power_per_unit0"] * np.exp(p[P_POWER_GAIN] * s * DT)
+        for s in range(build_lag(p)))
     revenue, earnings = start_sectors(p)
     mood0 = np.exp(p[P_MULT_SENT_BETA] * p[P_SENT0])
     for k, sector in enumerate(SECTORS):
@@ -880,6 +969,10 @@ def initial_column(p):
     v[X_NARRATIVE] = p[P_NARRATIVE_GROWTH]
     v[X_PIPELINE] = build_lag(p) * p[P_ORDERS0]
     v[X_CAPEX_TTM] = TTM_MONTHS * p[P_CAPEX0]
+    v[X_POWER] = p[P_ENERGISED0]
+    v[X_POWER_QUEUE] = p[P_QUEUE0]
+    v[X_POWER_USED] = p[P_POWER_USED0]
+    v[X_POWER_PIPE] = p[P_POWER_PIPE0]
     for k in range(N_SECTORS):
         v[X_REV + k] = p[P_REVENUE0 + k]
         v[X_EARN + k] = p[P_EARNINGS0 + k]
@@ -905,6 +998,8 @@ def initial_column(p):
     o[O_RENTAL_PRICE] = p[P_R0]
     o[O_CAPEX_TTM] = TTM_MONTHS * p[P_CAPEX0]
     o[O_TOKENS] = p[P_Q0]
+    o[O_POWER] = p[P_ENERGISED0]
+    o[O_POWER_QUEUE] = p[P_QUEUE0]
     return v, o
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from sim import equations as eq
 from sim import layout, model
 from sim.layout import SECTORS
 from sim.schema import Config, ConfigError, allowed_text, leaf_fields, readable_number
@@ -67,11 +68,35 @@ def _check_start(cfg: Config) -> None:
         raise ConfigError(f"start.compute.rent / start.compute.unit_cost = {markup:.3g} is below "
                           f"model.prices.rent_floor = {m.prices.rent_floor}: the start's rent "
                           "cannot lie on the rent curve")
+    _check_power(cfg)
+
+
+def _check_power(cfg: Config) -> None:
+    """The start's installed base must have power, its power bill must fit in its cash
+    opex, and its order book must fit in the power free when the orders arrive."""
+    c, w, m = cfg.start.compute, cfg.start.power, cfg.model
+    used = c.capacity * eq.power_per_capacity(w.intensity)
+    if used > w.energised:
+        raise ConfigError(f"start.power.energised = {w.energised:.4g} GW is below the "
+                          f"{used:.4g} GW the installed base draws (start.compute.capacity x "
+                          "start.power.intensity)")
+    bill = w.price * w.intensity
+    if bill > c.opex_share * c.unit_cost:
+        raise ConfigError(f"start.power.price x start.power.intensity = {bill:.3g} $/GPU-h "
+                          "exceeds the cash opex start.compute.opex_share x "
+                          f"start.compute.unit_cost = {c.opex_share * c.unit_cost:.3g} $/GPU-h")
+    lag, keep = c.build_lag, (1.0 - m.capacity.depreciation / 12.0) ** c.build_lag
+    per_unit = eq.power_per_capacity(w.new_intensity)
     orders = c.capex / c.capex_per_capacity
-    if orders > m.capacity.max_growth * c.capacity:
-        raise ConfigError(f"start.compute.capex orders {orders / c.capacity:.3g} of capacity a "
-                          f"month, above model.capacity.max_growth = {m.capacity.max_growth}: "
-                          "the cap would bind at once")
+    pipe = orders * per_unit * sum(math.exp(m.power.efficiency_gain * s / 12.0)
+                                   for s in range(lag))
+    served = 1.0 - (1.0 - 1.0 / m.power.queue_months) ** lag
+    free = eq.power_headroom(w.energised, w.queue, used, pipe, served, lag, w.build_rate, keep)
+    if orders * per_unit > free:
+        raise ConfigError(f"start.compute.capex orders capacity that draws "
+                          f"{orders * per_unit:.3g} GW a month, above the {free:.3g} GW free "
+                          "when it arrives (start.power.energised, .queue, .build_rate): the "
+                          "power cap would bind at once")
 
 
 def validate(cfg: Config) -> Config:

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import psutil
 
+from sim.layout import N_HIST as N_SERIES  # histogrammed series
+from sim.layout import N_OBS as N_OBSERVABLES  # sampled series
 from sim.schema import ConfigError
 
-N_SERIES = 11        # histogrammed series (sim.model.N_HIST)
-N_OBSERVABLES = 13   # sampled series (sim.model.N_OBS)
 N_REDUCTIONS = 29    # per-path reductions in a chunk (sim.reductions.N_RED)
 BASELINE = 400e6     # interpreter, numba, LLVM and the loaded engine (measured 340 MB RSS)
 PER_PATH_COPIES = 1.4  # peak / bytes of the per-path arrays (measured 1.17)

@@ -136,6 +136,22 @@ class FinanceStart:
 
 
 @dataclass
+class PowerStart:
+    energised: float = data("GW", 0.0, INF, "AI data-centre power in operation", open_lo=True)
+    queue: float = data("GW", 0.0, INF,
+                        "AI data-centre power requested and not yet energised")
+    intensity: float = data("kW/H100e", 0.0, INF,
+                            "facility power per H100e of the installed base", open_lo=True)
+    new_intensity: float = data("kW/H100e", 0.0, INF,
+                                "facility power per H100e of the hardware ordered at t=0",
+                                open_lo=True)
+    build_rate: float = data("GW/month", 0.0, INF,
+                             "most power the grid and builders can energise in a month",
+                             open_lo=True)
+    price: float = data("$/kWh", 0.0, INF, "price of the power data centres draw")
+
+
+@dataclass
 class StartConfig:
     date: str = setting(MISSING, "YYYY-MM", "calendar month of t=0")
     compute: ComputeStart = field(default_factory=ComputeStart)
@@ -144,6 +160,7 @@ class StartConfig:
     clouds: CloudsStart = field(default_factory=CloudsStart)
     vendors: VendorsStart = field(default_factory=VendorsStart)
     finance: FinanceStart = field(default_factory=FinanceStart)
+    power: PowerStart = field(default_factory=PowerStart)
 
 
 # --- forward-looking assumptions (scenario files override these defaults) ---------------
@@ -228,14 +245,24 @@ class CapacityConfig:
                                       "utilization that capacity planners aim for", open_lo=True)
     adjustment_months: float = param(12.0, "months", 1.0, 600.0,
                                      "months over which planners close a capacity gap")
-    max_growth: float = param(0.15, "1/month", 0.0, 10.0,
-                              "largest order as a share of installed capacity (power, supply)")
     expectation_weight: float = param(0.1, "1", 0.0, 1.0,
                                       "monthly weight of new growth in adaptive expectations")
     optimism: float = param(0.3, "1", 0.0, 5.0,
                             "log-scaling of the capacity forecast with sentiment")
     maintenance_share: float = param(0.5, "1", 0.0, 1.0,
                                      "share of retirements replaced even with spare capacity")
+
+
+@dataclass
+class PowerConfig:
+    queue_months: float = param(18.0, "months", 1.0, 600.0,
+                                "mean wait from a power request to energised power")
+    build_growth: float = param(0.1, "1/yr", -5.0, 5.0,
+                                "growth of the most power energised in a month")
+    efficiency_gain: float = param(0.25, "1/yr", -5.0, 5.0,
+                                   "fall (log) of the power per H100e of new hardware")
+    reserve: float = param(0.1, "1", 0.0, 10.0,
+                           "power requested beyond the expected need, as a share of it")
 
 
 @dataclass
@@ -341,6 +368,7 @@ class ModelConfig:
     demand: DemandConfig = field(default_factory=DemandConfig)
     labs: LabsConfig = field(default_factory=LabsConfig)
     capacity: CapacityConfig = field(default_factory=CapacityConfig)
+    power: PowerConfig = field(default_factory=PowerConfig)
     finance: FinanceConfig = field(default_factory=FinanceConfig)
     contagion: ContagionConfig = field(default_factory=ContagionConfig)
     sentiment: SentimentConfig = field(default_factory=SentimentConfig)

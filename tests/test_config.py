@@ -65,8 +65,12 @@ def test_invalid_values_name_key_and_range(override, key):
 def test_cross_field_constraints():
     with pytest.raises(ConfigError, match="rent_floor"):
         schema("model.prices.rent_floor=2")  # the start's rent would lie below the curve
-    with pytest.raises(ConfigError, match="max_growth"):
-        schema("model.capacity.max_growth=0.01")  # the order book would hit the cap at once
+    with pytest.raises(ConfigError, match="power cap would bind"):
+        schema("start.power.queue=0")  # the order book would have no power when it arrives
+    with pytest.raises(ConfigError, match="start.power.energised"):
+        schema("start.power.energised=10")  # the installed base draws 18.8 GW
+    with pytest.raises(ConfigError, match="start.power.price"):
+        schema("start.power.price=0.5")  # a power bill above the cash opex
     with pytest.raises(ConfigError, match="sums to"):
         schema("start.labs.share=[0.5,0.5,0.5,0,0]")
     with pytest.raises(ConfigError, match="one per firm"):

@@ -112,6 +112,22 @@ def test_stakes_in_the_labs_deepen_the_investors_dotcom_bust():
     assert clouds[1].mean() > clouds[0].mean() + 0.005
 
 
+def test_a_grid_that_builds_less_holds_capacity_back_and_rents_up():
+    """Power, not a fixed share, caps growth: with the grid's build rate shrinking 30% a
+    year instead of growing 10%, every sampled path has less capacity five years on and a
+    rent at least as high; the capex cycle that the cap forces deepens the drawdown."""
+    base, slow = (run_small(*grid, n_paths=N) for grid in
+                  ([], ["model.power.build_growth=-0.3"]))
+    month = 60
+    less = slow.trajectories[:, month, L.O_CAPACITY] - base.trajectories[:, month, L.O_CAPACITY]
+    dearer = (slow.trajectories[:, month, L.O_RENTAL_PRICE]
+              - base.trajectories[:, month, L.O_RENTAL_PRICE])
+    assert less.max() < 0.0 and dearer.min() >= 0.0 and dearer.mean() > 0.05
+    assert (slow.trajectories[:, month, L.O_POWER]
+            < base.trajectories[:, month, L.O_POWER]).all()
+    assert _paired_no_less(slow.per_path["max_drawdown"], base.per_path["max_drawdown"])
+
+
 def test_sectors_can_move_apart():
     """One mood per sector besides the common one: on some months vendors' equity falls
     while the clouds' rises (the pattern of REFERENCE.md E4)."""

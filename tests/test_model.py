@@ -276,9 +276,10 @@ def month_until(section, x, p, obs, tmp, t=1):
         ("exogenous", lambda: model.exogenous(x, q, u, tmp, 1)),
         ("capacity_and_rent", lambda: model.capacity_and_rent(x, q, obs, tmp,
                                                               pipe + t % lag, 1)),
+        ("power_supply", lambda: model.power_supply(x, t, q, lag, obs, tmp, 1)),
         ("training_plans", lambda: model.training_plans(x, t, p, q, tmp, 1)),
         ("demand", lambda: model.demand(x, q, obs, tmp, 1)),
-        ("orders", lambda: model.orders(x, p, q, obs, tmp, lag, pipe + t % lag,
+        ("orders", lambda: model.orders(x, t, p, q, obs, tmp, lag, pipe + t % lag,
                                         ttm + t % L.TTM_MONTHS, 1)),
         ("labs_cash", lambda: model.labs_cash(x, t, p, q, obs, tmp, 1)),
         ("clouds_cash", lambda: model.clouds_cash(x, t, p, q, obs, tmp, 1)),
@@ -339,14 +340,116 @@ def test_spare_capacity_still_replaces_a_share_of_retirements():
     assert orders == pytest.approx(0.5 * 0.25 * DT * 100.0)
 
 
-def test_power_caps_orders_at_a_share_of_capacity():
-    """However much planners want (sentiment 3 times optimism 5), no more than max_growth of
-    installed capacity is ordered in a month."""
+def _power(cfg):
+    """The start's power figures: GW per unit of capacity (installed, new) and the rest."""
+    w = cfg.start.power
+    return w, w.intensity / 0.73, w.new_intensity / 0.73
+
+
+def test_month_zero_power_is_the_start():
+    cfg, p, x, o = quiet_path(0)
+    w, installed, new = _power(cfg)
+    c, lag, gain = cfg.start.compute, cfg.start.compute.build_lag, cfg.model.power.efficiency_gain
+    assert x[0, L.X_POWER] == w.energised and x[0, L.X_POWER_QUEUE] == w.queue
+    assert o[0, L.O_POWER] == w.energised
+    # 13.1 bn GPU-h/month = 17.9 M H100e at 1.05 kW: 18.8 GW
+    assert x[0, L.X_POWER_USED] == pytest.approx(c.capacity * installed, rel=1e-12)
+    assert x[0, L.X_POWER_USED] == pytest.approx(18.84, abs=0.01)
+    # the order book was placed over the past L months, each at its month's intensity
+    orders = c.capex / c.capex_per_capacity
+    pipe = sum(orders * new * np.exp(gain * s / 12) for s in range(lag))
+    assert x[0, L.X_POWER_PIPE] == pytest.approx(pipe, rel=1e-12)
+
+
+def test_the_queue_energises_and_arrivals_draw_power_by_hand():
+    """Month 1: the queue delivers queue / queue_months, at most the build rate; arriving
+    capacity (ordered L months ago) draws power at that month's intensity; retirements free
+    theirs."""
+    cfg = schema()
+    w, installed, new = _power(cfg)
+    m, lag = cfg.model, cfg.start.compute.build_lag
+    p, x, obs, tmp = start_state()
+    used0, pipe0 = x[L.X_POWER_USED, 0], x[L.X_POWER_PIPE, 0]
+    month_until("power_supply", x, p, obs, tmp)
+    energised = min(w.queue / m.power.queue_months, w.build_rate * np.exp(m.power.build_growth
+                                                                          / 12))
+    assert energised == pytest.approx(w.build_rate * np.exp(0.1 / 12))  # the grid binds
+    assert x[L.X_POWER, 0] == pytest.approx(w.energised + energised)
+    assert x[L.X_POWER_QUEUE, 0] == pytest.approx(w.queue - energised)
+    orders = cfg.start.compute.capex / cfg.start.compute.capex_per_capacity
+    drawn = orders * new * np.exp(m.power.efficiency_gain * (lag - 1) / 12)
+    assert x[L.X_POWER_USED, 0] == pytest.approx(used0 * (1 - m.capacity.depreciation / 12)
+                                                 + drawn)
+    assert x[L.X_POWER_PIPE, 0] == pytest.approx(pipe0 - drawn)
+    assert eq.energisation(18.0, 18.0, 1.5) == 1.0  # a short queue: its mean wait binds
+
+
+def test_capacity_without_power_stands_idle():
+    """A grid that powers only half the installed base: half of it can serve, so
+    utilization is at most the powered share however much compute is wanted."""
+    p, x, obs, tmp = start_state()
+    x[L.X_POWER] = 0.5 * x[L.X_POWER_USED]
+    x[L.X_POWER_QUEUE] = 0.0
+    month_until("demand", x, p, obs, tmp)
+    share = x[L.X_POWER, 0] / x[L.X_POWER_USED, 0]
+    assert tmp[L.T_POWERED, 0] == pytest.approx(share) and share < 0.55
+    assert obs[L.O_UTILIZATION, 0] == pytest.approx(share)  # demand (75%) exceeds it
+    assert eq.powered_share(30.0, 20.0) == 1.0
+
+
+def test_power_caps_orders_at_what_is_free_when_they_arrive():
+    """However much planners want (sentiment 3 times optimism 5), they order no more than the
+    power free on delivery can run: energised power, plus what the queue delivers in L months
+    (at most L build rates), less what the installed base still running and the order book
+    will draw, at this month's intensity of new hardware."""
+    cfg = schema()
+    m, lag = cfg.model, cfg.start.compute.build_lag
+    _, _, new = _power(cfg)
     p, x, obs, tmp = start_state("model.capacity.optimism=5")
     x[L.X_SENTIMENT] = 3.0
+    powered = x.copy()
+    month_until("power_supply", powered, p, obs.copy(), tmp.copy())
+    e, q, u, pipe = (powered[row, 0] for row in (L.X_POWER, L.X_POWER_QUEUE, L.X_POWER_USED,
+                                                 L.X_POWER_PIPE))
+    build = cfg.start.power.build_rate * np.exp(m.power.build_growth / 12)
+    delivered = min((1 - (1 - 1 / m.power.queue_months) ** lag) * q, lag * build)
+    free = e + delivered - (1 - m.capacity.depreciation / 12) ** lag * u - pipe
+    per_unit = new * np.exp(-m.power.efficiency_gain / 12)
     month_until("orders", x, p, obs, tmp)
-    cap = p[L.param("model.capacity.max_growth")] * obs[L.O_CAPACITY, 0]
-    assert tmp[L.T_WANTED, 0] == pytest.approx(cap)
+    assert tmp[L.T_WANTED, 0] == pytest.approx(free / per_unit)
+    assert eq.power_headroom(10.0, 0.0, 20.0, 0.0, 0.5, 12, 1.0, 1.0) == 0.0  # never negative
+
+
+def test_power_requests_by_hand_and_withdrawn_in_a_bust():
+    # need (1 + 0.1) (0.5 x 20 + 4 + 2 x (30 - 0.5 x 10 - 5)) = 59.4; less 30 + 10 over 12
+    assert eq.power_request(30.0, 99.0, 20.0, 4.0, 10.0, 5.0, 30.0, 2.0, 0.5, 0.1, 10.0,
+                            12.0) == pytest.approx((59.4 - 40.0) / 12)
+    queues = {}
+    for sentiment in (-3.0, 0.0, 3.0):
+        p, x, obs, tmp = start_state()
+        x[L.X_SENTIMENT] = sentiment
+        month_until("orders", x, p, obs, tmp)
+        queues[sentiment] = x[L.X_POWER_QUEUE, 0]
+    assert queues[-3.0] < queues[0.0] < queues[3.0]
+    # gloom withdraws queued power: the queue falls by more than the month energised
+    w = schema().start.power
+    assert queues[-3.0] < w.queue - w.build_rate * np.exp(0.1 / 12) - 0.5
+    assert queues[0.0] > w.queue - w.build_rate  # at the start, the clouds ask for more
+
+
+def test_the_power_bill_is_part_of_the_cash_opex():
+    cfg = schema()
+    w, c = cfg.start.power, cfg.start.compute
+    # at the start the split changes nothing: power plus the rest is opex_share x c0 x K0
+    other = c.opex_share - w.price * w.intensity / c.unit_cost
+    used = c.capacity * w.intensity / 0.73
+    assert eq.cash_opex(other, c.unit_cost, c.capacity, w.price, used) == pytest.approx(
+        c.opex_share * c.unit_cost * c.capacity)
+    p, x, obs, tmp = start_state()
+    month_until("orders", x, p, obs, tmp)
+    bill = w.price * x[L.X_POWER_USED, 0] * 0.73
+    assert tmp[L.T_OPEX, 0] == pytest.approx(other * tmp[L.T_COST, 0] * obs[L.O_CAPACITY, 0]
+                                             + bill)
 
 
 def test_capex_funds_by_hand():

@@ -67,7 +67,8 @@ MUTATIONS = [
     ("jevons_sign", "demand", EQ,
      "power(price / price0, -elasticity)", "power(price / price0, elasticity)"),
     ("no_rationing", "demand", MODEL,
-     "served = np.minimum(wanted, obs[O_CAPACITY, i])", "served = wanted"),
+     "served = np.minimum(wanted, tmp[T_POWERED, i] * obs[O_CAPACITY, i])",
+     "served = wanted"),
     ("spend_not_rationed", "demand", MODEL,
      "obs[O_SPEND, i] = price * tokens * share", "obs[O_SPEND, i] = price * tokens"),
     ("budgets_never_mature", "labs", EQ,
@@ -109,9 +110,30 @@ MUTATIONS = [
     ("capex_not_limited_by_funds", "orders and capex", MODEL,
      "capex = x[r + F_ALIVE, i] * np.minimum(w * tmp[T_WANTED, i] * tmp[T_UNIT_CAPEX, i], funds)",
      "capex = x[r + F_ALIVE, i] * w * tmp[T_WANTED, i] * tmp[T_UNIT_CAPEX, i]"),
-    ("no_power_cap", "orders and capex", MODEL,
-     "tmp[T_WANTED, i] = np.minimum(wanted, q[P_MAX_GROWTH] * obs[O_CAPACITY, i])",
+    ("no_power_cap", "power", MODEL,
+     "tmp[T_WANTED, i] = np.minimum(wanted, headroom / per_unit)",
      "tmp[T_WANTED, i] = wanted"),
+    ("queue_ignores_build_rate", "power", EQ,
+     "return np.minimum(queue / queue_months, build_rate)", "return queue / queue_months"),
+    ("unpowered_capacity_runs", "power", MODEL,
+     "tmp[T_POWERED, i] = powered_share(x[X_POWER, i], x[X_POWER_USED, i])",
+     "tmp[T_POWERED, i] = 1.0"),
+    ("retirements_keep_their_power", "power", MODEL,
+     "x[X_POWER_USED, i] = x[X_POWER_USED, i] * (1.0 - q[P_DEPRECIATION] * DT) + drawn",
+     "x[X_POWER_USED, i] = x[X_POWER_USED, i] + drawn"),
+    ("no_power_bill", "power", EQ,
+     "+ price * power_used * HOURS_PER_MONTH / 1000.0", "+ 0.0 * power_used"),
+    ("requests_never_withdrawn", "power", MODEL,
+     "x[X_POWER_QUEUE, i] = np.maximum(x[X_POWER_QUEUE, i] + requested, 0.0)",
+     "x[X_POWER_QUEUE, i] = x[X_POWER_QUEUE, i] + np.maximum(requested, 0.0)"),
+    ("headroom_ignores_order_book", "power", EQ,
+     "- retained * used - pipe_power, 0.0)", "- retained * used, 0.0)"),
+    ("new_hardware_not_frugal", "power", MODEL,
+     "return exponential_trend(q[P_POWER_PER_UNIT0], -q[P_POWER_GAIN], t)",
+     "return q[P_POWER_PER_UNIT0]"),
+    ("requests_ignore_expected_growth", "power", EQ,
+     "new = per_unit * np.maximum(target - retained * capacity - pipeline, 0.0)",
+     "new = 0.0 * target"),
     ("borrowing_ignores_credit", "orders and capex", EQ,
      "return np.minimum(own / np.maximum(1.0 - debt_share, 1e-12), own + room)",
      "return own / np.maximum(1.0 - debt_share, 1e-12)"),
@@ -313,11 +335,12 @@ def check_baseline() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="", help="run the mutations whose id contains this")
+    parser.add_argument("--only", default="",
+                        help="run the mutations whose id contains this (or one of a,b,c)")
     parser.add_argument("--jobs", type=int, default=2, help="mutants tested at once")
     parser.add_argument("--out", type=Path, default=ROOT / "tools" / "mutations.json")
     args = parser.parse_args(argv)
-    chosen = [m for m in MUTATIONS if args.only in m[0]]
+    chosen = [m for m in MUTATIONS if any(part in m[0] for part in args.only.split(","))]
     check_baseline()
     with ThreadPoolExecutor(args.jobs) as pool:
         results = list(pool.map(run_mutation, chosen))
