@@ -29,6 +29,8 @@ SERIES = {
     layout.O_POWER: ("power", "GW", "AI data-centre power energised"),
     layout.O_POWER_QUEUE: ("power_queue", "GW", "AI data-centre power requested, not yet "
                                                "energised"),
+    layout.O_BACKLOG: ("backlog", "$B", "contracted backlog: remaining value of the labs' "
+                                       "compute contracts"),
 }
 BAND_SERIES = tuple(range(layout.O_EQUITY_LABS))
 

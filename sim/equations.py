@@ -116,6 +116,27 @@ def funding_round(cash, burn, gate, trigger_months, round_months, value, dilutio
     return where(short, size * gate, 0.0)
 
 
+# --- compute contracts -----------------------------------------------------------------------
+def take_or_pay_premium(value, volume, use, rent):
+    """What a lab pays under its contracts beyond the spot value of the compute it uses on
+    them ($B/month): the contracts' monthly value (volume at locked rents), less the spot
+    value of the contracted compute it uses. Positive when spot rents fall below the locked
+    ones or when it uses less than it contracted (take-or-pay)."""
+    return value - np.minimum(use, rent * volume)
+
+
+def cash_distress(kept, cut):
+    """How far a lab has cut its training for want of cash: 0 while it keeps its plan, 1
+    when it has cut as far as it goes (kept = 1 - cut)."""
+    return np.minimum(np.maximum((1.0 - kept) / np.maximum(cut, 1e-12), 0.0), 1.0)
+
+
+def contracts_signed(target_share, use, rent, volume):
+    """Volume of new contracts (bn GPU-h/month) a lab signs to keep ``target_share`` of its
+    compute (spot value ``use``) under contract."""
+    return np.maximum(target_share * use / rent - volume, 0.0)
+
+
 # --- capacity and orders -------------------------------------------------------------------
 def expected_growth(previous, weight, value, previous_value):
     """Adaptive expectations of an annual log growth rate from monthly values."""

@@ -32,7 +32,7 @@ DERIVED = (
     "tau0", "margin0", "price0", "rent_cap", "training0", "demand0",
     "growth0", "orders0", "margin_keep", "overhang_keep", "distress_keep", "n_firms",
     "opex_other_share", "power_per_unit0", "power_used0", "power_pipe0",
-    "served_by_delivery", "retained_by_delivery", "served_by_energising",
+    "served_by_delivery", "retained_by_delivery", "served_by_energising", "contract_keep",
     "retained_by_energising",
     "multiple_labs", "multiple_clouds", "multiple_vendors",
     "revenue_labs0", "revenue_clouds0", "revenue_vendors0",
@@ -44,9 +44,9 @@ P_JUMP_CDF = N_SCALAR_PARAMS
 P_FIRMS = P_JUMP_CDF + MAX_JUMPS_PER_MONTH
 # per sector and firm (start.<sector>.<field>, missing fields are 0), then derived per firm
 FIRM_FIELDS = ("share", "cash", "debt", "value", "other_cash", "training_share",
-               "debt_share", "stake", "value_weight")
+               "debt_share", "stake", "contracted_share", "value_weight")
 (FP_SHARE, FP_CASH, FP_DEBT, FP_VALUE, FP_OTHER_CASH, FP_TRAINING_SHARE, FP_DEBT_SHARE,
- FP_STAKE, FP_VALUE_WEIGHT) = range(len(FIRM_FIELDS))
+ FP_STAKE, FP_CONTRACTED, FP_VALUE_WEIGHT) = range(len(FIRM_FIELDS))
 FIRM_DATA = FIRM_FIELDS[:-1]  # read from the start file; value_weight is derived
 
 
@@ -86,16 +86,20 @@ X_DISTRESS = X_DISTRESS_LABS  # + sector: share of its debt lost in defaults, fa
 # power (GW): energised, queued, drawn by the installed base, to be drawn by capacity on order
 
 # each firm's fields sit in adjacent rows: firm_row(p, f) + F_*
-F_CASH, F_DEBT, F_ALIVE, F_SHARE, F_DEFAULT, F_STAKE, N_FIRM_ROWS = range(7)
+(F_CASH, F_DEBT, F_ALIVE, F_SHARE, F_DEFAULT, F_STAKE, F_CONTRACT, F_CONTRACT_VALUE, F_USE,
+ F_PREMIUM, N_FIRM_ROWS) = range(11)
 # F_STAKE: the share of the labs' equity a cloud or vendor holds (circular stakes)
+# labs only: compute under contract (bn GPU-h/month) and its value at locked rents ($B/month);
+# this month's compute at spot ($B/month, training first, then with inference) and the
+# take-or-pay premium plus termination fees it pays ($B/month)
 
 # --- observables (the first N_HIST get per-month histograms) --------------------------------
 (
     O_TOKEN_PRICE, O_SPEND, O_COMPUTE_DEMAND, O_CAPACITY, O_CAPEX, O_UTILIZATION,
     O_RENTAL_PRICE, O_INDEX, O_EQUITY_LABS, O_EQUITY_CLOUDS, O_EQUITY_VENDORS,
-    O_CAPEX_TTM, O_TOKENS, O_POWER, O_POWER_QUEUE,
+    O_CAPEX_TTM, O_TOKENS, O_POWER, O_POWER_QUEUE, O_BACKLOG,
     N_OBS,
-) = range(16)
+) = range(17)
 N_HIST = O_CAPEX_TTM
 O_EQUITY = O_EQUITY_LABS  # + sector
 
@@ -108,9 +112,9 @@ O_EQUITY = O_EQUITY_LABS  # + sector
     T_REV_LABS, T_REV_CLOUDS, T_REV_VENDORS,
     T_EARN_LABS, T_EARN_CLOUDS, T_EARN_VENDORS,
     T_LOST, T_LAB_GATE, T_EV, T_EQUITY, T_OPEX,
-    T_LOST_DEBT, T_SECTOR_DEBT, T_VENDOR_LOSS, T_POWERED,
+    T_LOST_DEBT, T_SECTOR_DEBT, T_VENDOR_LOSS, T_POWERED, T_PREMIUM,
     N_SCRATCH,
-) = range(35)
+) = range(36)
 T_Z_MOOD = T_Z_MOOD_LABS    # + sector
 T_REV = T_REV_LABS          # + sector: this month's revenue ($B/month)
 T_EARN = T_EARN_LABS        # + sector: this month's operating earnings ($B/month)

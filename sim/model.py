@@ -15,6 +15,7 @@ Sections of month t (state from month t-1):
    ``power_supply``       the queue energises power; the power the installed base draws
 3. ``training_plans``     each lab's training spend, cut when its cash runs short
 4. ``demand``             tokens, compute demand, utilization, spend, circular funding
+   ``contracts``          each lab's take-or-pay premium; contracts run off, end, are signed
 5. ``orders``             expectations, orders capped by power and by the clouds' funds;
                           power requests
 6. ``labs_cash``, ``clouds_cash``, ``vendors_cash``: each firm's month (``settle``),
@@ -33,7 +34,9 @@ from sim.equations import (
     adoption_step,
     capex_funds,
     capex_per_capacity,
+    cash_distress,
     cash_opex,
+    contracts_signed,
     credit_room,
     desired_orders,
     distress,
@@ -66,6 +69,7 @@ from sim.equations import (
     spread,
     stake_bought,
     sticky_rent,
+    take_or_pay_premium,
     token_demand,
     token_price,
     training_funding,
@@ -75,11 +79,16 @@ from sim.layout import (
     DT,
     F_ALIVE,
     F_CASH,
+    F_CONTRACT,
+    F_CONTRACT_VALUE,
     F_DEBT,
     F_DEFAULT,
+    F_PREMIUM,
     F_SHARE,
     F_STAKE,
+    F_USE,
     FP_CASH,
+    FP_CONTRACTED,
     FP_DEBT,
     FP_DEBT_SHARE,
     FP_OTHER_CASH,
@@ -95,6 +104,7 @@ from sim.layout import (
     N_SCALAR_PARAMS,
     N_SCALAR_STATE,
     N_SECTORS,
+    O_BACKLOG,
     O_CAPACITY,
     O_CAPEX,
     O_CAPEX_TTM,
@@ -127,6 +137,7 @@ from sim.layout import (
     T_OPEX,
     T_OVERHANG,
     T_POWERED,
+    T_PREMIUM,
     T_RENT_REVENUE,
     T_REV,
     T_SECTOR_DEBT,
@@ -221,6 +232,9 @@ P_TRAINING_CUT = param("model.labs.training_cut")
 P_ROUND_TRIGGER = param("model.labs.round_trigger")
 P_ROUND_MONTHS = param("model.labs.round_months")
 P_FUNDING_GROWTH_BETA = param("model.labs.funding_growth_beta")
+P_CONTRACT_TERM = param("model.contracts.term_months")
+P_TERMINATION_RATE = param("model.contracts.termination_rate")
+P_TERMINATION_FEE = param("model.contracts.termination_fee")
 P_DEPRECIATION = param("model.capacity.depreciation")
 P_UTIL_TARGET = param("model.capacity.target_utilization")
 P_ADJUST_MONTHS = param("model.capacity.adjustment_months")
@@ -293,6 +307,7 @@ P_POWER_PIPE0 = param("derived.power_pipe0")
 P_SERVED_BY_DELIVERY = param("derived.served_by_delivery")
 P_RETAINED_BY_DELIVERY = param("derived.retained_by_delivery")
 P_SERVED_BY_ENERGISING = param("derived.served_by_energising")
+P_CONTRACT_KEEP = param("derived.contract_keep")
 P_RETAINED_BY_ENERGISING = param("derived.retained_by_energising")
 P_MULTIPLE = param("derived.multiple_labs")        # + sector
 P_REVENUE0 = param("derived.revenue_labs0")        # + sector
@@ -438,7 +453,8 @@ def training_plans(x, t, p, q, tmp, n):
                                     q[P_TRAINING_CUT])
             live = x[r + F_ALIVE, i] * planned
             circular = theta * tmp[T_GATE, i] * live
-            tmp[T_TRAINING, i] = tmp[T_TRAINING, i] + (1.0 - theta) * kept * live + circular
+            x[r + F_USE, i] = (1.0 - theta) * kept * live + circular
+            tmp[T_TRAINING, i] = tmp[T_TRAINING, i] + x[r + F_USE, i]
             tmp[T_CIRCULAR, i] = tmp[T_CIRCULAR, i] + circular
 
 
@@ -464,6 +480,48 @@ def demand(x, q, obs, tmp, n):
         tmp[T_RENT_REVENUE, i] = rental * served
     for i in lanes(n):
         tmp[T_CIRCULAR, i] = tmp[T_CIRCULAR, i] * tmp[T_SERVED_SHARE, i]
+
+
+def contracts(x, t, p, q, obs, tmp, n):
+    """Compute contracts: each lab pays, on top of the spot rent of what it uses, the
+    take-or-pay premium of its contracts and the fees for those it ends (to the clouds);
+    then its contracts run off, a lab cutting training for want of cash ends some, and a
+    living lab signs new ones at this month's rent to keep its contracted share. The backlog
+    is the value the contracts have left to run."""
+    nf = n_firms(p)
+    growth = budget_growth(q, t)
+    for i in lanes(n):
+        tmp[T_PREMIUM, i] = 0.0
+        obs[O_BACKLOG, i] = 0.0
+    for j in range(nf):
+        r = firm_row(p, LABS * nf + j)
+        planned = training_plan(p, q, t, j)
+        support = firm_value(p, FP_OTHER_CASH, LABS, j) * growth
+        contracted = firm_value(p, FP_CONTRACTED, LABS, j)
+        for i in lanes(n):
+            rent = obs[O_RENTAL_PRICE, i]
+            use = (x[r + F_SHARE, i] * tmp[T_INFERENCE, i] * rent
+                   + x[r + F_USE, i] * tmp[T_SERVED_SHARE, i])
+            kept = training_funding(x[r + F_CASH, i], support, planned, q[P_RUNWAY_TARGET],
+                                    q[P_TRAINING_CUT])
+            short = cash_distress(kept, q[P_TRAINING_CUT])
+            ended = q[P_TERMINATION_RATE] * short
+            value, volume = x[r + F_CONTRACT_VALUE, i], x[r + F_CONTRACT, i]
+            fee = q[P_TERMINATION_FEE] * ended * q[P_CONTRACT_TERM] * value
+            premium = take_or_pay_premium(value, volume, use, rent) + fee
+            keep = q[P_CONTRACT_KEEP] * (1.0 - ended)
+            # a lab short of cash signs less, one out of cash nothing
+            signed = x[r + F_ALIVE, i] * (1.0 - short) * contracts_signed(
+                contracted, use, rent, keep * volume)
+            x[r + F_CONTRACT, i] = keep * volume + signed
+            x[r + F_CONTRACT_VALUE, i] = keep * value + signed * rent
+            x[r + F_USE, i] = use
+            x[r + F_PREMIUM, i] = premium
+            tmp[T_PREMIUM, i] = tmp[T_PREMIUM, i] + premium
+            obs[O_BACKLOG, i] = obs[O_BACKLOG, i] + q[P_CONTRACT_TERM] * x[
+                r + F_CONTRACT_VALUE, i]
+    for i in lanes(n):
+        tmp[T_RENT_REVENUE, i] = tmp[T_RENT_REVENUE, i] + tmp[T_PREMIUM, i]
 
 
 # --- 5. orders and capex ---------------------------------------------------------------------
@@ -581,6 +639,8 @@ def record_default(x, r, t, fails, i, tmp):
     x[r + F_CASH, i] = where(fails, 0.0, x[r + F_CASH, i])
     x[r + F_DEBT, i] = where(fails, 0.0, x[r + F_DEBT, i])
     x[r + F_STAKE, i] = where(fails, 0.0, x[r + F_STAKE, i])  # sold for its creditors
+    x[r + F_CONTRACT, i] = where(fails, 0.0, x[r + F_CONTRACT, i])  # back to the spot market
+    x[r + F_CONTRACT_VALUE, i] = where(fails, 0.0, x[r + F_CONTRACT_VALUE, i])
     tmp[T_LOST, i] = tmp[T_LOST, i] + where(fails, x[r + F_SHARE, i], 0.0)
 
 
@@ -643,7 +703,7 @@ def labs_cash(x, t, p, q, obs, tmp, n):
             kept = training_funding(cash, support, planned, q[P_RUNWAY_TARGET],
                                     q[P_TRAINING_CUT])
             inference = w * tmp[T_INFERENCE, i] * obs[O_RENTAL_PRICE, i]
-            operating = w * obs[O_SPEND, i] - inference - kept * fixed
+            operating = w * obs[O_SPEND, i] - inference - x[r + F_PREMIUM, i] - kept * fixed
             tmp[T_EARN + LABS, i] = tmp[T_EARN + LABS, i] + x[r + F_ALIVE, i] * operating
             # its own part of training (the suppliers pay the circular part to the clouds)
             training = (1.0 - q[P_CIRC_SHARE]) * planned * tmp[T_SERVED_SHARE, i] * kept
@@ -829,6 +889,7 @@ def step(x, t, p, u, obs, tmp):
     power_supply(x, t, q, lag, obs, tmp, n)
     training_plans(x, t, p, q, tmp, n)
     demand(x, q, obs, tmp, n)
+    contracts(x, t, p, q, obs, tmp, n)
     orders(x, t, p, q, obs, tmp, lag, pipe + t % lag, ttm + t % TTM_MONTHS, n)
     labs_cash(x, t, p, q, obs, tmp, n)
     clouds_cash(x, t, p, q, obs, tmp, n)
@@ -876,6 +937,15 @@ def enterprise_values0(p, sector):
                          + firm_value(p, FP_DEBT, sector, j), 0.0) for j in range(n_firms(p))])
 
 
+def lab_compute0(p, j):
+    """Lab j's compute at t=0 at the start's rent ($B/month): its revenue share of inference
+    and its share of training."""
+    served = p[P_K0] * p[P_U0]
+    return p[P_R0] * served * (firm_value(p, FP_SHARE, LABS, j) * p[P_INFERENCE_SHARE]
+                               + firm_value(p, FP_TRAINING_SHARE, LABS, j)
+                               * (1.0 - p[P_INFERENCE_SHARE]))
+
+
 def labs_value0(p):
     """The labs' equity at t=0 ($B): the sum of their market values."""
     total = 0.0
@@ -921,6 +991,7 @@ def initial_conditions(p):
         "served_by_delivery": 1.0 - (1.0 - 1.0 / p[P_QUEUE_MONTHS]) ** p[P_LAG],
         "retained_by_delivery": (1.0 - p[P_DEPRECIATION] * DT) ** p[P_LAG],
         "served_by_energising": 1.0 - (1.0 - 1.0 / p[P_QUEUE_MONTHS]) ** p[P_QUEUE_MONTHS],
+        "contract_keep": 1.0 - 1.0 / p[P_CONTRACT_TERM],
         "retained_by_energising": (1.0 - p[P_DEPRECIATION] * DT) ** (p[P_QUEUE_MONTHS]
                                                                       + p[P_LAG]),
     }
@@ -985,6 +1056,12 @@ def initial_column(p):
             v[r + F_SHARE] = firm_value(p, FP_SHARE, k, j)
             v[r + F_DEFAULT] = -1.0
             v[r + F_STAKE] = firm_value(p, FP_STAKE, k, j) / labs_value
+    for j in range(nf):  # the labs' contracts, at the start's rent
+        r = firm_row(p, LABS * nf + j)
+        v[r + F_USE] = lab_compute0(p, j)
+        v[r + F_CONTRACT_VALUE] = firm_value(p, FP_CONTRACTED, LABS, j) * v[r + F_USE]
+        v[r + F_CONTRACT] = v[r + F_CONTRACT_VALUE] / p[P_R0]
+        o[O_BACKLOG] += p[P_CONTRACT_TERM] * v[r + F_CONTRACT_VALUE]
     for slot in range(build_lag(p)):
         v[pipe + slot] = p[P_ORDERS0]
     for slot in range(TTM_MONTHS):

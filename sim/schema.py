@@ -108,6 +108,8 @@ class FirmsStart:
 class LabsStart(FirmsStart):
     training_share: list[float] = firm_data("1", 0.0, 1.0,
                                             "share of the sector's training compute")
+    contracted_share: list[float] = firm_data(
+        "1", 0.0, 1.0, "share of its compute bought on take-or-pay contracts (and kept so)")
     fixed: float = data("$B/month", 0.0, INF, "labs' costs besides compute (staff, other)")
 
 
@@ -254,6 +256,16 @@ class CapacityConfig:
 
 
 @dataclass
+class ContractsConfig:
+    term_months: float = param(36.0, "months", 1.0, 600.0,
+                               "mean remaining term of a compute contract")
+    termination_rate: float = param(0.05, "1/month", 0.0, 1.0,
+                                    "share of its contracts a lab out of cash ends a month")
+    termination_fee: float = param(0.3, "1", 0.0, 1.0,
+                                   "fee for ending a contract early, share of what it had left")
+
+
+@dataclass
 class PowerConfig:
     queue_months: float = param(18.0, "months", 1.0, 600.0,
                                 "mean wait from a power request to energised power")
@@ -369,6 +381,7 @@ class ModelConfig:
     labs: LabsConfig = field(default_factory=LabsConfig)
     capacity: CapacityConfig = field(default_factory=CapacityConfig)
     power: PowerConfig = field(default_factory=PowerConfig)
+    contracts: ContractsConfig = field(default_factory=ContractsConfig)
     finance: FinanceConfig = field(default_factory=FinanceConfig)
     contagion: ContagionConfig = field(default_factory=ContagionConfig)
     sentiment: SentimentConfig = field(default_factory=SentimentConfig)

@@ -78,7 +78,9 @@ def test_the_per_firm_table_is_the_start_files():
             expected.append([firms[f][j] for f in ("share", "cash", "debt", "value",
                                                    "other_cash")]
                             + ([firms[last][j]] if last else [])
-                            + ([firms["stake"][j]] if "stake" in firms else []))
+                            + ([firms["stake"][j]] if "stake" in firms else [])
+                            + ([firms["contracted_share"][j]] if "contracted_share" in firms
+                               else []))
     assert len(documented) == len(expected)
     for line, values in zip(documented, expected, strict=True):
         cells = [c.strip() for c in line.strip().strip("|").split("|")][1:]

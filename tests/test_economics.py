@@ -128,6 +128,22 @@ def test_a_grid_that_builds_less_holds_capacity_back_and_rents_up():
     assert _paired_no_less(slow.per_path["max_drawdown"], base.per_path["max_drawdown"])
 
 
+def test_contracts_move_a_rent_collapses_losses_from_the_clouds_to_the_labs():
+    """In excess_capacity rents fall by half within three years. With the start's take-or-pay
+    contracts the labs pay their locked rents: the clouds' equity falls less and fewer of
+    them default than with no contracts, path by path, and the labs' equity falls more."""
+    spot, locked = (run_small("scenario=excess_capacity", *c, n_paths=N) for c in
+                    (["start.labs.contracted_share=[0,0,0,0,0]"], []))
+    mdd = "sector_max_drawdown"
+    assert _paired_no_less(spot.per_path[mdd][:, L.CLOUDS] - 0.05,
+                           locked.per_path[mdd][:, L.CLOUDS])
+    assert _paired_no_less(locked.per_path[mdd][:, L.LABS] - 0.1,
+                           spot.per_path[mdd][:, L.LABS])
+    assert _paired_no_less(_defaults(spot, L.CLOUDS), _defaults(locked, L.CLOUDS))
+    assert locked.trajectories[:, 36, L.O_BACKLOG].min() > 0.0
+    assert (spot.trajectories[:, :, L.O_BACKLOG] == 0.0).all()
+
+
 def test_sectors_can_move_apart():
     """One mood per sector besides the common one: on some months vendors' equity falls
     while the clouds' rises (the pattern of REFERENCE.md E4)."""

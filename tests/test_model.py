@@ -279,6 +279,7 @@ def month_until(section, x, p, obs, tmp, t=1):
         ("power_supply", lambda: model.power_supply(x, t, q, lag, obs, tmp, 1)),
         ("training_plans", lambda: model.training_plans(x, t, p, q, tmp, 1)),
         ("demand", lambda: model.demand(x, q, obs, tmp, 1)),
+        ("contracts", lambda: model.contracts(x, t, p, q, obs, tmp, 1)),
         ("orders", lambda: model.orders(x, t, p, q, obs, tmp, lag, pipe + t % lag,
                                         ttm + t % L.TTM_MONTHS, 1)),
         ("labs_cash", lambda: model.labs_cash(x, t, p, q, obs, tmp, 1)),
@@ -323,6 +324,129 @@ def test_a_lab_with_open_investors_raises_instead():
 
 
 # --- capacity and orders ----------------------------------------------------------------------
+def test_month_zero_contracts_are_the_start():
+    """Each lab's contracts at t=0 cover its contracted share of its compute (its revenue
+    share of inference, its training share of training) at the start's rent; the backlog
+    is their value over the mean remaining term."""
+    cfg, p, x, o = quiet_path(0)
+    c, labs = cfg.start.compute, cfg.start.labs
+    served, i_s = c.capacity * c.utilization, cfg.start.tokens.inference_share
+    backlog = 0.0
+    for j, r in enumerate(firm_rows(p, L.LABS)):
+        use = c.rent * served * (labs.share[j] * i_s + labs.training_share[j] * (1 - i_s))
+        assert x[0, r + L.F_CONTRACT_VALUE] == pytest.approx(labs.contracted_share[j] * use)
+        assert x[0, r + L.F_CONTRACT] == pytest.approx(labs.contracted_share[j] * use / c.rent)
+        backlog += cfg.model.contracts.term_months * labs.contracted_share[j] * use
+    assert o[0, L.O_BACKLOG] == pytest.approx(backlog) and 150 < backlog < 250
+
+
+def test_take_or_pay_by_hand():
+    # $10B a month for 5 bn GPU-h at a spot rent of 1.5: the contracted compute is worth 7.5
+    assert eq.take_or_pay_premium(10.0, 5.0, 20.0, 1.5) == pytest.approx(2.5)
+    # using less than contracted: paid anyway
+    assert eq.take_or_pay_premium(10.0, 10.0, 4.0, 1.0) == pytest.approx(6.0)
+    # spot above the locked rent: the lab gains
+    assert eq.take_or_pay_premium(10.0, 5.0, 20.0, 3.0) == pytest.approx(-5.0)
+    assert eq.cash_distress(1.0, 0.7) == 0.0 and eq.cash_distress(0.3, 0.7) == 1.0
+    assert eq.cash_distress(0.65, 0.7) == pytest.approx(0.5)
+    assert eq.contracts_signed(0.8, 10.0, 2.0, 3.0) == pytest.approx(1.0)
+    assert eq.contracts_signed(0.8, 10.0, 2.0, 5.0) == 0.0
+
+
+def _contracts_month(cash, sentiment):
+    """Month 1 up to the contracts, with OpenAI's cash and the sentiment set at the start."""
+    p, x, obs, tmp = start_state()
+    r0 = firm_rows(p, L.LABS)[0]
+    x[r0 + L.F_CASH] = cash
+    x[L.X_SENTIMENT] = sentiment
+    before = x.copy()
+    month_until("contracts", x, p, obs, tmp)
+    return p, before, x, obs, tmp, r0
+
+
+def test_a_lab_out_of_cash_ends_contracts_pays_the_fee_and_signs_none():
+    cfg = schema()
+    m = cfg.model.contracts
+    p, before, x, obs, tmp, r0 = _contracts_month(0.0, -5.0)
+    value, volume = before[r0 + L.F_CONTRACT_VALUE, 0], before[r0 + L.F_CONTRACT, 0]
+    rent, use = obs[L.O_RENTAL_PRICE, 0], x[r0 + L.F_USE, 0]
+    fee = m.termination_fee * m.termination_rate * m.term_months * value
+    assert x[r0 + L.F_PREMIUM, 0] == pytest.approx(value - min(use, rent * volume) + fee)
+    keep = (1 - 1 / m.term_months) * (1 - m.termination_rate)
+    assert x[r0 + L.F_CONTRACT, 0] == pytest.approx(keep * volume)  # nothing new signed
+    assert x[r0 + L.F_CONTRACT_VALUE, 0] == pytest.approx(keep * value)
+    # even with few contracts left, well below its contracted share, it signs none
+    p, x, obs, tmp = start_state()
+    x[r0 + L.F_CASH] = 0.0
+    x[L.X_SENTIMENT] = -5.0
+    x[r0 + L.F_CONTRACT] *= 0.1
+    x[r0 + L.F_CONTRACT_VALUE] *= 0.1
+    few = x[r0 + L.F_CONTRACT, 0]
+    month_until("contracts", x, p, obs, tmp)
+    assert x[r0 + L.F_CONTRACT, 0] == pytest.approx(keep * few)
+
+
+def test_a_lab_with_cash_renews_its_contracts_at_this_months_rent():
+    cfg = schema()
+    p, before, x, obs, tmp, r0 = _contracts_month(70.0, 0.0)
+    value, volume = before[r0 + L.F_CONTRACT_VALUE, 0], before[r0 + L.F_CONTRACT, 0]
+    rent, use = obs[L.O_RENTAL_PRICE, 0], x[r0 + L.F_USE, 0]
+    keep = 1 - 1 / cfg.model.contracts.term_months
+    signed = cfg.start.labs.contracted_share[0] * use / rent - keep * volume
+    assert signed > 0.0
+    assert x[r0 + L.F_CONTRACT, 0] == pytest.approx(keep * volume + signed)
+    assert x[r0 + L.F_CONTRACT_VALUE, 0] == pytest.approx(keep * value + signed * rent)
+    assert x[r0 + L.F_PREMIUM, 0] == pytest.approx(value - min(use, rent * volume))
+
+
+def test_the_clouds_collect_the_premium_and_the_labs_pay_it():
+    p, x, obs, tmp = start_state()
+    spot = tmp.copy()
+    month_until("demand", x.copy(), p, obs.copy(), spot)
+    month_until("contracts", x, p, obs, tmp)
+    premiums = sum(x[r + L.F_PREMIUM, 0] for r in firm_rows(p, L.LABS))
+    assert tmp[L.T_RENT_REVENUE, 0] == pytest.approx(spot[L.T_RENT_REVENUE, 0] + premiums)
+    # Anthropic (runway of years: no round) locked at twice the rent pays the difference
+    r1 = firm_rows(p, L.LABS)[1]
+    cash = {}
+    for factor in (1.0, 2.0):
+        p, x, obs, tmp = start_state()
+        x[r1 + L.F_CONTRACT_VALUE] *= factor
+        extra = x[r1 + L.F_CONTRACT_VALUE, 0] * (factor - 1.0) / factor
+        month_until("labs_cash", x, p, obs, tmp)
+        cash[factor] = x[r1 + L.F_CASH, 0]
+    assert cash[1.0] - cash[2.0] == pytest.approx(extra, rel=1e-9)
+
+
+def test_labs_operating_earnings_by_hand():
+    """The labs' operating earnings this month: each lab's revenue share of end-user spend,
+    less its inference at the market rent, its contract premium and its staff, cut with its
+    training when cash runs short."""
+    cfg = schema()
+    p, x, obs, tmp = start_state()
+    m = cfg.model.labs
+    before = x.copy()
+    month_until("labs_cash", x, p, obs, tmp)
+    growth = model.budget_growth(tuple(p[:L.N_SCALAR_PARAMS]), 1)
+    total = 0.0
+    for j, r in enumerate(firm_rows(p, L.LABS)):
+        planned = model.training_plan(p, tuple(p[:L.N_SCALAR_PARAMS]), 1, j)
+        support = cfg.start.labs.other_cash[j] * growth
+        kept = eq.training_funding(before[r + L.F_CASH, 0], support, planned, m.runway_target,
+                                   m.training_cut)
+        staff = cfg.start.labs.fixed * cfg.start.labs.training_share[j] * growth
+        w = before[r + L.F_SHARE, 0]
+        total += (w * obs[L.O_SPEND, 0] - w * tmp[L.T_INFERENCE, 0] * obs[L.O_RENTAL_PRICE, 0]
+                  - x[r + L.F_PREMIUM, 0] - kept * staff)
+    assert tmp[L.T_EARN + L.LABS, 0] == pytest.approx(total, rel=1e-12)
+
+
+def test_a_defaulting_labs_contracts_end():
+    p, x, tmp, r0 = _labs_month(0.0, -5.0)
+    assert x[r0 + L.F_ALIVE, 0] == 0.0
+    assert x[r0 + L.F_CONTRACT, 0] == 0.0 and x[r0 + L.F_CONTRACT_VALUE, 0] == 0.0
+
+
 def test_steady_growth_orders_equal_the_need():
     """Capacity on target and a full, even supply line: orders = K* (delta + g) dt."""
     lag, growth, delta, util, adjust = 12.0, 0.4, 0.25, 0.8, 12.0
