@@ -158,18 +158,30 @@ def markdown(ds: xr.Dataset, command: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
+def refuse_finished(out_dir: Path) -> None:
+    """io.OutputError if out_dir already holds a report (events.nc or events.md)."""
+    done = [name for name in (EVENTS_NC, EVENTS_MD) if (Path(out_dir) / name).exists()]
+    if done:
+        raise io.OutputError(f"{out_dir} already holds {', '.join(done)}; choose another "
+                             "--out or pass --overwrite to replace them")
+
+
 def write(ds: xr.Dataset, text: str, out_dir: Path, overwrite: bool = False) -> Path:
-    """events.nc and events.md into out_dir, each atomically, out_dir locked meanwhile;
-    io.OutputError if it already holds them and not ``overwrite``."""
+    """events.md, then events.nc into out_dir, each atomically (temporary file and rename),
+    out_dir locked meanwhile; if either fails, neither is left. io.OutputError if out_dir
+    already holds them and not ``overwrite``."""
     out_dir = Path(out_dir)
     held = io.lock(out_dir, "--out DIR")
     try:
-        done = [name for name in (EVENTS_NC, EVENTS_MD) if (out_dir / name).exists()]
-        if done and not overwrite:
-            raise io.OutputError(f"{out_dir} already holds {', '.join(done)}; choose another "
-                                 "--out or pass --overwrite to replace them")
-        io.write_dataset(ds, out_dir / EVENTS_NC)
-        io.write_text(text, out_dir / EVENTS_MD)
+        if not overwrite:
+            refuse_finished(out_dir)
+        try:
+            io.write_text(text, out_dir / EVENTS_MD)
+            io.write_dataset(ds, out_dir / EVENTS_NC)
+        except BaseException:
+            for name in (EVENTS_MD, EVENTS_NC):
+                (out_dir / name).unlink(missing_ok=True)
+            raise
     finally:
         held.release()
     return out_dir
@@ -203,9 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         cfg = compose_with_events(args.overrides)
-        if not args.overwrite and any((args.out / n).exists() for n in (EVENTS_NC, EVENTS_MD)):
-            raise io.OutputError(f"{args.out} already holds {EVENTS_NC}; choose another --out "
-                                 "or pass --overwrite to replace it")
+        if not args.overwrite:  # before simulating; checked again under the lock
+            refuse_finished(args.out)
         quiet = cfg.output.quiet
         ds = effects(cfg, None if quiet else lambda s: print(f"bubblesim-events: {s}",
                                                             file=sys.stderr))

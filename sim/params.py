@@ -136,8 +136,8 @@ def _check_event(cfg: Config, name: str, event: EventConfig) -> None:
         meta = _EVENT_FIELDS[param_name].metadata
         if param_name not in wanted:
             if value is not None:
-                raise ConfigError(f"{key}.{param_name} is not a parameter of {event.kind} "
-                                  f"(its parameters: {', '.join(wanted)})")
+                raise ConfigError(f"{key}.{param_name} is not a parameter of {event.kind}; "
+                                  f"allowed: {', '.join(wanted)} (leave the others unset)")
             continue
         if value is None:
             allowed = allowed_text(meta) if "lo" in meta else f"allowed: {meta['allowed']}"
@@ -146,8 +146,8 @@ def _check_event(cfg: Config, name: str, event: EventConfig) -> None:
         if "lo" in meta:
             _check_field(f"{key}.{param_name}", value, meta)
     if "months" in wanted and event.kind != "rate_shock" and event.months < 1:
-        raise ConfigError(f"{key}.months = {event.months} is out of range: a {event.kind} "
-                          "lasts at least 1 month")
+        raise ConfigError(f"{key}.months = {event.months} is out of range: allowed at least "
+                          f"1 month for a {event.kind}")
     names = list(cfg.start.clouds.names)
     if "holder" in wanted and event.holder not in names:
         raise ConfigError(f"{key}.holder = {event.holder!r} is not a cloud firm; allowed: one "
