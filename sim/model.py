@@ -403,9 +403,8 @@ def training_plans(x, t, p, q, tmp, n):
     nf = n_firms(p)
     theta = q[P_CIRC_SHARE]
     for i in lanes(n):
-        # a dated funding freeze shuts the gate (the scale is 1 otherwise)
-        tmp[T_GATE, i] = funding_gate(x[X_SENTIMENT, i], q[P_GATE_CENTER],
-                                      q[P_GATE_WIDTH]) * q[P_GATE_SCALE]
+        gate = funding_gate(x[X_SENTIMENT, i], q[P_GATE_CENTER], q[P_GATE_WIDTH])
+        tmp[T_GATE, i] = gate * q[P_GATE_SCALE]  # 0 in a dated funding freeze, else 1
         tmp[T_TRAINING, i] = 0.0
         tmp[T_CIRCULAR, i] = 0.0
     for j in range(nf):
@@ -587,7 +586,7 @@ def labs_cash(x, t, p, q, obs, tmp, n):
     for i in lanes(n):
         tmp[T_LAB_GATE, i] = funding_gate(
             x[X_SENTIMENT, i] + q[P_FUNDING_GROWTH_BETA] * (x[X_GROWTH, i] - q[P_LABS_GROWTH0]),
-            q[P_GATE_CENTER], q[P_GATE_WIDTH]) * q[P_GATE_SCALE]
+            q[P_GATE_CENTER], q[P_GATE_WIDTH]) * q[P_GATE_SCALE]  # shut in a funding freeze
     for i in lanes(n):
         tmp[T_EARN + LABS, i] = 0.0
     for j in range(nf):
