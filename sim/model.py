@@ -21,6 +21,10 @@ Sections of month t (state from month t-1):
 7. ``sentiment``          the common AI sentiment and its narrative regime
 8. ``carry``              revenue and earnings run-rates, growth expectations, sector moods
 9. ``valuation``          sector enterprise values, firm equity, the index
+
+Dated events (docs/model.md#dated-events) are series of the parameter vector: ``step`` reads
+this month's values into ``q`` (``month_params``: a rate shock, a funding freeze, an
+efficiency jump) and ``clouds_cash`` reads the capacity sales (``capacity_sale``).
 """
 
 from __future__ import annotations
