@@ -306,3 +306,11 @@ def firm_equity(enterprise, cash, debt, alive):
     """Equity of one firm ($B): its enterprise value plus net cash, never below 0 (limited
     liability); 0 once it has defaulted."""
     return alive * np.maximum(enterprise + cash - debt, 0.0)
+
+
+# --- dated events ----------------------------------------------------------------------------
+def sale_proceeds(sold, capacity, unit_capex, fire_discount):
+    """What a cloud receives ($B) for ``sold`` of the installed base ``capacity`` (a share):
+    the replacement value at this month's unit capex, half of it still on the books (the
+    average of capacity of uniform age, as its collateral), at the fire-sale discount."""
+    return sold * capacity * unit_capex * 0.5 * (1.0 - fire_discount)

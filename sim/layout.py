@@ -38,8 +38,13 @@ DERIVED = (
     "revenue_labs0", "revenue_clouds0", "revenue_vendors0",
     "earnings_labs0", "earnings_clouds0", "earnings_vendors0",
 )
-_INDEX = {key: i for i, key in enumerate((*SCALARS, *(f"derived.{d}" for d in DERIVED)))}
+# this month's values of the dated events' series that sections without the month read from
+# the parameter tuple (sim.model.month_params); last, and neutral (0, 1, 0) in the vector
+MONTHLY = ("rate_shock", "gate_scale", "efficiency_shock")
+_INDEX = {key: i for i, key in enumerate((*SCALARS, *(f"derived.{d}" for d in DERIVED),
+                                          *(f"event.{m}" for m in MONTHLY)))}
 N_SCALAR_PARAMS = len(_INDEX)
+P_MONTHLY = N_SCALAR_PARAMS - len(MONTHLY)
 P_JUMP_CDF = N_SCALAR_PARAMS
 P_FIRMS = P_JUMP_CDF + MAX_JUMPS_PER_MONTH
 # per sector and firm (start.<sector>.<field>, missing fields are 0), then derived per firm
@@ -61,8 +66,29 @@ def firm_param(field: int, sector: int, firm: int, n_firms: int) -> int:
     return P_FIRMS + (sector * len(FIRM_FIELDS) + field) * n_firms + firm
 
 
-def vector_length(n_firms: int) -> int:
+# the dated events (docs/model.md#dated-events) as series over months t = 0 .. horizon, after
+# the firms: the risk-free rate's addition (1/yr), the funding gates' multiplier, the log
+# efficiency added, then per cloud firm the share of the installed base it sells that month.
+# A new kind of event is one more series here (and in sim.params.event_series).
+E_RATE_SHOCK, E_GATE_SCALE, E_EFFICIENCY_SHOCK, E_SALE = range(4)  # E_SALE + cloud firm
+NEUTRAL = (0.0, 1.0, 0.0)  # the value of E_RATE_SHOCK .. E_EFFICIENCY_SHOCK without events
+
+
+def events_offset(n_firms: int) -> int:
     return P_FIRMS + N_SECTORS * len(FIRM_FIELDS) * n_firms
+
+
+def n_event_series(n_firms: int) -> int:
+    return E_SALE + n_firms
+
+
+def event_index(series: int, t: int, n_firms: int, horizon: int) -> int:
+    """Index of month t's value of an event series in the parameter vector."""
+    return events_offset(n_firms) + series * (horizon + 1) + t
+
+
+def vector_length(n_firms: int, horizon: int) -> int:
+    return events_offset(n_firms) + n_event_series(n_firms) * (horizon + 1)
 
 
 # --- state rows -----------------------------------------------------------------------------
@@ -113,8 +139,9 @@ O_EQUITY = O_EQUITY_LABS  # + sector
     T_EARN_LABS, T_EARN_CLOUDS, T_EARN_VENDORS,
     T_LOST, T_LAB_GATE, T_EV, T_EQUITY, T_OPEX,
     T_LOST_DEBT, T_SECTOR_DEBT, T_VENDOR_LOSS, T_POWERED, T_PREMIUM,
+    T_SOLD, T_PROCEEDS,
     N_SCRATCH,
-) = range(36)
+) = range(38)
 T_Z_MOOD = T_Z_MOOD_LABS    # + sector
 T_REV = T_REV_LABS          # + sector: this month's revenue ($B/month)
 T_EARN = T_EARN_LABS        # + sector: this month's operating earnings ($B/month)

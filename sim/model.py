@@ -24,6 +24,10 @@ Sections of month t (state from month t-1):
 7. ``sentiment``          the common AI sentiment and its narrative regime
 8. ``carry``              revenue and earnings run-rates, growth expectations, sector moods
 9. ``valuation``          sector enterprise values, firm equity, the index
+
+Dated events (docs/model.md#dated-events) are series of the parameter vector: ``step`` reads
+this month's values into ``q`` (``month_params``: a rate shock, a funding freeze, an
+efficiency jump) and ``clouds_cash`` reads the capacity sales (``capacity_sale``).
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ from sim.equations import (
     power_request,
     powered_share,
     rental_price,
+    sale_proceeds,
     sentiment_step,
     share_after_defaults,
     smoothed_run_rate,
@@ -77,6 +82,10 @@ from sim.equations import (
 from sim.layout import (
     CLOUDS,
     DT,
+    E_EFFICIENCY_SHOCK,
+    E_GATE_SCALE,
+    E_RATE_SHOCK,
+    E_SALE,
     F_ALIVE,
     F_CASH,
     F_CONTRACT,
@@ -119,6 +128,7 @@ from sim.layout import (
     O_TOKENS,
     O_UTILIZATION,
     P_JUMP_CDF,
+    P_MONTHLY,
     SECTORS,
     T_ARRIVALS,
     T_CIRCULAR,
@@ -138,10 +148,12 @@ from sim.layout import (
     T_OVERHANG,
     T_POWERED,
     T_PREMIUM,
+    T_PROCEEDS,
     T_RENT_REVENUE,
     T_REV,
     T_SECTOR_DEBT,
     T_SERVED_SHARE,
+    T_SOLD,
     T_TAU,
     T_TRAINING,
     T_UNIT_CAPEX,
@@ -177,6 +189,7 @@ from sim.layout import (
     X_REV,
     X_SENTIMENT,
     X_UTIL,
+    event_index,
     firm_param,
     param,
 )
@@ -314,6 +327,13 @@ P_REVENUE0 = param("derived.revenue_labs0")        # + sector
 P_EARNINGS0 = param("derived.earnings_labs0")      # + sector
 P_GROWTH_START = (P_LABS_GROWTH0, param("start.clouds.revenue_growth"),
                   param("start.vendors.revenue_growth"))
+P_HORIZON = param("model.horizon_months")
+# this month's values of the dated events (month_params; neutral in p itself)
+P_RATE_SHOCK = param("event.rate_shock")              # added to the risk-free rate (1/yr)
+P_GATE_SCALE = param("event.gate_scale")              # multiplies the funding gates
+P_EFFICIENCY_SHOCK = param("event.efficiency_shock")  # added to log efficiency
+assert (P_RATE_SHOCK, P_GATE_SCALE, P_EFFICIENCY_SHOCK) == (
+    P_MONTHLY + E_RATE_SHOCK, P_MONTHLY + E_GATE_SCALE, P_MONTHLY + E_EFFICIENCY_SHOCK)
 
 
 def n_firms(p):
@@ -343,6 +363,22 @@ def firm_value(p, field, sector, j):
     return p[firm_param(field, sector, j, n_firms(p))]
 
 
+def event_value(p, series, t):
+    """Month t's value of a dated event series (sim.layout.E_*; the model never steps past
+    the horizon, and the index is kept inside the vector if it did)."""
+    horizon = int(p[P_HORIZON])
+    return p[event_index(series, min(t, horizon), n_firms(p), horizon)]
+
+
+def month_params(p, t):
+    """The scalar parameters of month t as a tuple: those of ``p``, with the dated events'
+    values of this month in the last slots (sim.layout.MONTHLY), so that the sections read
+    them like any parameter and a month without events computes exactly as before."""
+    return as_tuple(p, P_MONTHLY) + (event_value(p, E_RATE_SHOCK, t),
+                                     event_value(p, E_GATE_SCALE, t),
+                                     event_value(p, E_EFFICIENCY_SHOCK, t))
+
+
 def poisson_counts(out, u, cdf, offset):
     """Inverse-CDF Poisson draws, one per path: ``out`` = the number of CDF values below ``u``.
 
@@ -367,9 +403,10 @@ def exogenous(x, q, u, tmp, n):
     for i in lanes(n):
         z_tau, z_jump = box_muller(u[0, i], u[1, i])
         z_cost, z_adopt = box_muller(u[2, i], u[3, i])
+        # plus this month's dated efficiency jump (0 without events)
         x[X_LOG_TAU, i] = log_efficiency_step(x[X_LOG_TAU, i], q[P_TAU_GROWTH], q[P_TAU_VOL],
                                               tmp[T_JUMPS, i], q[P_JUMP_MEAN], q[P_JUMP_STD],
-                                              z_tau, z_jump)
+                                              z_tau, z_jump) + q[P_EFFICIENCY_SHOCK]
         x[X_LOG_COST, i] = log_cost_step(x[X_LOG_COST, i], q[P_COST_GROWTH], q[P_COST_VOL],
                                          z_cost)
         x[X_MARGIN, i] = margin_step(x[X_MARGIN, i], q[P_MARGIN_FLOOR], q[P_MARGIN_KEEP])
@@ -441,7 +478,8 @@ def training_plans(x, t, p, q, tmp, n):
     nf = n_firms(p)
     theta = q[P_CIRC_SHARE]
     for i in lanes(n):
-        tmp[T_GATE, i] = funding_gate(x[X_SENTIMENT, i], q[P_GATE_CENTER], q[P_GATE_WIDTH])
+        gate = funding_gate(x[X_SENTIMENT, i], q[P_GATE_CENTER], q[P_GATE_WIDTH])
+        tmp[T_GATE, i] = gate * q[P_GATE_SCALE]  # 0 in a dated funding freeze, else 1
         tmp[T_TRAINING, i] = 0.0
         tmp[T_CIRCULAR, i] = 0.0
     for j in range(nf):
@@ -604,9 +642,9 @@ def orders(x, t, p, q, obs, tmp, lag, slot, ttm_slot, n):
 
 # --- 6. firms: cash, debt, funding, defaults ---------------------------------------------------
 def borrowing_rate(q, sentiment, distress, debt, ebitda):
-    """A firm's interest rate (1/yr): risk-free plus its spread (sim.equations.spread),
-    widened by its sector's credit distress (contagion)."""
-    return q[P_RISK_FREE] + spread(q[P_SPREAD0], q[P_SPREAD_SENS], sentiment,
+    """A firm's interest rate (1/yr): risk-free (plus a dated rate shock) plus its spread
+    (sim.equations.spread), widened by its sector's credit distress (contagion)."""
+    return q[P_RISK_FREE] + q[P_RATE_SHOCK] + spread(q[P_SPREAD0], q[P_SPREAD_SENS], sentiment,
                                    q[P_LEVERAGE_SPREAD], leverage(debt, ebitda)) * (
         1.0 + q[P_SPREAD_JUMP] * distress)
 
@@ -688,7 +726,7 @@ def labs_cash(x, t, p, q, obs, tmp, n):
     for i in lanes(n):
         tmp[T_LAB_GATE, i] = funding_gate(
             x[X_SENTIMENT, i] + q[P_FUNDING_GROWTH_BETA] * (x[X_GROWTH, i] - q[P_LABS_GROWTH0]),
-            q[P_GATE_CENTER], q[P_GATE_WIDTH])
+            q[P_GATE_CENTER], q[P_GATE_WIDTH]) * q[P_GATE_SCALE]  # shut in a funding freeze
     for i in lanes(n):
         tmp[T_EARN + LABS, i] = 0.0
     for j in range(nf):
@@ -721,26 +759,45 @@ def labs_cash(x, t, p, q, obs, tmp, n):
         tmp[T_REV + LABS, i] = obs[O_SPEND, i]
 
 
+def capacity_sale(x, r, on_sale, q, obs, tmp, n):
+    """A dated capacity sale (events) by the cloud with rows from r: a living holder sells
+    ``on_sale`` of the installed base, at most what it has, at the fire-sale price of its
+    book (T_SOLD, T_PROCEEDS; its own loop, which keeps the settlement loop vectorized)."""
+    for i in lanes(n):
+        sold = x[r + F_ALIVE, i] * np.minimum(on_sale, x[r + F_SHARE, i])
+        tmp[T_SOLD, i] = sold
+        tmp[T_PROCEEDS, i] = sale_proceeds(sold, obs[O_CAPACITY, i], tmp[T_UNIT_CAPEX, i],
+                                           q[P_FIRE_DISCOUNT])
+
+
 def clouds_cash(x, t, p, q, obs, tmp, n):
     """Clouds: rent and other businesses in; cash opex, capex (part of it borrowed) and their
-    share of circular investments out; a defaulter's capacity is dumped on the market."""
+    share of circular investments out; a dated capacity sale's proceeds in; a defaulter's
+    capacity, and capacity sold, go to the spot market."""
     nf = n_firms(p)
     for j in range(nf):
         r = firm_row(p, CLOUDS * nf + j)
         other = firm_value(p, FP_OTHER_CASH, CLOUDS, j)
         debt_share = firm_value(p, FP_DEBT_SHARE, CLOUDS, j)
+        capacity_sale(x, r, event_value(p, E_SALE + j, t), q, obs, tmp, n)
         for i in lanes(n):
             w = x[r + F_SHARE, i]
             ebitda, _, capex = cloud_plan(x, r, q, tmp, other, debt_share, i)
             invested = w * q[P_CIRC_CLOUD_SHARE] * tmp[T_CIRCULAR, i]
             outlay = capex + invested
             x[r + F_CASH, i], x[r + F_DEBT, i], fails = settle(
-                x[r + F_CASH, i], x[r + F_DEBT, i], x[r + F_ALIVE, i], ebitda, ebitda - outlay,
-                debt_share * capex, w * tmp[T_COLLATERAL, i], tmp[T_GATE, i],
-                x[X_SENTIMENT, i], x[X_DISTRESS + CLOUDS, i],
-                q[P_CASH_BUFFER] * (w * tmp[T_OPEX, i] + capex), q)
+                x[r + F_CASH, i], x[r + F_DEBT, i], x[r + F_ALIVE, i], ebitda,
+                ebitda - outlay + tmp[T_PROCEEDS, i], debt_share * capex,
+                w * tmp[T_COLLATERAL, i], tmp[T_GATE, i], x[X_SENTIMENT, i],
+                x[X_DISTRESS + CLOUDS, i], q[P_CASH_BUFFER] * (w * tmp[T_OPEX, i] + capex), q)
             record_default(x, r, t, fails, i, tmp)
             buy_stake(x, r, invested, obs, i)
+        for i in lanes(n):
+            # the share sold goes to the spot market like a defaulter's (a holder that
+            # defaulted this month has already lost all of its share to it)
+            sold = x[r + F_ALIVE, i] * tmp[T_SOLD, i]
+            x[r + F_SHARE, i] = x[r + F_SHARE, i] - sold
+            tmp[T_LOST, i] = tmp[T_LOST, i] + sold
     for i in lanes(n):
         # a defaulter's capacity is sold at a discount to buyers outside the index: the
         # overhang weighs on rents, and no living cloud takes over its share
@@ -882,7 +939,7 @@ def step(x, t, p, u, obs, tmp):
     pipe, ttm, _, _ = state_layout(p)
     lag = build_lag(p)
     n = obs.shape[1]
-    q = as_tuple(p, N_SCALAR_PARAMS)  # the scalar parameters, read inside the lane loops
+    q = month_params(p, t)  # the scalar parameters of month t, read inside the lane loops
     poisson_counts(tmp[T_JUMPS], u[8], p, P_JUMP_CDF)
     exogenous(x, q, u, tmp, n)
     capacity_and_rent(x, q, obs, tmp, pipe + t % lag, n)

@@ -13,17 +13,27 @@ config (sim/params.py: validate), so that one bad value in a sweep fails only it
 from __future__ import annotations
 
 import difflib
+from dataclasses import fields
 from pathlib import Path
 
+import yaml
 from hydra._internal.utils import get_args_parser
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from sim.schema import Config, ConfigError, allowed_text, leaf_fields, readable_number
+from sim.schema import (
+    Config,
+    ConfigError,
+    EventConfig,
+    allowed_text,
+    leaf_fields,
+    readable_number,
+)
 
-GROUPS = ("start", "scenario", "engine", "output")  # our config groups (hydra/... aside)
+GROUPS = ("start", "scenario", "engine", "output", "events")  # ours (hydra/... aside)
+EVENT_FIELDS = {f.name: f for f in fields(EventConfig)}
 
 
 def group_options(conf_dir: Path, group: str) -> list[str]:
@@ -34,6 +44,16 @@ def group_options(conf_dir: Path, group: str) -> list[str]:
     stored = ConfigStore.instance().repo.get(group, {})
     names = {p.stem for p in (Path(conf_dir) / group).glob("*.yaml")}
     return sorted(names | {name.removesuffix(".yaml") for name in stored})
+
+
+def event_names(conf_dir: Path) -> list[str]:
+    """The names of the events defined in conf/events/*.yaml and in the scenario files."""
+    names = set()
+    for path in Path(conf_dir).glob("events/*.yaml"):
+        names |= set(yaml.safe_load(path.read_text()) or {})
+    for path in Path(conf_dir).glob("scenario/*.yaml"):
+        names |= set((yaml.safe_load(path.read_text()) or {}).get("events") or {})
+    return sorted(names)
 
 
 def override_args(argv: list[str]) -> list[str]:
@@ -66,6 +86,7 @@ class _Checker:
         self.fields = dict(leaf_fields())
         self.options = {g: group_options(conf_dir, g) for g in GROUPS}
         self.typed = OmegaConf.structured(Config)  # OmegaConf's own type conversion
+        self.events = event_names(conf_dir)
 
     def check(self, arg: str) -> None:
         if "=" not in arg and not arg.startswith("~"):
@@ -80,6 +101,8 @@ class _Checker:
             return
         if key in self.options:
             return self._group(key, override)
+        if key.startswith("events."):
+            return self._event(key, override)
         if key not in self.fields:
             raise ConfigError(self._unknown(key))
         if override.is_delete():
@@ -107,10 +130,38 @@ class _Checker:
         values = list(override.sweep_iterator()) if override.is_sweep_override() else [
             override.value()]
         for value in values:
+            if group == "events" and isinstance(value, list):  # events=[a,b]: several files
+                self._group(group, OverridesParser.create().parse_override(
+                    f"{group}={','.join(map(str, value))}"))
+                continue
             if str(value) not in choices:
                 raise ConfigError(f"{group}={value}: no such {group}; choose one of "
                                   f"{', '.join(choices)}"
                                   + _did_you_mean(str(value), choices))
+
+    def _event(self, key: str, override) -> None:
+        """events.NAME.FIELD=VALUE: a parameter of an event that a file defines."""
+        parts = key.split(".")
+        if len(parts) != 3 or parts[1] not in self.events:
+            raise ConfigError(f"{key}: events are defined in conf/events/NAME.yaml (or a scenario "
+                              "file) and selected with events=NAME; then set one of their keys "
+                              f"with events.EVENT.KEY=VALUE (events defined: "
+                              f"{', '.join(self.events)})")
+        if parts[2] not in EVENT_FIELDS:
+            raise ConfigError(f"{key}: an event has no key {parts[2]}; its keys: "
+                              f"{', '.join(EVENT_FIELDS)}"
+                              + _did_you_mean(parts[2], list(EVENT_FIELDS)))
+        if override.is_sweep_override() or override.is_interval_sweep():
+            return
+        typed = OmegaConf.structured(EventConfig)
+        try:
+            OmegaConf.update(typed, parts[2], override.value(), merge=False)
+        except (OmegaConfBaseException, ValueError) as exc:
+            f = EVENT_FIELDS[parts[2]]
+            allowed = (allowed_text(f.metadata) if "lo" in f.metadata
+                       else f"allowed: {f.metadata['allowed']}")
+            raise ConfigError(f"{key} = {override.value()!r} is of the wrong type; "
+                              f"{allowed}") from exc
 
     def _unknown(self, key: str) -> str:
         sections = sorted({k.rsplit(".", 1)[0] for k in self.fields if "." in k})

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -11,9 +12,19 @@ import numpy as np
 from sim import equations as eq
 from sim import layout, model
 from sim.layout import SECTORS
-from sim.schema import Config, ConfigError, allowed_text, leaf_fields, readable_number
+from sim.schema import (
+    EVENT_KINDS,
+    EVENTS_NOT_YET,
+    Config,
+    ConfigError,
+    EventConfig,
+    allowed_text,
+    leaf_fields,
+    readable_number,
+)
 
-__all__ = ["ConfigError", "RunSettings", "model_vector", "run_settings", "validate"]
+__all__ = ["ConfigError", "RunSettings", "event_month", "event_series", "model_vector",
+           "run_settings", "validate"]
 
 
 def _check_field(key: str, value: Any, meta: dict) -> None:
@@ -99,6 +110,99 @@ def _check_power(cfg: Config) -> None:
                           "power cap would bind at once")
 
 
+def _month_text(cfg: Config, t: int) -> str:
+    """Month t of the simulation as a calendar month (start.date is month 0)."""
+    return str(np.datetime64(cfg.start.date, "M") + t)
+
+
+def event_month(cfg: Config, name: str, event: EventConfig) -> int:
+    """The month t (1 .. horizon) an event starts: a month number, or a calendar month
+    'YYYY-MM' counted from start.date (month 0)."""
+    horizon = cfg.model.horizon_months
+    allowed = (f"allowed: 1 .. model.horizon_months = {horizon}, or a month 'YYYY-MM' from "
+               f"{_month_text(cfg, 1)} to {_month_text(cfg, horizon)}")
+    where = f"events.{name}.month = {event.month!r}"
+    if event.month is None:
+        raise ConfigError(f"events.{name}.month is missing; {allowed}")
+    if isinstance(event.month, int) and not isinstance(event.month, bool):
+        t = event.month
+    elif isinstance(event.month, str) and re.fullmatch(r"\d{4}-\d{2}", event.month):
+        try:
+            date = np.datetime64(event.month, "M")
+        except ValueError:
+            raise ConfigError(f"{where} is not a month; {allowed}") from None
+        t = int((date - np.datetime64(cfg.start.date, "M")).astype(int))
+    else:
+        raise ConfigError(f"{where} is not a month; {allowed}")
+    if not 1 <= t <= horizon:
+        raise ConfigError(f"{where} (month {t}) is outside the horizon; {allowed}")
+    return t
+
+
+_EVENT_FIELDS = {f.name: f for f in fields(EventConfig)}
+_EVENT_PARAMS = ("holder", "share", "months", "factor", "bp")
+
+
+def _check_event(cfg: Config, name: str, event: EventConfig) -> None:
+    """One event: a known kind, a month within the horizon, exactly its kind's parameters,
+    each in its range."""
+    key = f"events.{name}"
+    kinds = ", ".join(EVENT_KINDS)
+    if event.kind in EVENTS_NOT_YET:
+        raise ConfigError(f"{key}.kind = {event.kind!r} is not built yet (it needs the power "
+                          f"and contract mechanisms); allowed: {kinds}")
+    if event.kind not in EVENT_KINDS:
+        raise ConfigError(f"{key}.kind = {event.kind!r} is not a kind of event; allowed: "
+                          f"{kinds}")
+    event_month(cfg, name, event)
+    wanted = EVENT_KINDS[event.kind]
+    for param_name in _EVENT_PARAMS:
+        value = getattr(event, param_name)
+        meta = _EVENT_FIELDS[param_name].metadata
+        if param_name not in wanted:
+            if value is not None:
+                raise ConfigError(f"{key}.{param_name} is not a parameter of {event.kind}; "
+                                  f"allowed: {', '.join(wanted)} (leave the others unset)")
+            continue
+        if value is None:
+            allowed = allowed_text(meta) if "lo" in meta else f"allowed: {meta['allowed']}"
+            raise ConfigError(f"{key}.{param_name} is missing ({event.kind} needs "
+                              f"{', '.join(wanted)}); {allowed}")
+        if "lo" in meta:
+            _check_field(f"{key}.{param_name}", value, meta)
+    if "months" in wanted and event.kind != "rate_shock" and event.months < 1:
+        raise ConfigError(f"{key}.months = {event.months} is out of range: allowed at least "
+                          f"1 month for a {event.kind}")
+    names = list(cfg.start.clouds.names)
+    if "holder" in wanted and event.holder not in names:
+        raise ConfigError(f"{key}.holder = {event.holder!r} is not a cloud firm; allowed: one "
+                          f"of start.clouds.names: {', '.join(names)}")
+
+
+def event_series(cfg: Config) -> np.ndarray:
+    """The events as dated series (sim.layout.E_*, rows) over months 0 .. horizon (columns):
+    what the model reads in month t. Events of one kind add up (a freeze is a freeze);
+    months past the horizon are not simulated."""
+    nf, horizon = len(cfg.start.labs.names), cfg.model.horizon_months
+    series = np.zeros((layout.n_event_series(nf), horizon + 1))
+    series[layout.E_GATE_SCALE] = 1.0
+    for name, event in cfg.events.items():
+        t = event_month(cfg, name, event)
+        if event.kind == "capacity_sale":
+            j = list(cfg.start.clouds.names).index(event.holder)
+            # each month share / months of the holder's start share of the installed base
+            per_month = event.share * cfg.start.clouds.share[j] / event.months
+            series[layout.E_SALE + j, t:t + event.months] += per_month
+        elif event.kind == "efficiency_jump":
+            series[layout.E_EFFICIENCY_SHOCK, t] += math.log(event.factor)
+        elif event.kind == "rate_shock":
+            end = horizon + 1 if event.months == 0 else t + event.months
+            series[layout.E_RATE_SHOCK, t:end] += event.bp / 1e4
+        elif event.kind == "funding_freeze":
+            series[layout.E_GATE_SCALE, t:t + event.months] = 0.0
+    return series
+
+
 def validate(cfg: Config) -> Config:
     """Check every range and the constraints between parameters; raise ConfigError."""
     for key, f in leaf_fields():
@@ -107,6 +211,8 @@ def validate(cfg: Config) -> Config:
             _check_field(key, value, f.metadata)
     _check_firms(cfg)
     _check_start(cfg)
+    for name, event in cfg.events.items():
+        _check_event(cfg, name, event)
     e = cfg.engine
     if not e.shard_index < e.num_shards <= e.n_paths:
         raise ConfigError(f"engine.shard_index = {readable_number(e.shard_index)} must be in "
@@ -117,9 +223,10 @@ def validate(cfg: Config) -> Config:
 
 def model_vector(cfg: Config) -> np.ndarray:
     """The kernel's parameter vector (layout in sim.layout): every numeric start and model
-    value, the derived t=0 quantities, then the per-firm lists."""
-    nf = len(cfg.start.labs.names)
-    p = np.zeros(layout.vector_length(nf))
+    value, the derived t=0 quantities, then the per-firm lists and the dated events'
+    series."""
+    nf, horizon = len(cfg.start.labs.names), cfg.model.horizon_months
+    p = np.zeros(layout.vector_length(nf, horizon))
     for key in layout.SCALARS:
         p[layout.param(key)] = _value(cfg, key)
     for k, sector in enumerate(SECTORS):
@@ -130,6 +237,8 @@ def model_vector(cfg: Config) -> np.ndarray:
                 first = layout.firm_param(f, k, 0, nf)
                 p[first:first + nf] = values
     p[layout.param("derived.n_firms")] = nf
+    p[layout.P_MONTHLY:layout.N_SCALAR_PARAMS] = layout.NEUTRAL  # month_params sets them
+    p[layout.events_offset(nf):] = event_series(cfg).ravel()
     return model.initial_conditions(p)
 
 

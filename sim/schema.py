@@ -421,6 +421,40 @@ class OutputConfig:
                               "recompute even if the run directory holds this run")
 
 
+# --- dated events for stress tests (docs/model.md#dated-events) ----------------------------
+# what each kind of event needs; sim.params turns events into dated series of the parameter
+# vector (sim.layout.E_*), so a new kind is one entry here and one series there
+EVENT_KINDS = {
+    "capacity_sale": ("holder", "share", "months"),
+    "efficiency_jump": ("factor",),
+    "rate_shock": ("bp", "months"),
+    "funding_freeze": ("months",),
+}
+EVENTS_NOT_YET = ("power_shortfall", "contract_termination")  # need power and contracts
+
+
+@dataclass
+class EventConfig:
+    """One dated event (``events.NAME`` in the config): its kind, the month it starts and the
+    parameters of its kind; the parameters of other kinds stay unset (null)."""
+
+    kind: str | None = setting(None, ", ".join(EVENT_KINDS), "what happens")
+    month: Any = setting(None, "1 .. model.horizon_months, or YYYY-MM after start.date",
+                         "the month the event starts")
+    holder: str | None = setting(None, "a name of start.clouds.names",
+                                    "capacity_sale: the cloud firm that sells")
+    share: float | None = param(None, "1", 0.0, 1.0,
+                                   "capacity_sale: share of its capacity the holder sells")
+    months: int | None = param(None, "months", 0, 600,
+                                  "months the event lasts (capacity_sale, funding_freeze: at "
+                                  "least 1; rate_shock: 0 = for good)")
+    factor: float | None = param(None, "1", 0.0, 1000.0,
+                                    "efficiency_jump: x-fold gain in tokens per GPU-hour",
+                                    open_lo=True)
+    bp: float | None = param(None, "bp", -1000.0, 10000.0,
+                                "rate_shock: basis points added to the risk-free rate")
+
+
 @dataclass
 class Config:
     scenario_name: str = setting("soft_landing", "any text",
@@ -431,6 +465,9 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    events: dict[str, EventConfig] = field(
+        default_factory=dict, metadata={"allowed": "named events (events=FILE, conf/events/)",
+                                        "doc": "dated events for stress tests"})
 
 
 def register_configs() -> None:

@@ -29,6 +29,8 @@ COMMANDS = (
     ("bubblesim-plot PATH [--out DIR]", "figures of a saved run or sweep"),
     ("bubblesim-report PATH ...", "headline table of saved runs or sweeps"),
     ("bubblesim-merge SHARD_DIR ... --out DIR", "join the shards of one run"),
+    ("bubblesim-events [KEY=VALUE ...] --out DIR",
+     "each dated event's effect (events=NAME), paired against no events"),
     ("bubblesim --hydra-help", "Hydra's own options (launchers, sweepers, logging)"),
 )
 
@@ -73,11 +75,15 @@ def help_text(conf_dir: Path) -> str:
                  for name in group_options(conf_dir, "scenario")]
     starts = [(name, story(Path(conf_dir) / "start" / f"{name}.yaml"))
               for name in group_options(conf_dir, "start")]
+    events = [(name, story(Path(conf_dir) / "events" / f"{name}.yaml"))
+              for name in group_options(conf_dir, "events")]
     lines = ["bubblesim: Monte Carlo simulation of AI-infrastructure boom-and-bust scenarios",
              "", "Commands:", *_table(COMMANDS), "",
              "Starting states (start=NAME: the world at t=0, from data):", *_table(starts), "",
              "Scenarios (scenario=NAME: assumptions about what comes next):",
              *_table(scenarios), "",
+             "Dated events (events=NAME or events=[A,B]; their effects: bubblesim-events):",
+             *_table(events), "",
              "Main parameters (KEY=VALUE; unit, default, allowed range, meaning):",
              *_table(_parameter_rows()), "",
              f"All {len(dict(leaf_fields()))} keys with units, defaults, ranges and sources: "

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, SCENARIOS
-from sim.schema import leaf_fields, range_text
+from sim.schema import EVENT_KINDS, EVENTS_NOT_YET, leaf_fields, range_text
 
 MODEL_MD = (ROOT / "docs" / "model.md").read_text()
 
@@ -123,9 +123,11 @@ def _defined_names() -> set[str]:
 
 def test_every_function_and_test_the_docs_name_exists():
     """A backticked snake_case name in docs/model.md is a function, test or constant of the
-    code, a parameter's last part, or an output variable; a renamed function fails here."""
+    code, a parameter's last part, a kind of dated event or an output variable; a renamed
+    function fails here."""
     defined = _defined_names()
     keys = {part for key, _ in leaf_fields() for part in key.split(".")}
+    keys |= {*EVENT_KINDS, *EVENTS_NOT_YET}  # kinds of dated events, built or not yet
     outputs = set(re.findall(r"^\| `([a-z_]+)` \|", MODEL_MD, re.M))
     # names of code, not symbols of equations (w_j, mu_bust): every part 3+ characters
     cited = set(re.findall(r"`([a-z][a-z0-9]{2,}(?:_[a-z0-9]{3,})+)`", MODEL_MD))

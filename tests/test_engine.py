@@ -21,10 +21,15 @@ def _assert_close(a, b, rtol=1e-9):
     np.testing.assert_allclose(a[ok], b[ok], rtol=rtol, atol=1e-12)
 
 
-@pytest.mark.parametrize("name", SCENARIOS)
-def test_engine_equals_reference(name):
-    engine = run_small(f"scenario={name}", n_paths=2000, chunk_size=700)
-    reference = run_small(f"scenario={name}", n_paths=2000, backend="numpy", chunk_size=2000)
+@pytest.mark.parametrize("name, events", [(name, None) for name in SCENARIOS] + [
+    ("excess_capacity", "events=[hyperscaler_sale,stress]"),
+    ("dotcom_crash", "events=[hyperscaler_sale,stress]")])
+def test_engine_equals_reference(name, events):
+    """Without and with dated events (docs/model.md#dated-events): every kind at once."""
+    extra = [events] if events else []
+    engine = run_small(f"scenario={name}", *extra, n_paths=2000, chunk_size=700)
+    reference = run_small(f"scenario={name}", *extra, n_paths=2000, backend="numpy",
+                          chunk_size=2000)
     for key in engine.per_path:
         _assert_close(engine.per_path[key], reference.per_path[key])
     _assert_close(engine.trajectories, reference.trajectories)
@@ -34,9 +39,10 @@ def test_engine_equals_reference(name):
     assert engine.nonfinite_paths == reference.nonfinite_paths == 0
 
 
-def test_chunking_does_not_change_anything():
-    a = run_small("scenario=dotcom_crash", n_paths=3000, chunk_size=3000)
-    b = run_small("scenario=dotcom_crash", n_paths=3000, chunk_size=257)
+@pytest.mark.parametrize("events", [[], ["events=[hyperscaler_sale,stress]"]])
+def test_chunking_does_not_change_anything(events):
+    a = run_small("scenario=dotcom_crash", *events, n_paths=3000, chunk_size=3000)
+    b = run_small("scenario=dotcom_crash", *events, n_paths=3000, chunk_size=257)
     for key in a.per_path:
         np.testing.assert_array_equal(a.per_path[key], b.per_path[key])
     np.testing.assert_array_equal(a.hist, b.hist)
@@ -59,11 +65,13 @@ PER_PATH = ["max_drawdown", "peak_to_trough_months", "recovery_months", "termina
 
 
 def test_identical_across_threads_and_chunk_sizes(tmp_path):
-    """Subprocesses with 1 and 2 numba threads and two chunk sizes agree bitwise."""
+    """Subprocesses with 1 and 2 numba threads and two chunk sizes agree bitwise (dated
+    events on)."""
     runs = []
     for threads, chunk in [(1, 4096), (2, 4096), (2, 999)]:
         out = tmp_path / f"t{threads}c{chunk}"
-        result = run_cli("scenario=excess_capacity", "engine.n_paths=4000",
+        result = run_cli("scenario=excess_capacity", "events=[hyperscaler_sale,stress]",
+                         "engine.n_paths=4000",
                          f"engine.chunk_size={chunk}", "output.quiet=true",
                          f"hydra.run.dir={out}", env={"NUMBA_NUM_THREADS": str(threads)})
         assert result.returncode == 0, result.stderr

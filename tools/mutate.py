@@ -1,13 +1,15 @@
 """Break each mechanism of the model on purpose and see which test notices (issue 10).
 
 A scripted list of hand mutations, at least one per mechanism of docs/model.md: each replaces
-one exact piece of sim/equations.py or sim/model.py in a copy of the project, then runs the
-mechanism tests (tests/test_model.py, NumPy only, seconds) and, if they all pass, the
-economics and scenario tests (tests/test_economics.py, tests/test_scenarios.py, compiled).
+one exact piece of sim/equations.py, sim/model.py or sim/params.py in a copy of the project,
+then runs the mechanism tests (tests/test_model.py, NumPy only, seconds) and, if they all
+pass, the dated events' tests and the economics and scenario tests (tests/test_events.py,
+tests/test_economics.py, tests/test_scenarios.py, compiled).
 A mutant is killed when a test fails. Usage:
 
     .venv/bin/python tools/mutate.py                  # every mutation, 2 at a time
     .venv/bin/python tools/mutate.py --only payout    # the mutations whose id contains 'payout'
+    .venv/bin/python tools/mutate.py --only sale_,rate_shock   # ... one of these
 
 Writes tools/mutations.json (--only updates its own entries there, e.g. after a new test
 kills a survivor) and prints the markdown table of docs/model.md (kill rate per mechanism).
@@ -30,9 +32,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-EQ, MODEL = "sim/equations.py", "sim/model.py"
+EQ, MODEL, PARAMS = "sim/equations.py", "sim/model.py", "sim/params.py"
 STAGES = (["tests/test_model.py"],
-          ["tests/test_economics.py", "tests/test_scenarios.py", "-m", "not slow"])
+          ["tests/test_events.py", "tests/test_economics.py", "tests/test_scenarios.py", "-m",
+           "not slow"])
 
 # (id, mechanism, file, exact original, replacement)
 MUTATIONS = [
@@ -263,6 +266,35 @@ MUTATIONS = [
     ("no_start_stakes", "circular stakes", MODEL,
      "v[r + F_STAKE] = firm_value(p, FP_STAKE, k, j) / labs_value",
      "v[r + F_STAKE] = 0.0 * labs_value"),
+    ("events_not_read_each_month", "dated events", MODEL,
+     "q = month_params(p, t)  # the scalar parameters of month t",
+     "q = as_tuple(p, N_SCALAR_PARAMS)  # the scalar parameters of month t"),
+    ("efficiency_jump_ignored", "dated events", MODEL,
+     "z_tau, z_jump) + q[P_EFFICIENCY_SHOCK]", "z_tau, z_jump)"),
+    ("rate_shock_ignored", "dated events", MODEL,
+     "return q[P_RISK_FREE] + q[P_RATE_SHOCK] + spread(", "return q[P_RISK_FREE] + spread("),
+    ("rate_shock_never_ends", "dated events", PARAMS,
+     "end = horizon + 1 if event.months == 0 else t + event.months", "end = horizon + 1"),
+    ("freeze_leaves_credit_open", "dated events", MODEL,
+     "tmp[T_GATE, i] = gate * q[P_GATE_SCALE]", "tmp[T_GATE, i] = gate"),
+    ("freeze_leaves_rounds_open", "dated events", MODEL,
+     "q[P_GATE_CENTER], q[P_GATE_WIDTH]) * q[P_GATE_SCALE]",
+     "q[P_GATE_CENTER], q[P_GATE_WIDTH])"),
+    ("sale_all_at_once", "dated events", PARAMS,
+     "per_month = event.share * cfg.start.clouds.share[j] / event.months",
+     "per_month = event.share * cfg.start.clouds.share[j]"),
+    ("sale_not_dumped", "dated events", MODEL,
+     "tmp[T_LOST, i] = tmp[T_LOST, i] + sold", "tmp[T_LOST, i] = tmp[T_LOST, i]"),
+    ("seller_keeps_its_share", "dated events", MODEL,
+     "x[r + F_SHARE, i] = x[r + F_SHARE, i] - sold", "x[r + F_SHARE, i] = x[r + F_SHARE, i]"),
+    ("sale_pays_nothing", "dated events", MODEL,
+     "ebitda - outlay + tmp[T_PROCEEDS, i]", "ebitda - outlay"),
+    ("sale_at_replacement_value", "dated events", EQ,
+     "return sold * capacity * unit_capex * 0.5 * (1.0 - fire_discount)",
+     "return sold * capacity * unit_capex"),
+    ("dead_holders_sell", "dated events", MODEL,
+     "sold = x[r + F_ALIVE, i] * np.minimum(on_sale, x[r + F_SHARE, i])",
+     "sold = np.minimum(on_sale, x[r + F_SHARE, i])"),
     ("order_book_bisection_reversed", "the start", MODEL,
      "lo, hi = (mid, hi) if wanted < orders0 else (lo, mid)",
      "lo, hi = (lo, mid) if wanted < orders0 else (mid, hi)"),
@@ -357,12 +389,13 @@ def check_baseline() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="",
-                        help="run the mutations whose id contains this (or one of a,b,c)")
+    parser.add_argument("--only", default="", help="run the mutations whose id contains this "
+                        "(or one of several, comma-separated)")
     parser.add_argument("--jobs", type=int, default=2, help="mutants tested at once")
     parser.add_argument("--out", type=Path, default=ROOT / "tools" / "mutations.json")
     args = parser.parse_args(argv)
-    chosen = [m for m in MUTATIONS if any(part in m[0] for part in args.only.split(","))]
+    parts = args.only.split(",")
+    chosen = [m for m in MUTATIONS if any(part in m[0] for part in parts)]
     check_baseline()
     with ThreadPoolExecutor(args.jobs) as pool:
         results = list(pool.map(run_mutation, chosen))
