@@ -40,7 +40,7 @@ DERIVED = (
 )
 # this month's values of the dated events' series that sections without the month read from
 # the parameter tuple (sim.model.month_params); last, and neutral (0, 1, 0) in the vector
-MONTHLY = ("rate_shock", "gate_scale", "efficiency_shock")
+MONTHLY = ("rate_shock", "gate_scale", "efficiency_shock", "power_loss", "termination")
 _INDEX = {key: i for i, key in enumerate((*SCALARS, *(f"derived.{d}" for d in DERIVED),
                                           *(f"event.{m}" for m in MONTHLY)))}
 N_SCALAR_PARAMS = len(_INDEX)
@@ -68,10 +68,11 @@ def firm_param(field: int, sector: int, firm: int, n_firms: int) -> int:
 
 # the dated events (docs/model.md#dated-events) as series over months t = 0 .. horizon, after
 # the firms: the risk-free rate's addition (1/yr), the funding gates' multiplier, the log
-# efficiency added, then per cloud firm the share of the installed base it sells that month.
+# efficiency added, the GW of energised power lost (negative: restored), the share of the
+# labs' contracts ended, then per cloud firm the share of the installed base it sells.
 # A new kind of event is one more series here (and in sim.params.event_series).
-E_RATE_SHOCK, E_GATE_SCALE, E_EFFICIENCY_SHOCK, E_SALE = range(4)  # E_SALE + cloud firm
-NEUTRAL = (0.0, 1.0, 0.0)  # the value of E_RATE_SHOCK .. E_EFFICIENCY_SHOCK without events
+E_RATE_SHOCK, E_GATE_SCALE, E_EFFICIENCY_SHOCK, E_POWER_LOSS, E_TERMINATION, E_SALE = range(6)
+NEUTRAL = (0.0, 1.0, 0.0, 0.0, 0.0)  # the values of the MONTHLY series without events
 
 
 def events_offset(n_firms: int) -> int:

@@ -84,8 +84,10 @@ from sim.layout import (
     DT,
     E_EFFICIENCY_SHOCK,
     E_GATE_SCALE,
+    E_POWER_LOSS,
     E_RATE_SHOCK,
     E_SALE,
+    E_TERMINATION,
     F_ALIVE,
     F_CASH,
     F_CONTRACT,
@@ -332,8 +334,11 @@ P_HORIZON = param("model.horizon_months")
 P_RATE_SHOCK = param("event.rate_shock")              # added to the risk-free rate (1/yr)
 P_GATE_SCALE = param("event.gate_scale")              # multiplies the funding gates
 P_EFFICIENCY_SHOCK = param("event.efficiency_shock")  # added to log efficiency
-assert (P_RATE_SHOCK, P_GATE_SCALE, P_EFFICIENCY_SHOCK) == (
-    P_MONTHLY + E_RATE_SHOCK, P_MONTHLY + E_GATE_SCALE, P_MONTHLY + E_EFFICIENCY_SHOCK)
+P_POWER_LOSS = param("event.power_loss")              # GW of energised power lost
+P_TERMINATION = param("event.termination")            # share of the labs' contracts ended
+assert (P_RATE_SHOCK, P_GATE_SCALE, P_EFFICIENCY_SHOCK, P_POWER_LOSS, P_TERMINATION) == (
+    P_MONTHLY + E_RATE_SHOCK, P_MONTHLY + E_GATE_SCALE, P_MONTHLY + E_EFFICIENCY_SHOCK,
+    P_MONTHLY + E_POWER_LOSS, P_MONTHLY + E_TERMINATION)
 
 
 def n_firms(p):
@@ -376,7 +381,9 @@ def month_params(p, t):
     them like any parameter and a month without events computes exactly as before."""
     return as_tuple(p, P_MONTHLY) + (event_value(p, E_RATE_SHOCK, t),
                                      event_value(p, E_GATE_SCALE, t),
-                                     event_value(p, E_EFFICIENCY_SHOCK, t))
+                                     event_value(p, E_EFFICIENCY_SHOCK, t),
+                                     event_value(p, E_POWER_LOSS, t),
+                                     event_value(p, E_TERMINATION, t))
 
 
 def poisson_counts(out, u, cdf, offset):
@@ -451,7 +458,8 @@ def power_supply(x, t, q, lag, obs, tmp, n):
         energised = energisation(x[X_POWER_QUEUE, i], q[P_QUEUE_MONTHS], build_rate)
         drawn = tmp[T_ARRIVALS, i] * arriving
         x[X_POWER_QUEUE, i] = x[X_POWER_QUEUE, i] - energised
-        x[X_POWER, i] = x[X_POWER, i] + energised
+        # a dated power shortfall takes energised power away (and may give it back)
+        x[X_POWER, i] = np.maximum(x[X_POWER, i] + energised - q[P_POWER_LOSS], 0.0)
         x[X_POWER_USED, i] = x[X_POWER_USED, i] * (1.0 - q[P_DEPRECIATION] * DT) + drawn
         x[X_POWER_PIPE, i] = x[X_POWER_PIPE, i] - drawn
         tmp[T_POWERED, i] = powered_share(x[X_POWER, i], x[X_POWER_USED, i])
@@ -543,7 +551,9 @@ def contracts(x, t, p, q, obs, tmp, n):
             kept = training_funding(x[r + F_CASH, i], support, planned, q[P_RUNWAY_TARGET],
                                     q[P_TRAINING_CUT])
             short = cash_distress(kept, q[P_TRAINING_CUT])
+            # ended for want of cash, and by a dated contract termination
             ended = q[P_TERMINATION_RATE] * short
+            ended = ended + q[P_TERMINATION] * (1.0 - ended)  # exact when there is none
             value, volume = x[r + F_CONTRACT_VALUE, i], x[r + F_CONTRACT, i]
             fee = q[P_TERMINATION_FEE] * ended * q[P_CONTRACT_TERM] * value
             premium = take_or_pay_premium(value, volume, use, rent) + fee

@@ -14,7 +14,6 @@ from sim import layout, model
 from sim.layout import SECTORS
 from sim.schema import (
     EVENT_KINDS,
-    EVENTS_NOT_YET,
     Config,
     ConfigError,
     EventConfig,
@@ -140,7 +139,7 @@ def event_month(cfg: Config, name: str, event: EventConfig) -> int:
 
 
 _EVENT_FIELDS = {f.name: f for f in fields(EventConfig)}
-_EVENT_PARAMS = ("holder", "share", "months", "factor", "bp")
+_EVENT_PARAMS = ("holder", "share", "months", "factor", "bp", "gw")
 
 
 def _check_event(cfg: Config, name: str, event: EventConfig) -> None:
@@ -148,9 +147,6 @@ def _check_event(cfg: Config, name: str, event: EventConfig) -> None:
     each in its range."""
     key = f"events.{name}"
     kinds = ", ".join(EVENT_KINDS)
-    if event.kind in EVENTS_NOT_YET:
-        raise ConfigError(f"{key}.kind = {event.kind!r} is not built yet (it needs the power "
-                          f"and contract mechanisms); allowed: {kinds}")
     if event.kind not in EVENT_KINDS:
         raise ConfigError(f"{key}.kind = {event.kind!r} is not a kind of event; allowed: "
                           f"{kinds}")
@@ -170,7 +166,8 @@ def _check_event(cfg: Config, name: str, event: EventConfig) -> None:
                               f"{', '.join(wanted)}); {allowed}")
         if "lo" in meta:
             _check_field(f"{key}.{param_name}", value, meta)
-    if "months" in wanted and event.kind != "rate_shock" and event.months < 1:
+    if "months" in wanted and event.kind in ("capacity_sale", "funding_freeze") \
+            and event.months < 1:
         raise ConfigError(f"{key}.months = {event.months} is out of range: allowed at least "
                           f"1 month for a {event.kind}")
     names = list(cfg.start.clouds.names)
@@ -200,6 +197,13 @@ def event_series(cfg: Config) -> np.ndarray:
             series[layout.E_RATE_SHOCK, t:end] += event.bp / 1e4
         elif event.kind == "funding_freeze":
             series[layout.E_GATE_SCALE, t:t + event.months] = 0.0
+        elif event.kind == "power_shortfall":
+            series[layout.E_POWER_LOSS, t] += event.gw
+            if event.months and t + event.months <= horizon:
+                series[layout.E_POWER_LOSS, t + event.months] -= event.gw  # restored
+        elif event.kind == "contract_termination":
+            left = 1.0 - series[layout.E_TERMINATION, t]
+            series[layout.E_TERMINATION, t] = 1.0 - left * (1.0 - event.share)
     return series
 
 

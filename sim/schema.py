@@ -429,8 +429,9 @@ EVENT_KINDS = {
     "efficiency_jump": ("factor",),
     "rate_shock": ("bp", "months"),
     "funding_freeze": ("months",),
+    "power_shortfall": ("gw", "months"),
+    "contract_termination": ("share",),
 }
-EVENTS_NOT_YET = ("power_shortfall", "contract_termination")  # need power and contracts
 
 
 @dataclass
@@ -444,15 +445,18 @@ class EventConfig:
     holder: str | None = setting(None, "a name of start.clouds.names",
                                     "capacity_sale: the cloud firm that sells")
     share: float | None = param(None, "1", 0.0, 1.0,
-                                   "capacity_sale: share of its capacity the holder sells")
+                                   "capacity_sale: share of its capacity the holder sells; "
+                                   "contract_termination: share of the labs' contracts ended")
     months: int | None = param(None, "months", 0, 600,
                                   "months the event lasts (capacity_sale, funding_freeze: at "
-                                  "least 1; rate_shock: 0 = for good)")
+                                  "least 1; rate_shock, power_shortfall: 0 = for good)")
     factor: float | None = param(None, "1", 0.0, 1000.0,
                                     "efficiency_jump: x-fold gain in tokens per GPU-hour",
                                     open_lo=True)
     bp: float | None = param(None, "bp", -1000.0, 10000.0,
                                 "rate_shock: basis points added to the risk-free rate")
+    gw: float | None = param(None, "GW", 0.0, INF,
+                                "power_shortfall: GW of energised power lost")
 
 
 @dataclass

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, SCENARIOS
-from sim.schema import EVENT_KINDS, EVENTS_NOT_YET, leaf_fields, range_text
+from sim.schema import EVENT_KINDS, leaf_fields, range_text
 
 MODEL_MD = (ROOT / "docs" / "model.md").read_text()
 
@@ -127,7 +127,7 @@ def test_every_function_and_test_the_docs_name_exists():
     function fails here."""
     defined = _defined_names()
     keys = {part for key, _ in leaf_fields() for part in key.split(".")}
-    keys |= {*EVENT_KINDS, *EVENTS_NOT_YET}  # kinds of dated events, built or not yet
+    keys |= set(EVENT_KINDS)  # kinds of dated events
     outputs = set(re.findall(r"^\| `([a-z_]+)` \|", MODEL_MD, re.M))
     # names of code, not symbols of equations (w_j, mu_bust): every part 3+ characters
     cited = set(re.findall(r"`([a-z][a-z0-9]{2,}(?:_[a-z0-9]{3,})+)`", MODEL_MD))

@@ -64,8 +64,8 @@ def firm_rows(p, sector):
 @pytest.mark.parametrize("overrides, key, words", [
     (["events=stress", "events.open_model.kind=warp_drive"], "events.open_model.kind",
      "not a kind of event"),
-    (["events=stress", "events.open_model.kind=power_shortfall"], "events.open_model.kind",
-     "not built yet"),
+    (["events=stress", "events.open_model.kind=power_shortfall"], "events.open_model.months",
+     "is missing (power_shortfall needs gw, months)"),
     (["events=stress", "events.open_model.month=0"], "events.open_model.month", "horizon"),
     (["events=stress", "events.open_model.month=121"], "events.open_model.month", "horizon"),
     (["events=stress", "events.open_model.month=2025-12"], "events.open_model.month",
@@ -137,6 +137,16 @@ def test_events_become_dated_series():
     np.testing.assert_array_equal(s[L.E_RATE_SHOCK], np.where(np.arange(horizon + 1) >= 10,
                                                               0.025, 0.0))  # for good
     np.testing.assert_array_equal(np.flatnonzero(s[L.E_GATE_SCALE] == 0.0), [2, 3, 4])
+    cfg = with_events(dark=dict(kind="power_shortfall", month=4, gw=5.0, months=6),
+                      gone=dict(kind="power_shortfall", month=8, gw=2.0, months=0),
+                      end=dict(kind="contract_termination", month=3, share=0.5),
+                      more=dict(kind="contract_termination", month=3, share=0.2))
+    s = event_series(cfg)
+    assert {t: s[L.E_POWER_LOSS, t] for t in np.flatnonzero(s[L.E_POWER_LOSS])} == {
+        4: 5.0, 8: 2.0, 10: -5.0}  # lost in month 4, given back in month 10; 2 GW for good
+    # two terminations in one month end 1 - 0.5 x 0.8 of the contracts
+    assert np.flatnonzero(s[L.E_TERMINATION]).tolist() == [3]
+    assert s[L.E_TERMINATION, 3] == pytest.approx(0.6)
 
 
 # --- each kind by hand ---------------------------------------------------------------------------
@@ -247,6 +257,41 @@ def test_a_capacity_sale_moves_its_share_to_the_spot_market_and_pays_the_holder(
         assert x[2, r + L.F_CASH, 0] == xb[2, r + L.F_CASH, 0]
 
 
+def test_a_power_shortfall_idles_capacity_until_power_returns():
+    """8 GW lost in month 3 for 4 months, on a quiet path: energised power is 8 GW below the
+    base path from month 3 (the queue is the same: it energises at the build rate), back
+    from month 7; the installed base then draws more than is left, so a quarter of it
+    stands idle."""
+    base, cfg = schema(*QUIET), with_events(*QUIET, dark=dict(kind="power_shortfall", month=3,
+                                                              gw=8.0, months=4))
+    _, xb, ob, _ = paths(base, 1, 8, quiet=True)
+    _, xe, oe, _ = paths(cfg, 1, 8, quiet=True)
+    gap = xb[:, L.X_POWER, 0] - xe[:, L.X_POWER, 0]
+    np.testing.assert_allclose(gap, [0, 0, 0, 8, 8, 8, 8, 0, 0], atol=1e-9)
+    assert oe[3, L.O_UTILIZATION, 0] < ob[3, L.O_UTILIZATION, 0]  # 2.4 GW spare < 8 lost
+    share = xe[3, L.X_POWER, 0] / xe[3, L.X_POWER_USED, 0]
+    assert share < 1.0 and oe[3, L.O_UTILIZATION, 0] == pytest.approx(share)
+
+
+def test_a_contract_termination_ends_that_share_of_every_labs_contracts_with_the_fee():
+    """Half of the backlog ended in month 2: each lab's contracts fall to half of what runs
+    on (and nothing new is signed on top only if it wanted none), and the labs pay the
+    termination fee on the half they end."""
+    cfg = with_events(*QUIET, cut=dict(kind="contract_termination", month=2, share=0.5))
+    m = cfg.model.contracts
+    p, x, o, _ = paths(cfg, 1, 2, quiet=True)
+    pb, xb, ob, _ = paths(schema(*QUIET), 1, 2, quiet=True)
+    for r in firm_rows(p, L.LABS)[:2]:  # OpenAI and Anthropic, flush with cash
+        value = x[1, r + L.F_CONTRACT_VALUE, 0]
+        keep = 1.0 - 1.0 / m.term_months
+        fee = m.termination_fee * 0.5 * m.term_months * value
+        assert x[2, r + L.F_PREMIUM, 0] - xb[2, r + L.F_PREMIUM, 0] == pytest.approx(fee)
+        signed_base = xb[2, r + L.F_CONTRACT, 0] - keep * xb[1, r + L.F_CONTRACT, 0]
+        signed = x[2, r + L.F_CONTRACT, 0] - keep * 0.5 * x[1, r + L.F_CONTRACT, 0]
+        assert signed > signed_base  # it renews what it still wants under contract
+    assert o[2, L.O_BACKLOG, 0] < ob[2, L.O_BACKLOG, 0]
+
+
 def test_a_dead_holder_sells_nothing():
     p = model_vector(with_events(sale=dict(kind="capacity_sale", month=1, holder="Oracle",
                                            share=1.0, months=1)))
@@ -351,7 +396,8 @@ def test_a_failed_write_leaves_no_report(tmp_path, monkeypatch, capsys):
     (["scenario=excess_capacity"], "no events"),
     (["events=hyperscaler_sale", "events.meta_sells_compute.share=2"],
      "events.meta_sells_compute.share"),
-    (["events=stress", "events.open_model.kind=power_shortfall"], "not built yet"),
+    (["events=stress", "events.open_model.kind=power_shortfall"],
+     "power_shortfall needs gw, months"),
     (["model.no_such_key=1"], "no_such_key"),
 ])
 def test_bad_input_to_the_report_is_one_line_and_exit_2(tmp_path, capsys, args, needle):
