@@ -31,6 +31,10 @@ SERIES = {
                                                "energised"),
     layout.O_BACKLOG: ("backlog", "$B", "contracted backlog: remaining value of the labs' "
                                        "compute contracts"),
+    layout.O_BOOK: ("book_value", "$B", "book value of the installed AI capacity (historical "
+                                        "cost less depreciation and write-downs)"),
+    layout.O_WRITEDOWN: ("write_down", "$B/month", "write-downs of AI capacity that failed "
+                                                   "the impairment test"),
 }
 BAND_SERIES = tuple(range(layout.O_EQUITY_LABS))
 

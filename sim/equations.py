@@ -163,6 +163,20 @@ def capex_per_capacity(unit_cost0, cost, cost0):
     return unit_cost0 * cost / cost0
 
 
+# --- hardware vintages ----------------------------------------------------------------------
+def straight_line(basis, book, life_months):
+    """Accounting depreciation this month ($B): the cohort's historical cost over its useful
+    life, until its book value is gone."""
+    return np.minimum(basis / life_months, book)
+
+
+def recoverable_amount(capacity, margin, remaining_years):
+    """The impairment test's recoverable amount of a cohort ($B): its cash margin of this
+    month ($ per GPU-h of capacity) held flat over its remaining useful life, undiscounted
+    (the recoverability test of US GAAP, ASC 360, on management's flat forecast)."""
+    return 12.0 * capacity * np.maximum(margin, 0.0) * remaining_years
+
+
 # --- power ---------------------------------------------------------------------------------
 def power_per_capacity(kw_per_h100e):
     """GW drawn by one bn GPU-h/month of capacity (10^9 / 730 H100e) at kW per H100e."""

@@ -23,6 +23,7 @@ SECTORS = ("labs", "clouds", "vendors")
 N_SECTORS = 3
 TTM_MONTHS = 12
 MAX_JUMPS_PER_MONTH = 20
+COHORTS = 6  # hardware cohorts by purchase year: this year's, the four before, and older
 
 # --- parameters ---------------------------------------------------------------------------
 SCALARS = tuple(key for key, f in leaf_fields() if key.split(".")[0] in ("start", "model")
@@ -46,7 +47,8 @@ _INDEX = {key: i for i, key in enumerate((*SCALARS, *(f"derived.{d}" for d in DE
 N_SCALAR_PARAMS = len(_INDEX)
 P_MONTHLY = N_SCALAR_PARAMS - len(MONTHLY)
 P_JUMP_CDF = N_SCALAR_PARAMS
-P_FIRMS = P_JUMP_CDF + MAX_JUMPS_PER_MONTH
+P_COHORT_SHARES = P_JUMP_CDF + MAX_JUMPS_PER_MONTH  # start.compute.cohort_shares
+P_FIRMS = P_COHORT_SHARES + COHORTS - 1
 # per sector and firm (start.<sector>.<field>, missing fields are 0), then derived per firm
 FIRM_FIELDS = ("share", "cash", "debt", "value", "other_cash", "training_share",
                "debt_share", "stake", "contracted_share", "value_weight")
@@ -103,8 +105,14 @@ def vector_length(n_firms: int, horizon: int) -> int:
     X_MOOD_LABS, X_MOOD_CLOUDS, X_MOOD_VENDORS, X_NARRATIVE,
     X_DISTRESS_LABS, X_DISTRESS_CLOUDS, X_DISTRESS_VENDORS,
     X_POWER, X_POWER_QUEUE, X_POWER_USED, X_POWER_PIPE,
-    N_SCALAR_STATE,
-) = range(37)
+    X_PIPE_VALUE, X_BOOK_TOTAL,
+) = range(38)
+# per hardware cohort (slot = purchase year mod COHORTS): capacity (bn GPU-h/month), its
+# historical cost and its book value ($B)
+X_COHORT = X_BOOK_TOTAL + 1
+X_BASIS = X_COHORT + COHORTS
+X_BOOK = X_BASIS + COHORTS
+N_SCALAR_STATE = X_BOOK + COHORTS
 X_REV = X_REV_LABS          # + sector: revenue run-rate ($B/yr), smoothed
 X_EARN = X_EARN_LABS        # + sector: operating-earnings run-rate ($B/yr), smoothed
 X_GROWTH = X_GROWTH_LABS    # + sector: expected log growth of revenue (1/yr)
@@ -125,8 +133,9 @@ X_DISTRESS = X_DISTRESS_LABS  # + sector: share of its debt lost in defaults, fa
     O_TOKEN_PRICE, O_SPEND, O_COMPUTE_DEMAND, O_CAPACITY, O_CAPEX, O_UTILIZATION,
     O_RENTAL_PRICE, O_INDEX, O_EQUITY_LABS, O_EQUITY_CLOUDS, O_EQUITY_VENDORS,
     O_CAPEX_TTM, O_TOKENS, O_POWER, O_POWER_QUEUE, O_BACKLOG,
+    O_BOOK, O_WRITEDOWN,
     N_OBS,
-) = range(17)
+) = range(19)
 N_HIST = O_CAPEX_TTM
 O_EQUITY = O_EQUITY_LABS  # + sector
 
@@ -140,9 +149,9 @@ O_EQUITY = O_EQUITY_LABS  # + sector
     T_EARN_LABS, T_EARN_CLOUDS, T_EARN_VENDORS,
     T_LOST, T_LAB_GATE, T_EV, T_EQUITY, T_OPEX,
     T_LOST_DEBT, T_SECTOR_DEBT, T_VENDOR_LOSS, T_POWERED, T_PREMIUM,
-    T_SOLD, T_PROCEEDS,
+    T_SOLD, T_PROCEEDS, T_DEPRECIATION, T_ARRIVAL_VALUE,
     N_SCRATCH,
-) = range(38)
+) = range(40)
 T_Z_MOOD = T_Z_MOOD_LABS    # + sector
 T_REV = T_REV_LABS          # + sector: this month's revenue ($B/month)
 T_EARN = T_EARN_LABS        # + sector: this month's operating earnings ($B/month)

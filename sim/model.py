@@ -18,6 +18,7 @@ Sections of month t (state from month t-1):
    ``contracts``          each lab's take-or-pay premium; contracts run off, end, are signed
 5. ``orders``             expectations, orders capped by power and by the clouds' funds;
                           power requests
+   ``vintages``           hardware cohorts: book values, depreciation, write-downs
 6. ``labs_cash``, ``clouds_cash``, ``vendors_cash``: each firm's month (``settle``),
                           funding rounds, defaults, the hand-over of shares and the
                           lenders' and vendors' losses (``contagion``)
@@ -66,6 +67,7 @@ from sim.equations import (
     power_per_capacity,
     power_request,
     powered_share,
+    recoverable_amount,
     rental_price,
     sale_proceeds,
     sentiment_step,
@@ -74,6 +76,7 @@ from sim.equations import (
     spread,
     stake_bought,
     sticky_rent,
+    straight_line,
     take_or_pay_premium,
     token_demand,
     token_price,
@@ -81,6 +84,7 @@ from sim.equations import (
 )
 from sim.layout import (
     CLOUDS,
+    COHORTS,
     DT,
     E_EFFICIENCY_SHOCK,
     E_GATE_SCALE,
@@ -116,6 +120,7 @@ from sim.layout import (
     N_SCALAR_STATE,
     N_SECTORS,
     O_BACKLOG,
+    O_BOOK,
     O_CAPACITY,
     O_CAPEX,
     O_CAPEX_TTM,
@@ -129,13 +134,17 @@ from sim.layout import (
     O_TOKEN_PRICE,
     O_TOKENS,
     O_UTILIZATION,
+    O_WRITEDOWN,
+    P_COHORT_SHARES,
     P_JUMP_CDF,
     P_MONTHLY,
     SECTORS,
+    T_ARRIVAL_VALUE,
     T_ARRIVALS,
     T_CIRCULAR,
     T_COLLATERAL,
     T_COST,
+    T_DEPRECIATION,
     T_EARN,
     T_EQUITY,
     T_EV,
@@ -166,9 +175,13 @@ from sim.layout import (
     TTM_MONTHS,
     VENDORS,
     X_ADOPTION,
+    X_BASIS,
+    X_BOOK,
+    X_BOOK_TOTAL,
     X_BROKEN,
     X_CAPACITY,
     X_CAPEX_TTM,
+    X_COHORT,
     X_DEMAND,
     X_DISAPPOINTED,
     X_DISTRESS,
@@ -181,6 +194,7 @@ from sim.layout import (
     X_MOOD,
     X_NARRATIVE,
     X_OVERHANG,
+    X_PIPE_VALUE,
     X_PIPELINE,
     X_POWER,
     X_POWER_PIPE,
@@ -603,6 +617,10 @@ def orders(x, t, p, q, obs, tmp, lag, slot, ttm_slot, n):
         demand_now = obs[O_COMPUTE_DEMAND, i]
         growth_exp = expected_growth(x[X_GROWTH_EXP, i], q[P_EXPECT_WEIGHT], demand_now,
                                      x[X_DEMAND, i])
+        # arrivals leave the order book at its average cost; they are booked at that cost
+        tmp[T_ARRIVAL_VALUE, i] = tmp[T_ARRIVALS, i] * x[X_PIPE_VALUE, i] / np.maximum(
+            x[X_PIPELINE, i], 1e-300)
+        x[X_PIPE_VALUE, i] = x[X_PIPE_VALUE, i] - tmp[T_ARRIVAL_VALUE, i]
         pipeline = x[X_PIPELINE, i] - tmp[T_ARRIVALS, i]
         wanted = desired_orders(demand_now, obs[O_CAPACITY, i], pipeline, growth_exp,
                                 x[X_SENTIMENT, i], lag, q[P_OPTIMISM], q[P_UTIL_TARGET],
@@ -645,9 +663,60 @@ def orders(x, t, p, q, obs, tmp, lag, slot, ttm_slot, n):
         x[slot, i] = placed
         x[X_PIPELINE, i] = x[X_PIPELINE, i] + placed
         x[X_POWER_PIPE, i] = x[X_POWER_PIPE, i] + placed * per_unit
+        x[X_PIPE_VALUE, i] = x[X_PIPE_VALUE, i] + capex
         x[X_CAPEX_TTM, i] = x[X_CAPEX_TTM, i] - x[ttm_slot, i] + capex
         x[ttm_slot, i] = capex
         obs[O_CAPEX_TTM, i] = x[X_CAPEX_TTM, i]
+
+
+# --- hardware vintages -------------------------------------------------------------------------
+def slot_age(t, s):
+    """Age in years, at month t, of the cohort in slot s (bought mid-year; slot = purchase
+    year mod COHORTS, year 0 = the start's year, the oldest slot holds every older year)."""
+    year = (t - 1) // 12
+    bought = year - ((year - s) % COHORTS + COHORTS) % COHORTS
+    return max(t / 12.0 - (bought + 0.5), 0.0)
+
+
+def vintages(x, t, q, obs, tmp, n):
+    """Hardware cohorts by purchase year: retirements take their part of each cohort's
+    capacity and historical cost (group depreciation: a normal retirement books no loss);
+    arrivals join this year's cohort at their cost; straight-line depreciation of the cost
+    over the useful life; a cohort whose recoverable amount falls below its book value is
+    written down to it. A new year's cohort takes the oldest slot, whose hardware joins
+    the next oldest."""
+    year = (t - 1) // 12
+    new = year % COHORTS
+    if (t - 1) % 12 == 0 and t > 1:
+        into = (year + 1) % COHORTS
+        for row in (X_COHORT, X_BASIS, X_BOOK):
+            for i in lanes(n):
+                x[row + into, i] = x[row + into, i] + x[row + new, i]
+                x[row + new, i] = 0.0
+    keep = 1.0 - q[P_DEPRECIATION] * DT
+    for i in lanes(n):
+        tmp[T_DEPRECIATION, i] = 0.0
+        obs[O_WRITEDOWN, i] = 0.0
+        x[X_BOOK_TOTAL, i] = 0.0
+    for s in range(COHORTS):
+        arriving = 1.0 if s == new else 0.0
+        remaining = max(q[P_LIFE] - slot_age(t, s), 0.0)
+        for i in lanes(n):
+            margin = (obs[O_RENTAL_PRICE, i] * obs[O_UTILIZATION, i]
+                      - tmp[T_OPEX, i] / obs[O_CAPACITY, i])
+            x[X_COHORT + s, i] = keep * x[X_COHORT + s, i] + arriving * tmp[T_ARRIVALS, i]
+            x[X_BASIS + s, i] = keep * x[X_BASIS + s, i] + arriving * tmp[T_ARRIVAL_VALUE, i]
+            depreciation = straight_line(x[X_BASIS + s, i], x[X_BOOK + s, i],
+                                         12.0 * q[P_LIFE])
+            book = x[X_BOOK + s, i] - depreciation + arriving * tmp[T_ARRIVAL_VALUE, i]
+            impaired = np.maximum(book - recoverable_amount(x[X_COHORT + s, i], margin,
+                                                            remaining), 0.0)
+            x[X_BOOK + s, i] = book - impaired
+            tmp[T_DEPRECIATION, i] = tmp[T_DEPRECIATION, i] + depreciation
+            obs[O_WRITEDOWN, i] = obs[O_WRITEDOWN, i] + impaired
+            x[X_BOOK_TOTAL, i] = x[X_BOOK_TOTAL, i] + x[X_BOOK + s, i]
+    for i in lanes(n):
+        obs[O_BOOK, i] = x[X_BOOK_TOTAL, i]
 
 
 # --- 6. firms: cash, debt, funding, defaults ---------------------------------------------------
@@ -815,9 +884,9 @@ def clouds_cash(x, t, p, q, obs, tmp, n):
         tmp[T_LOST, i] = 0.0
     contagion(x, q, tmp, CLOUDS, n)
     for i in lanes(n):
-        book = obs[O_CAPACITY, i] * tmp[T_UNIT_CAPEX, i] / (12.0 * q[P_LIFE])
         tmp[T_REV + CLOUDS, i] = tmp[T_RENT_REVENUE, i]
-        tmp[T_EARN + CLOUDS, i] = tmp[T_RENT_REVENUE, i] - tmp[T_OPEX, i] - book
+        tmp[T_EARN + CLOUDS, i] = tmp[T_RENT_REVENUE, i] - tmp[T_OPEX, i] - tmp[
+            T_DEPRECIATION, i]
 
 
 def vendor_margin(q):
@@ -958,6 +1027,7 @@ def step(x, t, p, u, obs, tmp):
     demand(x, q, obs, tmp, n)
     contracts(x, t, p, q, obs, tmp, n)
     orders(x, t, p, q, obs, tmp, lag, pipe + t % lag, ttm + t % TTM_MONTHS, n)
+    vintages(x, t, q, obs, tmp, n)
     labs_cash(x, t, p, q, obs, tmp, n)
     clouds_cash(x, t, p, q, obs, tmp, n)
     vendors_cash(x, t, p, q, obs, tmp, n)
@@ -982,13 +1052,32 @@ def implied_growth(p, orders0):
     return 0.5 * (lo + hi)
 
 
+def start_cohorts(p):
+    """The installed base at t=0 by slot (sim.layout.COHORTS): capacity, historical cost at
+    the unit capex of its purchase year (the cost trend run back) and book value (straight
+    line over the useful life, at most what the impairment test recovers at the start's
+    margin: the start's firms passed their tests)."""
+    capacity, basis, book = np.zeros(COHORTS), np.zeros(COHORTS), np.zeros(COHORTS)
+    margin = p[P_R0] * p[P_U0] - p[P_OPEX_SHARE] * p[P_C0]
+    for k in range(COHORTS - 1):
+        s = COHORTS - 1 - k  # last year's cohort in the slot before this year's (0)
+        age = k + 0.5
+        capacity[s] = p[P_COHORT_SHARES + k] * p[P_K0]
+        basis[s] = capacity[s] * p[P_UNIT_CAPEX0] * np.exp(-p[P_COST_GROWTH] * age)
+        remaining = max(p[P_LIFE] - age, 0.0)
+        book[s] = min(basis[s] * remaining / p[P_LIFE],
+                      recoverable_amount(capacity[s], margin, remaining))
+    return capacity, basis, book
+
+
 def start_sectors(p):
     """Revenue and operating-earnings run-rates ($B/yr) of the three sectors at t=0."""
     served = p[P_K0] * p[P_U0]
     inference = p[P_INFERENCE_SHARE] * served * p[P_R0]
     rent = served * p[P_R0]
     opex = p[P_OPEX_SHARE] * p[P_C0] * p[P_K0]
-    book = p[P_K0] * p[P_UNIT_CAPEX0] / (12.0 * p[P_LIFE])
+    _, basis, book_value = start_cohorts(p)
+    book = np.minimum(basis / (12.0 * p[P_LIFE]), book_value).sum()
     vendors = p[P_GPU_SHARE] * p[P_CAPEX0]
     revenue = 12.0 * np.array([p[P_SPEND0], rent, vendors])
     earnings = 12.0 * np.array([p[P_SPEND0] - inference - p[P_LABS_FIXED], rent - opex - book,
@@ -1111,6 +1200,12 @@ def initial_column(p):
     v[X_POWER_QUEUE] = p[P_QUEUE0]
     v[X_POWER_USED] = p[P_POWER_USED0]
     v[X_POWER_PIPE] = p[P_POWER_PIPE0]
+    v[X_PIPE_VALUE] = build_lag(p) * p[P_CAPEX0]
+    capacity, basis, book = start_cohorts(p)
+    for s in range(COHORTS):
+        v[X_COHORT + s], v[X_BASIS + s], v[X_BOOK + s] = capacity[s], basis[s], book[s]
+    v[X_BOOK_TOTAL] = book.sum()
+    o[O_BOOK] = book.sum()
     for k in range(N_SECTORS):
         v[X_REV + k] = p[P_REVENUE0 + k]
         v[X_EARN + k] = p[P_EARNINGS0 + k]

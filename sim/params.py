@@ -78,6 +78,12 @@ def _check_start(cfg: Config) -> None:
         raise ConfigError(f"start.compute.rent / start.compute.unit_cost = {markup:.3g} is below "
                           f"model.prices.rent_floor = {m.prices.rent_floor}: the start's rent "
                           "cannot lie on the rent curve")
+    shares = c.cohort_shares
+    if len(shares) != layout.COHORTS - 1 or abs(sum(shares) - 1.0) > 1e-6 or any(
+            not 0.0 <= v <= 1.0 for v in shares):
+        raise ConfigError(f"start.compute.cohort_shares = {list(shares)} must be "
+                          f"{layout.COHORTS - 1} shares in [0, 1] summing to 1 (last year's "
+                          "purchases first, then the three years before, then older)")
     _check_power(cfg)
 
 
@@ -241,6 +247,8 @@ def model_vector(cfg: Config) -> np.ndarray:
                 first = layout.firm_param(f, k, 0, nf)
                 p[first:first + nf] = values
     p[layout.param("derived.n_firms")] = nf
+    shares = cfg.start.compute.cohort_shares
+    p[layout.P_COHORT_SHARES:layout.P_COHORT_SHARES + len(shares)] = shares
     p[layout.P_MONTHLY:layout.N_SCALAR_PARAMS] = layout.NEUTRAL  # month_params sets them
     p[layout.events_offset(nf):] = event_series(cfg).ravel()
     return model.initial_conditions(p)

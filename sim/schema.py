@@ -78,6 +78,9 @@ class ComputeStart:
     capex: float = data("$B/month", 0.0, INF, "AI capex run-rate of the clouds X0",
                         open_lo=True)
     build_lag: int = data("months", 1, 60, "months from an order to energised capacity")
+    cohort_shares: list[float] = firm_data(
+        "1", 0.0, 1.0, "installed base by purchase year, newest first: last year's, the three "
+        "before, and older (sums to 1)")
     useful_life: float = data("yr", 0.0, 30.0, "accounting useful life of AI servers",
                               open_lo=True)
 

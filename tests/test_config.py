@@ -65,6 +65,10 @@ def test_invalid_values_name_key_and_range(override, key):
 def test_cross_field_constraints():
     with pytest.raises(ConfigError, match="rent_floor"):
         schema("model.prices.rent_floor=2")  # the start's rent would lie below the curve
+    with pytest.raises(ConfigError, match="start.compute.cohort_shares"):
+        schema("start.compute.cohort_shares=[0.5,0.5]")
+    with pytest.raises(ConfigError, match="start.compute.cohort_shares"):
+        schema("start.compute.cohort_shares=[0.6,0.3,0.06,0.015,0.5]")
     with pytest.raises(ConfigError, match="power cap would bind"):
         schema("start.power.queue=0")  # the order book would have no power when it arrives
     with pytest.raises(ConfigError, match="start.power.energised"):

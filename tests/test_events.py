@@ -393,7 +393,7 @@ def test_a_failed_write_leaves_no_report(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["scenario=excess_capacity"], "no events"),
+    (["scenario=soft_landing"], "no events"),
     (["events=hyperscaler_sale", "events.meta_sells_compute.share=2"],
      "events.meta_sells_compute.share"),
     (["events=stress", "events.open_model.kind=power_shortfall"],

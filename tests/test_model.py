@@ -282,6 +282,7 @@ def month_until(section, x, p, obs, tmp, t=1):
         ("contracts", lambda: model.contracts(x, t, p, q, obs, tmp, 1)),
         ("orders", lambda: model.orders(x, t, p, q, obs, tmp, lag, pipe + t % lag,
                                         ttm + t % L.TTM_MONTHS, 1)),
+        ("vintages", lambda: model.vintages(x, t, q, obs, tmp, 1)),
         ("labs_cash", lambda: model.labs_cash(x, t, p, q, obs, tmp, 1)),
         ("clouds_cash", lambda: model.clouds_cash(x, t, p, q, obs, tmp, 1)),
     ]
@@ -576,6 +577,91 @@ def test_the_power_bill_is_part_of_the_cash_opex():
                                              + bill)
 
 
+def test_month_zero_cohorts_are_the_start():
+    """The installed base by purchase year at the start's shares; each cohort's historical
+    cost is its capacity at the unit capex of its year (the cost trend run back), its book
+    value straight-line over the useful life, at most what the start's margin recovers."""
+    cfg, p, x, o = quiet_path(0)
+    c, g = cfg.start.compute, cfg.model.cost.growth
+    margin = c.rent * c.utilization - c.opex_share * c.unit_cost
+    books = 0.0
+    for k, share in enumerate(c.cohort_shares):
+        s = L.COHORTS - 1 - k
+        age, remaining = k + 0.5, max(c.useful_life - k - 0.5, 0.0)
+        capacity = share * c.capacity
+        basis = capacity * c.capex_per_capacity * np.exp(-g * age)
+        book = min(basis * remaining / c.useful_life, 12 * capacity * margin * remaining)
+        assert x[0, L.X_COHORT + s] == pytest.approx(capacity)
+        assert x[0, L.X_BASIS + s] == pytest.approx(basis)
+        assert x[0, L.X_BOOK + s] == pytest.approx(book)
+        books += book
+    assert x[0, L.X_COHORT] == 0.0  # nothing bought yet in the start's year
+    assert o[0, L.O_BOOK] == pytest.approx(books)
+
+
+def test_cohorts_add_up_to_capacity_and_age_a_year_at_a_time():
+    """On a quiet path the cohorts always sum to the installed capacity; this year's
+    arrivals fill slot 0 for twelve months, then slot 1; in a new year the oldest slot
+    joins the next oldest (the slot for 'five years and older')."""
+    cfg, p, x, o = quiet_path(26)
+    cohorts = x[:, L.X_COHORT:L.X_COHORT + L.COHORTS]
+    np.testing.assert_allclose(cohorts.sum(axis=1), o[:, L.O_CAPACITY], rtol=1e-12)
+    keep = 1 - cfg.model.capacity.depreciation / 12
+    # months 1-12 add to slot 0 only; month 13 starts slot 1
+    assert (np.diff(cohorts[:13, 0]) > 0).all() and cohorts[12, 1] == pytest.approx(
+        keep ** 12 * cohorts[0, 1])
+    assert cohorts[13, 1] > cohorts[12, 1] * keep
+    # month 13: slot 1 held the oldest hardware (2021 and before), which joined slot 2
+    assert cohorts[13, 2] == pytest.approx(keep * (cohorts[12, 2] + cohorts[12, 1]))
+    assert model.slot_age(13, 1) == pytest.approx(13 / 12 - 1.5, abs=0.5)
+    assert model.slot_age(1, 5) == pytest.approx(1 / 12 + 0.5)  # last year's, bought mid-year
+
+
+def test_depreciation_and_write_downs_by_hand():
+    assert eq.straight_line(72.0, 50.0, 72.0) == 1.0
+    assert eq.straight_line(72.0, 0.4, 72.0) == 0.4  # never below a book value of 0
+    # $0.5 a GPU-hour on 2 bn GPU-h a month for 3 more years, flat and undiscounted
+    assert eq.recoverable_amount(2.0, 0.5, 3.0) == pytest.approx(36.0)
+    assert eq.recoverable_amount(2.0, -0.5, 3.0) == 0.0
+    # month 1 of a path whose rent halved: each cohort's book falls by its depreciation and
+    # then to its recoverable amount, the difference written down
+    cfg = schema()
+    c = cfg.start.compute
+    p, x, obs, tmp = start_state()
+    x[L.X_RENT] *= 0.5
+    before = x.copy()
+    month_until("orders", x, p, obs, tmp)
+    margin = obs[L.O_RENTAL_PRICE, 0] * obs[L.O_UTILIZATION, 0] - tmp[L.T_OPEX, 0] / obs[
+        L.O_CAPACITY, 0]
+    written, depreciation = 0.0, 0.0
+    keep = 1 - cfg.model.capacity.depreciation / 12
+    for s in range(1, L.COHORTS):
+        basis, book = keep * before[L.X_BASIS + s, 0], before[L.X_BOOK + s, 0]
+        dep = min(basis / (12 * c.useful_life), book)
+        remaining = max(c.useful_life - model.slot_age(1, s), 0.0)
+        recoverable = 12 * keep * before[L.X_COHORT + s, 0] * max(margin, 0) * remaining
+        written += max(book - dep - recoverable, 0.0)
+        depreciation += dep
+    # slot 0 (this year's) takes the month's arrivals at their cost; depreciated from the
+    # next month
+    arrivals, value = tmp[L.T_ARRIVALS, 0], tmp[L.T_ARRIVAL_VALUE, 0]
+    remaining = c.useful_life - model.slot_age(1, 0)
+    written += max(value - 12 * arrivals * max(margin, 0) * remaining, 0.0)
+    q = tuple(p[:L.N_SCALAR_PARAMS])
+    model.vintages(x, 1, q, obs, tmp, 1)
+    assert written > 10.0 and obs[L.O_WRITEDOWN, 0] == pytest.approx(written)
+    assert x[L.X_BASIS, 0] == pytest.approx(value)
+    assert tmp[L.T_DEPRECIATION, 0] == pytest.approx(depreciation)
+    assert obs[L.O_BOOK, 0] == pytest.approx(x[L.X_BOOK:L.X_BOOK + L.COHORTS, 0].sum())
+
+
+def test_the_clouds_earn_after_depreciation_on_historical_cost():
+    p, x, obs, tmp = start_state()
+    month_until("clouds_cash", x, p, obs, tmp)
+    assert tmp[L.T_EARN + L.CLOUDS, 0] == pytest.approx(
+        tmp[L.T_RENT_REVENUE, 0] - tmp[L.T_OPEX, 0] - tmp[L.T_DEPRECIATION, 0])
+
+
 def test_capex_funds_by_hand():
     # own funds 10 pay 1 - debt_share of capex: 10 / 0.8 = 12.5, if credit covers the rest
     assert eq.capex_funds(10.0, 0.0, 100.0, 12.0, 0.2) == pytest.approx(12.5)
@@ -586,6 +672,38 @@ def test_capex_funds_by_hand():
 
 
 # --- financing ---------------------------------------------------------------------------------
+def test_a_cloud_above_its_target_leverage_borrows_nothing_for_capex():
+    """Alphabet with its debt at 1.1 times its target leverage: credit is open (room > 0),
+    but it funds capex from its own cash flow and spare cash only; at half the target it
+    borrows up to its headroom."""
+    cfg = schema()
+    f = cfg.model.finance
+    q = None
+    capex = {}
+    for factor in (1.1, 0.5):
+        p, x, obs, tmp = start_state("model.capacity.optimism=5")
+        x[L.X_SENTIMENT] = 1.0  # wants a lot, credit open
+        q = tuple(p[:L.N_SCALAR_PARAMS])
+        month_until("orders", x, p, obs, tmp)
+        r = firm_rows(p, L.CLOUDS)[1]
+        other, share = cfg.start.clouds.other_cash[1], cfg.start.clouds.debt_share[1]
+        ebitda, room, _ = model.cloud_plan(x, r, q, tmp, other, share, 0)
+        x[r + L.F_DEBT] = factor * f.target_leverage * 12 * ebitda
+        ebitda, room, capex[factor] = model.cloud_plan(x, r, q, tmp, other, share, 0)
+        debt, cash = x[r + L.F_DEBT, 0], x[r + L.F_CASH, 0]
+        w = x[r + L.F_SHARE, 0]
+        committed = w * f.circular_cloud_share * tmp[L.T_CIRCULAR, 0] + model.borrowing_rate(
+            q, x[L.X_SENTIMENT, 0], x[L.X_DISTRESS + L.CLOUDS, 0], debt, ebitda) / 12 * debt
+        spare = cash - f.cash_buffer_months * w * tmp[L.T_OPEX, 0]
+        headroom = max(f.target_leverage * 12 * ebitda - debt, 0.0)
+        assert room > 0.0
+        expected = eq.capex_funds(ebitda - committed, spare, min(room, headroom),
+                                  f.capex_pacing, share)
+        assert capex[factor] == pytest.approx(min(
+            w * tmp[L.T_WANTED, 0] * tmp[L.T_UNIT_CAPEX, 0], expected))
+    assert capex[1.1] < capex[0.5]
+
+
 def test_spreads_widen_with_leverage_and_falling_sentiment():
     base = eq.spread(0.01, 0.5, 0.0, 1.0, 0.0)
     assert base == pytest.approx(0.01)
