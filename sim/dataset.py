@@ -170,7 +170,8 @@ def _analyst_headline(raw: RawResults, bands: np.ndarray) -> dict[str, tuple]:
     median = list(analysis.QUANTILES).index(0.5)
     roic = _roic_bands(raw, bands)
     out = {
-        "median_circularity_start": _band_figure(bands[layout.O_CIRCULARITY, median, 0]),
+        # every path starts alike: the value at t=0 is the median, exactly
+        "median_circularity_start": _band_figure(raw.observables0[layout.O_CIRCULARITY]),
         "peak_median_circularity": _band_figure(np.nanmax(bands[layout.O_CIRCULARITY,
                                                                 median])),
         "peak_median_revenue_gap": _band_figure(np.nanmax(bands[layout.O_REVENUE_GAP,

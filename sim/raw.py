@@ -16,7 +16,7 @@ MDD_BINS = 1000  # histogram of max drawdown on [0, 1], kept even without per-pa
 GROWTH_PARTS = ("price_response", "adoption", "efficiency", "training", "total")
 GROWTH_RANGE = (-100.0, 100.0)
 GROWTH_BINS = 4000
-ELASTICITY_RANGE = (-10.0, 10.0)
+ELASTICITY_RANGE = (-10.005, 9.995)  # bins of 0.01 centred on round values
 ELASTICITY_BINS = 2000
 RUNWAY_SHORT = 6.0  # months: a lab this close to running out is counted (short_runway_paths)
 
