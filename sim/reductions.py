@@ -6,13 +6,14 @@ equity; the lowest utilization; the index at t=0 and at the horizon; the labs' s
 Nothing here keeps a trajectory: memory per path is the ``N_RED`` slots below.
 
 The growth of compute demand H = H_inf + H_tr (inference Q / tau, training T / r) is
-decomposed month by month, exactly (log-mean Divisia weights, sim.equations.log_mean):
+decomposed year by year (from s = t - 12 to t, and to the horizon), exactly (log-mean Divisia
+weights, sim.equations.log_mean):
 
-    ln(H_t / H_t-1) = w_inf [ln(Q/A)_t - ln(Q/A)_t-1]      price response (= -eps dln P)
-                    + w_inf [ln A_t - ln A_t-1]             adoption
-                    - w_inf [ln tau_t - ln tau_t-1]         efficiency (fewer GPU-hours a token)
-                    + (H_tr,t - H_tr,t-1) / L(H_t, H_t-1)   training
-    w_inf = L(H_inf,t, H_inf,t-1) / L(H_t, H_t-1)
+    ln(H_t / H_s) = w_inf [ln(Q/A)_t - ln(Q/A)_s]      price response (= -eps dln P)
+                  + w_inf [ln A_t - ln A_s]             adoption
+                  - w_inf [ln tau_t - ln tau_s]         efficiency (fewer GPU-hours a token)
+                  + (H_tr,t - H_tr,s) / L(H_t, H_s)     training
+    w_inf = L(H_inf,t, H_inf,s) / L(H_t, H_s)
 
 and the four parts are summed over the run, with the inference-weighted change of the log
 token price, whose ratio to the price response identifies the elasticity (implied_elasticity).
@@ -56,6 +57,7 @@ from sim.vectorize import lanes, log, where
 ) = range(36)
 R_GROWTH = R_PRICE_RESPONSE  # + component (GROWTH_COMPONENTS)
 GROWTH_COMPONENTS = ("price_response", "adoption", "efficiency", "training")
+DECOMPOSITION_MONTHS = 12
 
 
 def drawdown(value, peak):
@@ -106,8 +108,8 @@ def running_drawdown(peak, mdd, value):
     return peak, np.maximum(mdd, drawdown(value, peak))
 
 
-def update(red, obs, t):
-    """Fold month t's observables into the reductions."""
+def update(red, obs, t, horizon):
+    """Fold month t's observables into the reductions (the last month is ``horizon``)."""
     for i in lanes(obs.shape[1]):
         index = obs[O_INDEX, i]
         peak = red[R_PEAK, i]
@@ -139,8 +141,15 @@ def update(red, obs, t):
                 red[R_SECTOR_PEAK + k, i], red[R_SECTOR_MDD + k, i], obs[O_EQUITY + k, i])
         red[R_MIN_UTIL, i] = np.minimum(red[R_MIN_UTIL, i], obs[O_UTILIZATION, i])
         red[R_MIN_RUNWAY, i] = np.minimum(red[R_MIN_RUNWAY, i], obs[O_LAB_RUNWAY, i])
+    # the decomposition is exact over any interval: yearly, and to the horizon, so that its
+    # five logarithms (that of inference compute is ln Q - ln tau) cost little
+    if t % DECOMPOSITION_MONTHS == 0 or t == horizon:
+        decompose(red, obs)
+
+
+def decompose(red, obs):
+    """Add the parts of the log growth of compute demand since the last decomposition."""
     for i in lanes(obs.shape[1]):
-        # five logarithms a month: that of inference compute is ln Q - ln tau
         demand, log_demand = obs[O_COMPUTE_DEMAND, i], log(obs[O_COMPUTE_DEMAND, i])
         log_tokens, log_tau = log(obs[O_TOKENS, i]), log(obs[O_EFFICIENCY, i])
         log_adoption, log_price = log(obs[O_ADOPTION, i]), log(obs[O_TOKEN_PRICE, i])

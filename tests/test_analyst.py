@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_model import firm_rows, month_until, quiet_path, start_state
 
 from conftest import run_small, schema
 from sim import equations as eq
 from sim import layout as L
 from sim import model
 from sim import reductions as R
-from test_model import firm_rows, month_until, quiet_path, start_state
 
 
 # --- at t = 0, from the start's figures -------------------------------------------------------
@@ -178,7 +178,7 @@ def test_decomposition_of_a_hand_built_series():
     inference1 = q1 / 3.0
     obs[[L.O_TOKENS, L.O_EFFICIENCY, L.O_COMPUTE_DEMAND, L.O_ADOPTION, L.O_TOKEN_PRICE], 0] = (
         q1, 3.0, inference1 + 2.0, 0.12, 0.5)
-    R.update(red, obs, 1)
+    R.update(red, obs, 1, 1)
 
     def lm(a, b):
         return (a - b) / np.log(a / b)
