@@ -99,6 +99,8 @@ from sim.layout import (
     F_CONTRACT_VALUE,
     F_DEBT,
     F_DEFAULT,
+    F_FLOW,
+    F_FUNDED,
     F_PREMIUM,
     F_SHARE,
     F_STAKE,
@@ -767,9 +769,6 @@ def labs_cash(x, t, p, q, obs, tmp, n):
             q[P_GATE_CENTER], q[P_GATE_WIDTH]) * q[P_GATE_SCALE]  # shut in a funding freeze
     for i in lanes(n):
         tmp[T_EARN + LABS, i] = 0.0
-    for i in lanes(n):  # analyst outputs: the labs' burn and shortest runway
-        tmp[T_LAB_BURN, i] = 0.0
-        tmp[T_LAB_RUNWAY, i] = RUNWAY_CAP
     for j in range(nf):
         r = firm_row(p, LABS * nf + j)
         planned = training_plan(p, q, t, j)
@@ -790,23 +789,37 @@ def labs_cash(x, t, p, q, obs, tmp, n):
             raised = funding_round(cash, np.maximum(-flow, 0.0), tmp[T_LAB_GATE, i],
                                    q[P_ROUND_TRIGGER], q[P_ROUND_MONTHS],
                                    weight * w * obs[O_EQUITY + LABS, i], q[P_MAX_DILUTION])
-            alive = x[r + F_ALIVE, i]
+            # analyst outputs (analyst_labs, after this loop, which they would slow down)
+            x[r + F_FLOW, i] = flow
+            x[r + F_FUNDED, i] = raised + flow - operating + training
             x[r + F_CASH, i], x[r + F_DEBT, i], fails = settle(
                 cash, x[r + F_DEBT, i], x[r + F_ALIVE, i], flow, flow + raised, 0.0, 0.0,
                 tmp[T_GATE, i], x[X_SENTIMENT, i], x[X_DISTRESS + LABS, i], np.inf, q)
             record_default(x, r, t, fails, i, tmp)
-            # analyst outputs: its burn is its deficit after its parent's support; the funding
-            # paid in is the round and that support (the suppliers' part: analyst_outputs)
-            burn = alive * np.maximum(-flow, 0.0)
-            tmp[T_LAB_BURN, i] = tmp[T_LAB_BURN, i] + burn
-            tmp[T_LAB_RUNWAY, i] = np.minimum(tmp[T_LAB_RUNWAY, i], runway(
-                x[r + F_CASH, i], burn, x[r + F_ALIVE, i], RUNWAY_CAP))
-            x[X_LABS_PAID_IN, i] = x[X_LABS_PAID_IN, i] + alive * (
-                raised + flow - operating + training)
     hand_over(x, p, tmp, LABS, n)
     contagion(x, q, tmp, LABS, n)
     for i in lanes(n):
         tmp[T_REV + LABS, i] = obs[O_SPEND, i]
+
+
+def analyst_labs(x, p, tmp, n):
+    """The labs' burn (their deficits after parents' support), the shortest runway of a
+    living lab that burns cash (its cash after the month over its burn), and the funding paid
+    into the living labs (rounds and parents' support; the suppliers' part in
+    analyst_outputs), from the flows labs_cash kept (F_FLOW, F_FUNDED)."""
+    nf = n_firms(p)
+    for i in lanes(n):
+        tmp[T_LAB_BURN, i] = 0.0
+        tmp[T_LAB_RUNWAY, i] = RUNWAY_CAP
+    for j in range(nf):
+        r = firm_row(p, LABS * nf + j)
+        for i in lanes(n):
+            alive = x[r + F_ALIVE, i]
+            burn = alive * np.maximum(-x[r + F_FLOW, i], 0.0)
+            tmp[T_LAB_BURN, i] = tmp[T_LAB_BURN, i] + burn
+            tmp[T_LAB_RUNWAY, i] = np.minimum(tmp[T_LAB_RUNWAY, i], runway(
+                x[r + F_CASH, i], burn, alive, RUNWAY_CAP))
+            x[X_LABS_PAID_IN, i] = x[X_LABS_PAID_IN, i] + alive * x[r + F_FUNDED, i]
 
 
 def capacity_sale(x, r, on_sale, q, obs, tmp, n):
@@ -904,6 +917,7 @@ def analyst_outputs(x, t, p, q, obs, tmp, n):
     sector; the backlog over a year of rent; the labs' burn and shortest runway; adoption and
     efficiency, which sim.reductions needs to decompose the growth of compute demand."""
     ring = state_layout(p)[1] + TTM_MONTHS + t % TTM_MONTHS
+    analyst_labs(x, p, tmp, n)
     for i in lanes(n):
         spend, rent = obs[O_SPEND, i], tmp[T_RENT_REVENUE, i]
         obs[O_CIRCULARITY, i] = (spend + rent + tmp[T_REV + VENDORS, i]) / spend

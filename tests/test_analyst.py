@@ -124,6 +124,7 @@ def test_burn_and_runway_of_a_month_from_the_labs_cash():
     before = x.copy()
     paid_in = x[L.X_LABS_PAID_IN, 0]
     month_until("labs_cash", x, p, obs, tmp)
+    model.analyst_labs(x, p, tmp, 1)
     fell = np.array([before[r + L.F_CASH, 0] - x[r + L.F_CASH, 0] for r in rows])
     cash = np.array([x[r + L.F_CASH, 0] for r in rows])
     burning = fell > 0
