@@ -268,7 +268,22 @@ def firm_survival(alive: np.ndarray, alive_sq_horizon: np.ndarray, n_paths: int,
     return out
 
 
-# --- Jevons -------------------------------------------------------------------------------
-def jevons_share(jevons_paths: int, n_paths: int) -> tuple[float, float]:
-    """Share of paths where compute demand rose while token prices fell, with its SE."""
-    return proportion(jevons_paths, n_paths)
+# --- the decomposition of compute-demand growth ---------------------------------------------
+def ratio_of_means(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """mean(a) / mean(b) over paths (NaN left out) and its delta-method standard error,
+    sqrt(Var(a - r b) / n) / |mean(b)|: e.g. the share of the mean log growth of compute
+    demand that the price response accounts for."""
+    ok = ~(np.isnan(a) | np.isnan(b))
+    a, b = a[ok], b[ok]
+    if a.size == 0 or b.mean() == 0.0:
+        return float("nan"), float("nan")
+    r = a.mean() / b.mean()
+    return float(r), float(np.std(a - r * b) / np.sqrt(a.size) / abs(b.mean()))
+
+
+def histogram_mean(counts: np.ndarray, edges: np.ndarray) -> float:
+    """Mean of binned values at their bin centres (the end bins hold the values beyond the
+    range, so this is an approximation there)."""
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    n = counts.sum()
+    return float((counts * centres).sum() / n) if n else float("nan")

@@ -10,7 +10,16 @@ import xarray as xr
 
 from sim import analysis, layout
 from sim.layout import LINEAR, OUTSIDE
-from sim.raw import ELASTICITY_BINS, ELASTICITY_RANGE, MDD_BINS, RawResults
+from sim.raw import (
+    ELASTICITY_BINS,
+    ELASTICITY_RANGE,
+    GROWTH_BINS,
+    GROWTH_PARTS,
+    GROWTH_RANGE,
+    MDD_BINS,
+    RUNWAY_SHORT,
+    RawResults,
+)
 
 SERIES = {
     layout.O_TOKEN_PRICE: ("token_price", "$/Mtok", "token price (per million tokens)"),
@@ -35,8 +44,27 @@ SERIES = {
                                         "cost less depreciation and write-downs)"),
     layout.O_WRITEDOWN: ("write_down", "$B/month", "write-downs of AI capacity that failed "
                                                    "the impairment test"),
+    layout.O_CIRCULARITY: ("circularity", "1", "recognized revenue along the chain (labs, "
+                                               "clouds' rent, vendors) per dollar of end-user "
+                                               "spend"),
+    layout.O_REVENUE_GAP: ("revenue_gap", "1", "revenue gap: trailing-12-month capex over "
+                                               "trailing-12-month end-user spend"),
+    layout.O_ROIC_LABS: ("roic_labs", "1/yr", "labs' return on invested capital"),
+    layout.O_ROIC_CLOUDS: ("roic_clouds", "1/yr", "clouds' return on invested capital"),
+    layout.O_ROIC_VENDORS: ("roic_vendors", "1/yr", "vendors' return on invested capital"),
+    layout.O_LAB_BURN: ("lab_burn", "$B/month", "labs' cash burn (deficits after parents' "
+                                                "support)"),
+    layout.O_LAB_RUNWAY: ("lab_runway", "months", "shortest runway of a lab (cash / burn)"),
+    layout.O_CIRCULAR_RENT_SHARE: ("circular_rent_share", "1", "share of the clouds' rent "
+                                   "revenue paid by the suppliers' circular investment"),
+    layout.O_BACKLOG_TO_RENT: ("backlog_to_rent", "yr", "contracted backlog over the clouds' "
+                                                        "annual rent revenue"),
+    layout.O_ADOPTION: ("adoption", "1", "adoption (position on the Bass curve)"),
+    layout.O_EFFICIENCY: ("efficiency", "Mtok/GPU-h", "tokens served per GPU-hour"),
 }
-BAND_SERIES = tuple(range(layout.O_EQUITY_LABS))
+BAND_SERIES = tuple(range(layout.O_EQUITY_LABS)) + (
+    layout.O_CIRCULARITY, layout.O_REVENUE_GAP, layout.O_BACKLOG, layout.O_LAB_BURN,
+    layout.O_LAB_RUNWAY)
 
 PER_PATH = {
     "max_drawdown": ("1", "maximum drawdown of the index (fraction of its running peak lost)"),
@@ -50,11 +78,17 @@ PER_PATH = {
     "sector_max_drawdown": ("1", "maximum drawdown of each sector's equity"),
     "default_month": ("months", "month the firm defaulted (-1: survived the horizon)"),
     "months_underwater": ("months", "months the index spent below its running peak"),
-    "realized_elasticity": ("1", "realized elasticity of compute demand to the token price "
-                                 "(-slope of log H on log P over the path)"),
-    "demand_rose_as_prices_fell": ("1", "1 if compute demand ended higher and token prices "
-                                        "lower than at t=0"),
+    "demand_growth": ("1", "contributions to ln(H_T / H_0), the log growth of compute "
+                           "demand over the run (log-mean Divisia decomposition)"),
+    "demand_log_growth": ("1", "ln(H_T / H_0): log growth of compute demand over the run"),
+    "implied_elasticity": ("1", "implied elasticity of token demand: -price response / "
+                                "inference-weighted change of ln token price"),
+    "min_lab_runway": ("months", "shortest runway of any lab in any month (cash / burn; "
+                                 "600: no lab burned cash)"),
 }
+GROWTH_LABELS = {"price_response": "price response (cheaper tokens)",
+                 "adoption": "adoption", "efficiency": "efficiency (tokens per GPU-hour)",
+                 "training": "training", "total": "total"}
 
 # name: (CF unit, label, unit in words) of each headline figure (report columns are a subset)
 HEADLINE = {
@@ -71,10 +105,35 @@ HEADLINE = {
     "survival_labs_at_horizon": ("1", "labs firms alive at the horizon", "share of firms"),
     "survival_clouds_at_horizon": ("1", "cloud firms alive at the horizon", "share of firms"),
     "survival_vendors_at_horizon": ("1", "vendor firms alive at the horizon", "share of firms"),
-    "jevons_share": ("1", "P(compute demand rose as token prices fell)", "share of paths"),
-    "median_realized_elasticity": ("1", "median realized elasticity of compute demand",
-                                   "elasticity"),
     "median_terminal_index": ("1", "median index at the horizon", "ratio to its start"),
+    "median_circularity_start": ("1", "median circularity at t=0 (revenue along the chain "
+                                      "per $ of end-user spend)", "ratio"),
+    "peak_median_circularity": ("1", "peak of the median circularity", "ratio"),
+    "peak_median_revenue_gap": ("1", "peak of the median revenue gap (trailing capex / "
+                                     "trailing end-user spend)", "ratio"),
+    "median_roic_labs_at_horizon": ("1/yr", "median labs' ROIC at the horizon", "per year"),
+    "median_roic_clouds_at_horizon": ("1/yr", "median clouds' ROIC at the horizon",
+                                      "per year"),
+    "median_roic_vendors_at_horizon": ("1/yr", "median vendors' ROIC at the horizon",
+                                       "per year"),
+    "median_backlog_at_horizon": ("$B", "median contracted backlog at the horizon", "$B"),
+    "backlog_to_rent_start": ("yr", "contracted backlog over a year of the clouds' rent at "
+                                    "t=0", "years of rent"),
+    "prob_lab_runway_below_6_months": ("1", "P(a lab's runway fell below 6 months)",
+                                       "share of paths"),
+    "prob_lab_default": ("1", "P(a lab defaulted by the horizon)", "share of paths"),
+    "median_growth_price_response": ("1", "median contribution of the price response to "
+                                          "ln compute-demand growth", "log points"),
+    "median_growth_adoption": ("1", "median contribution of adoption to ln compute-demand "
+                                    "growth", "log points"),
+    "median_growth_efficiency": ("1", "median contribution of efficiency to ln "
+                                      "compute-demand growth", "log points"),
+    "median_growth_training": ("1", "median contribution of training to ln compute-demand "
+                                    "growth", "log points"),
+    "price_response_share_of_growth": ("1", "share of the mean log growth of compute demand "
+                                            "due to cheaper tokens", "share"),
+    "median_implied_elasticity": ("1", "median implied elasticity of token demand",
+                                  "elasticity"),
 }
 
 
@@ -87,6 +146,75 @@ def _elasticity_edges() -> np.ndarray:
     return np.linspace(lo, hi, ELASTICITY_BINS + 1)
 
 
+def _growth_edges() -> np.ndarray:
+    lo, hi = GROWTH_RANGE
+    return np.linspace(lo, hi, GROWTH_BINS + 1)
+
+
+def _band_figure(value: float) -> tuple[float, float, float, float]:
+    """A figure read off a quantile band: the bands carry no standard error."""
+    return value, np.nan, np.nan, np.nan
+
+
+def _growth_parts(raw: RawResults) -> dict[str, np.ndarray] | None:
+    """Per-path contributions to the log growth of compute demand and its total (None
+    without per-path outputs)."""
+    pp = raw.per_path
+    if "demand_growth" not in pp:
+        return None
+    parts = {name: pp["demand_growth"][:, k] for k, name in enumerate(GROWTH_PARTS[:-1])}
+    parts["total"] = pp["demand_log_growth"]
+    return parts
+
+
+def _analyst_headline(raw: RawResults, bands: np.ndarray) -> dict[str, tuple]:
+    """The analyst figures: read off the bands (median row), shares of paths, and the
+    demand decomposition from per-path values or their histograms."""
+    n = raw.n_paths
+    median = list(analysis.QUANTILES).index(0.5)
+    roic = _roic_bands(raw, bands)
+    out = {
+        # every path starts alike: the value at t=0 is the median, exactly
+        "median_circularity_start": _band_figure(raw.observables0[layout.O_CIRCULARITY]),
+        "peak_median_circularity": _band_figure(np.nanmax(bands[layout.O_CIRCULARITY,
+                                                                median])),
+        "peak_median_revenue_gap": _band_figure(np.nanmax(bands[layout.O_REVENUE_GAP,
+                                                                median])),
+        "median_backlog_at_horizon": _band_figure(bands[layout.O_BACKLOG, median, -1]),
+        "backlog_to_rent_start": _band_figure(raw.observables0[layout.O_BACKLOG_TO_RENT]),
+        "prob_lab_runway_below_6_months": _share(raw.short_runway_paths, n),
+        "prob_lab_default": _share(raw.lab_default_paths, n),
+    }
+    for k, sector in enumerate(layout.SECTORS):
+        out[f"median_roic_{sector}_at_horizon"] = _band_figure(roic[median, -1, k])
+    parts = _growth_parts(raw)
+    edges = _growth_edges()
+    for k, name in enumerate(GROWTH_PARTS[:-1]):
+        out[f"median_growth_{name}"] = tuple(x[0] for x in analysis.quantiles_with_ci(
+            (0.5,), values=None if parts is None else parts[name],
+            counts=raw.growth_hist[k], edges=edges))
+    if parts is None:  # bin centres: a close approximation, no standard error
+        share = (analysis.histogram_mean(raw.growth_hist[0], edges)
+                 / analysis.histogram_mean(raw.growth_hist[-1], edges), np.nan)
+    else:
+        share = analysis.ratio_of_means(parts["price_response"], parts["total"])
+    out["price_response_share_of_growth"] = _symmetric(*share)
+    out["median_implied_elasticity"] = tuple(x[0] for x in analysis.quantiles_with_ci(
+        (0.5,), values=raw.per_path.get("implied_elasticity"), counts=raw.elasticity_hist,
+        edges=_elasticity_edges()))
+    return out
+
+
+def _roic_bands(raw: RawResults, bands: np.ndarray) -> np.ndarray:
+    """ROIC by sector (quantile, time, sector). The vendors' is their operating margin on
+    the chips in capex over a fixed capital, so proportional to capex: its quantiles are the
+    capex band scaled by the ratio at t=0, exactly, with no histogram of its own."""
+    o0 = raw.observables0
+    vendors = bands[layout.O_CAPEX] * (o0[layout.O_ROIC_VENDORS] / o0[layout.O_CAPEX])
+    return np.stack([bands[layout.O_ROIC_LABS], bands[layout.O_ROIC_CLOUDS], vendors],
+                    axis=-1)
+
+
 def _share(successes: float, n: int) -> tuple[float, float, float, float]:
     p, se = analysis.proportion(successes, n)
     return (p, se, *analysis.wilson_interval(p, n))
@@ -96,7 +224,8 @@ def _symmetric(value: float, se: float) -> tuple[float, float, float, float]:
     return value, se, value - analysis.Z95 * se, value + analysis.Z95 * se
 
 
-def _headline(raw: RawResults, recovery_km: dict, survival: dict) -> dict[str, tuple]:
+def _headline(raw: RawResults, recovery_km: dict, survival: dict,
+              bands: np.ndarray) -> dict[str, tuple]:
     """name -> (value, standard error, 95% lower, 95% upper) of each headline figure."""
     pp = raw.per_path
     n = raw.n_paths
@@ -108,9 +237,6 @@ def _headline(raw: RawResults, recovery_km: dict, survival: dict) -> dict[str, t
                                      edges=np.linspace(0.0, 1.0, MDD_BINS + 1))
     ptt = analysis.quantiles_with_ci((0.5,), counts=raw.peak_to_trough_hist, edges=months_edges)
     under = analysis.quantiles_with_ci((0.5,), counts=raw.underwater_hist, edges=months_edges)
-    elasticity = analysis.quantiles_with_ci((0.5,), values=pp.get("realized_elasticity"),
-                                            counts=raw.elasticity_hist,
-                                            edges=_elasticity_edges())
     p50 = analysis.exceedance(pp.get("max_drawdown"), raw.mdd_hist, (0.5,))[0][0]
     recovery = analysis.median_time_with_se(recovery_km)
     out = {
@@ -123,9 +249,8 @@ def _headline(raw: RawResults, recovery_km: dict, survival: dict) -> dict[str, t
                                             n),
         "median_recovery_months": (*recovery, analysis.median_time(recovery_km["lower"]),
                                    analysis.median_time(recovery_km["upper"])),
-        "jevons_share": _share(raw.jevons_paths, n),
-        "median_realized_elasticity": tuple(x[0] for x in elasticity),
     }
+    out.update(_analyst_headline(raw, bands))
     for k, sector in enumerate(layout.SECTORS):
         share, se = survival["survival"][k, -1], survival["horizon_se"][k]
         lower, upper = (analysis.wilson_interval(share, n) if se == 0
@@ -137,8 +262,8 @@ def _headline(raw: RawResults, recovery_km: dict, survival: dict) -> dict[str, t
     return {name: tuple(float(v) for v in out[name]) for name in HEADLINE}
 
 
-def _analysis_variables(raw: RawResults) -> dict:
-    """Drawdown, recovery, survival and Jevons summaries, as (dims, data, attrs)."""
+def _analysis_variables(raw: RawResults, bands: np.ndarray) -> dict:
+    """Drawdown, recovery, survival and demand-growth summaries, as (dims, data, attrs)."""
     pp = raw.per_path
     data = {}
     q, q_se = analysis.quantiles_with_se(
@@ -182,9 +307,17 @@ def _analysis_variables(raw: RawResults) -> dict:
         "units": "months", "long_name": "median firm lifetime (NaN: beyond the horizon)"})
     data["annual_hazard"] = (("sector", "year"), surv["hazard"], {
         "units": "1/yr", "long_name": "share of surviving firms that default within the year"})
-    data["elasticity_histogram"] = (("elasticity_bin",), raw.elasticity_hist, {
-        "units": "paths", "long_name": "paths by realized elasticity (clipped to the range)"})
-    figures = np.array(list(_headline(raw, km, surv).values()))
+    data["implied_elasticity_histogram"] = (("elasticity_bin",), raw.elasticity_hist, {
+        "units": "paths", "long_name": "paths by implied elasticity (clipped to the range; "
+                                       "NaN in the first bin)"})
+    data["demand_growth_histogram"] = (("growth_part", "growth_bin"), raw.growth_hist, {
+        "units": "paths", "long_name": "paths by contribution to ln compute-demand growth "
+                                       "over the run (clipped to the range)"})
+    data["roic"] = (("quantile", "time", "sector"), _roic_bands(raw, bands), {
+        "units": "1/yr", "long_name": "return on invested capital by sector (annualized "
+                                      "operating earnings / invested capital), quantiles "
+                                      "across paths"})
+    figures = np.array(list(_headline(raw, km, surv, bands).values()))
     for column, (suffix, text) in enumerate([
             ("", "headline figures"),
             ("_se", "Monte Carlo standard errors of the headline figures"),
@@ -210,6 +343,7 @@ def build(raw: RawResults, attrs: dict, start_date: str,
     ``firm_names`` by sector, as in the start."""
     months = np.arange(raw.horizon + 1)
     e_edges = _elasticity_edges()
+    g_edges = _growth_edges()
     coords = {
         "time": ("time", months, {"units": "months", "long_name": "months since start"}),
         "date": ("time", _months(start_date, raw.horizon + 1).astype("datetime64[ns]"),
@@ -233,7 +367,16 @@ def build(raw: RawResults, attrs: dict, start_date: str,
         "mdd_bin": ("mdd_bin", (np.arange(MDD_BINS) + 0.5) / MDD_BINS,
                     {"units": "1", "long_name": "max drawdown (bin centre)"}),
         "elasticity_bin": ("elasticity_bin", (e_edges[:-1] + e_edges[1:]) / 2,
-                           {"units": "1", "long_name": "realized elasticity (bin centre)"}),
+                           {"units": "1", "long_name": "implied elasticity (bin centre)"}),
+        "growth_part": ("growth_part", np.array(GROWTH_PARTS),
+                        {"long_name": "part of the log growth of compute demand"}),
+        "growth_component": ("growth_component", np.array(GROWTH_PARTS[:-1]),
+                             {"long_name": "contribution to the log growth of compute "
+                                           "demand"}),
+        "growth_bin": ("growth_bin", (g_edges[:-1] + g_edges[1:]) / 2,
+                       {"units": "1", "long_name": "log points (bin centre)"}),
+        "observable": ("observable", np.array([SERIES[s][0] for s in range(layout.N_OBS)]),
+                       {"long_name": "observable (every series of the model)"}),
         "figure": ("figure", np.array(list(HEADLINE)), {"long_name": "headline figure"}),
         "figure_units": ("figure", np.array([h[0] for h in HEADLINE.values()]),
                          {"long_name": "unit of the headline figure"}),
@@ -263,7 +406,10 @@ def build(raw: RawResults, attrs: dict, start_date: str,
     data["band_clipped"] = (("series", "quantile", "time"), clipped.astype(np.int8), {
         "units": "1", "long_name": "1 where the quantile lies outside the histogram range: "
                                    "the band value is that range's edge, a bound"})
-    data.update(_analysis_variables(raw))
+    data.update(_analysis_variables(raw, bands))
+    data["initial_value"] = (("observable",), raw.observables0, {
+        "units": "units of the observable", "long_name": "value of each observable at t=0 "
+                                                       "(the same on every path)"})
     data["firms_alive"] = (("time", "sector"), raw.alive,
                            {"units": "firms", "long_name": "firms alive summed over paths"})
     data["firms_alive_sq_horizon"] = (("sector",), raw.alive_sq_horizon, {
@@ -282,7 +428,8 @@ def build(raw: RawResults, attrs: dict, start_date: str,
         data[f"sample_{name}"] = (("sample", "time"), raw.trajectories[:, :, s],
                                   {"units": unit, "long_name": f"{long_name}, sampled paths"})
     dims = {"sector_max_drawdown": ("path", "sector"),
-            "default_month": ("path", "sector", "firm")}
+            "default_month": ("path", "sector", "firm"),
+            "demand_growth": ("path", "growth_component")}
     for name, values in raw.per_path.items():
         unit, long_name = PER_PATH[name]
         data[name] = (dims.get(name, ("path",)), values, {"units": unit, "long_name": long_name})
@@ -292,5 +439,7 @@ def build(raw: RawResults, attrs: dict, start_date: str,
     ds = xr.Dataset(data, coords=coords)
     ds.attrs.update(attrs)
     ds.attrs["no_drawdown_paths"] = raw.no_drawdown_paths
-    ds.attrs["jevons_paths"] = raw.jevons_paths
+    ds.attrs["short_runway_paths"] = raw.short_runway_paths
+    ds.attrs["lab_default_paths"] = raw.lab_default_paths
+    ds.attrs["runway_short_months"] = RUNWAY_SHORT
     return ds

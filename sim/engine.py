@@ -20,8 +20,12 @@ from sim.params import RunSettings
 from sim.raw import (
     ELASTICITY_BINS,
     ELASTICITY_RANGE,
+    GROWTH_BINS,
+    GROWTH_PARTS,
+    GROWTH_RANGE,
     MDD_BINS,
     PER_PATH_DTYPES,
+    RUNWAY_SHORT,
     RawResults,
 )
 
@@ -48,7 +52,8 @@ def initial_observables(p: np.ndarray) -> np.ndarray:
 
 def _allocate_outputs(n: int, n_firms: int) -> dict[str, np.ndarray]:
     shapes = {"sector_max_drawdown": (n, N_SECTORS),
-              "default_month": (n, N_SECTORS, n_firms)}
+              "default_month": (n, N_SECTORS, n_firms),
+              "demand_growth": (n, len(R.GROWTH_COMPONENTS))}
     return {name: np.empty(shapes.get(name, (n,)), dtype=dtype)
             for name, dtype in PER_PATH_DTYPES.items()}
 
@@ -72,12 +77,11 @@ def per_path_outputs(red: np.ndarray, defaults: np.ndarray, n_firms: int,
         "sector_max_drawdown": red[:, R.R_SECTOR_MDD:R.R_SECTOR_MDD + N_SECTORS],
         "default_month": defaults.reshape(-1, N_SECTORS, n_firms),
         "months_underwater": red[:, R.R_UNDERWATER],
-        "realized_elasticity": R.realized_elasticity(
-            red[:, R.R_SUM_X], red[:, R.R_SUM_Y], red[:, R.R_SUM_XX], red[:, R.R_SUM_XY],
-            horizon + 1.0),
-        "demand_rose_as_prices_fell": (
-            (red[:, R.R_LOG_DEMAND_LAST] > red[:, R.R_LOG_DEMAND0])
-            & (red[:, R.R_LOG_PRICE_LAST] < red[:, R.R_LOG_PRICE0])),
+        "demand_growth": red[:, R.R_GROWTH:R.R_GROWTH + len(R.GROWTH_COMPONENTS)],
+        "demand_log_growth": np.log(red[:, R.R_LAST_DEMAND]) - red[:, R.R_LOG_DEMAND0],
+        "implied_elasticity": R.implied_elasticity(red[:, R.R_PRICE_RESPONSE],
+                                                   red[:, R.R_WEIGHTED_LOG_PRICE]),
+        "min_lab_runway": red[:, R.R_MIN_RUNWAY],
     }
 
 
@@ -112,8 +116,10 @@ class _Totals:
         self.recovered = np.zeros(months, dtype=np.int64)
         self.censored = np.zeros(months, dtype=np.int64)
         self.no_drawdown = 0
+        self.growth = np.zeros((len(GROWTH_PARTS), GROWTH_BINS), dtype=np.int64)
         self.elasticity = np.zeros(ELASTICITY_BINS, dtype=np.int64)
-        self.jevons = 0
+        self.short_runway = 0
+        self.lab_defaults = 0
 
     def add(self, out: dict[str, np.ndarray], red: np.ndarray, defaults: np.ndarray,
             n_firms: int) -> None:
@@ -132,11 +138,21 @@ class _Totals:
         self.censored += _counts(len(mdd), months,
                                  self.horizon - red[still_open, R.R_MDD_TROUGH_MONTH])
         self.no_drawdown += int((mdd == 0.0).sum())  # NaN paths are neither
-        lo, hi = ELASTICITY_RANGE
-        e = np.nan_to_num(out["realized_elasticity"], nan=lo)
-        self.elasticity += _counts(len(e), ELASTICITY_BINS,
-                                   (e - lo) / (hi - lo) * ELASTICITY_BINS)
-        self.jevons += int(out["demand_rose_as_prices_fell"].sum())
+        self.elasticity += _binned(out["implied_elasticity"], ELASTICITY_RANGE, ELASTICITY_BINS)
+        parts = np.column_stack([out["demand_growth"], out["demand_log_growth"]])
+        for k in range(len(GROWTH_PARTS)):
+            self.growth[k] += _binned(parts[:, k], GROWTH_RANGE, GROWTH_BINS)
+        self.short_runway += int((out["min_lab_runway"] < RUNWAY_SHORT).sum())
+        labs = defaults.reshape(-1, N_SECTORS, n_firms)[:, 0, :]
+        self.lab_defaults += int((labs >= 0).any(axis=1).sum())
+
+
+def _binned(values: np.ndarray, value_range: tuple[float, float], bins: int) -> np.ndarray:
+    """Counts of values in ``bins`` equal bins over ``value_range``, the values beyond it in
+    the end bins (NaN in the first)."""
+    lo, hi = value_range
+    v = np.nan_to_num(values, nan=lo, posinf=hi, neginf=lo)
+    return _counts(len(v), bins, (v - lo) / (hi - lo) * bins)
 
 
 def max_threads() -> int:
@@ -162,7 +178,8 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
         print("bubblesim: compiling the engine into the numba cache (once after an install or "
               "update; about 40 s on 2 cores)...", file=sys.stderr, flush=True)
     horizon, n_bins, nf = settings.horizon, settings.hist_bins, settings.n_firms
-    lower, per_unit, is_log = bin_layout(initial_observables(p), n_bins)
+    observables0 = initial_observables(p)
+    lower, per_unit, is_log = bin_layout(observables0, n_bins)
     first, n_total = settings.shard_range()
     # samples are chosen in the whole run's index space, so shards fill disjoint slots
     stride = max(1, settings.n_paths // max(settings.sample_paths, 1))
@@ -211,8 +228,10 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
         mdd_hist=totals.mdd, peak_to_trough_hist=totals.peak_to_trough,
         underwater_hist=totals.underwater, recovery_events=totals.recovered,
         recovery_censored=totals.censored, no_drawdown_paths=totals.no_drawdown,
-        elasticity_hist=totals.elasticity, jevons_paths=totals.jevons,
-        alive_sq_horizon=totals.alive_sq, sample_index=sample_index, trajectories=traj,
+        growth_hist=totals.growth, elasticity_hist=totals.elasticity,
+        short_runway_paths=totals.short_runway, lab_default_paths=totals.lab_defaults,
+        alive_sq_horizon=totals.alive_sq, observables0=observables0,
+        sample_index=sample_index, trajectories=traj,
         nonfinite_paths=nonfinite, first_nonfinite_path=first_bad, engine_seconds=seconds,
         threads=threads, per_path=per_path)
 

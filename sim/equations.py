@@ -328,3 +328,26 @@ def sale_proceeds(sold, capacity, unit_capex, fire_discount):
     the replacement value at this month's unit capex, half of it still on the books (the
     average of capacity of uniform age, as its collateral), at the fire-sale discount."""
     return sold * capacity * unit_capex * 0.5 * (1.0 - fire_discount)
+
+
+# --- analyst outputs -------------------------------------------------------------------------
+def return_on_capital(earnings, capital):
+    """Operating earnings of a month ($B/month), annualized, over invested capital ($B): 1/yr."""
+    return 12.0 * earnings / capital
+
+
+def runway(cash, burn, alive, cap):
+    """Months a living lab's cash lasts at this month's burn; ``cap`` when it burns nothing
+    (or is dead, so that the shortest runway is that of the living labs)."""
+    burning = (alive > 0.0) & (burn > 0.0)
+    return where(burning, cash / np.maximum(burn, 1e-300), cap)
+
+
+def log_mean(a, b, d):
+    """The logarithmic mean (a - b) / (ln a - ln b) of two positive numbers, given
+    d = ln a - ln b: with it, ln(H_t / H_{t-1}) = sum_k (H_k,t - H_k,t-1) / L(H_t, H_{t-1})
+    exactly for a sum H = sum_k H_k (the log-mean Divisia index, Ang 2004). Near a = b the
+    quotient loses digits; there the arithmetic mean, which differs from it by d^2 / 12
+    relative, is used."""
+    close = np.abs(d) < 1e-6
+    return where(close, 0.5 * (a + b), (a - b) / where(close, 1.0, d))

@@ -18,14 +18,21 @@ import numpy as np
 from sim.layout import (
     LINEAR,
     N_HIST,
+    O_BACKLOG,
     O_CAPACITY,
     O_CAPEX,
+    O_CIRCULARITY,
     O_COMPUTE_DEMAND,
     O_EQUITY_CLOUDS,
     O_EQUITY_LABS,
     O_EQUITY_VENDORS,
     O_INDEX,
+    O_LAB_BURN,
+    O_LAB_RUNWAY,
     O_RENTAL_PRICE,
+    O_REVENUE_GAP,
+    O_ROIC_CLOUDS,
+    O_ROIC_LABS,
     O_SPEND,
     O_TOKEN_PRICE,
     O_UTILIZATION,
@@ -46,6 +53,13 @@ HIST_RANGE = {
     O_EQUITY_LABS: (-6.0, 4.0),
     O_EQUITY_CLOUDS: (-6.0, 4.0),
     O_EQUITY_VENDORS: (-6.0, 4.0),
+    O_CIRCULARITY: (-1.5, 2.0),     # at least 1: every dollar of spend is the labs' revenue
+    O_REVENUE_GAP: (-4.0, 3.0),
+    O_ROIC_LABS: (-3.0, 3.0),       # 1/yr, linear: negative while the labs lose money
+    O_ROIC_CLOUDS: (-2.0, 2.0),
+    O_BACKLOG: (-6.0, 4.0),
+    O_LAB_BURN: (-6.0, 3.0),
+    O_LAB_RUNWAY: (-8.0, 3.0),      # sim.model.RUNWAY_CAP (no lab burns) lies inside
 }
 
 
@@ -57,7 +71,8 @@ def bin_layout(obs0: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray, n
     for s in range(N_HIST):
         lo, hi = HIST_RANGE[s]
         log_scale = s not in LINEAR
-        centre = np.log10(obs0[s]) if log_scale else 0.0
+        # a series that starts at 0 (no lab burning cash) is placed around 1
+        centre = np.log10(obs0[s]) if log_scale and obs0[s] > 0 else 0.0
         lower[s] = centre + lo
         per_unit[s] = n_bins / (hi - lo)
         is_log[s] = log_scale

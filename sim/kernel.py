@@ -149,7 +149,7 @@ def _simulate_block(p, seed, first, last, horizon, lower, per_unit, is_log, samp
     for t in range(1, horizon + 1):
         _draw(u, keys, paths, (t - 1) * N_UNIFORMS, cheap_random)
         step(x, t, p, u, obs, tmp)
-        update(red, obs, t)
+        update(red, obs, t, horizon)
         _record(t, obs, hist, lower, per_unit, is_log, n, bins)
         _keep(t, obs, traj, lanes, samples)
     for i in range(n):

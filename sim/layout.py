@@ -105,11 +105,11 @@ def vector_length(n_firms: int, horizon: int) -> int:
     X_MOOD_LABS, X_MOOD_CLOUDS, X_MOOD_VENDORS, X_NARRATIVE,
     X_DISTRESS_LABS, X_DISTRESS_CLOUDS, X_DISTRESS_VENDORS,
     X_POWER, X_POWER_QUEUE, X_POWER_USED, X_POWER_PIPE,
-    X_PIPE_VALUE, X_BOOK_TOTAL,
-) = range(38)
+    X_PIPE_VALUE, X_BOOK_TOTAL, X_SPEND_TTM, X_LABS_PAID_IN,
+) = range(40)
 # per hardware cohort (slot = purchase year mod COHORTS): capacity (bn GPU-h/month), its
 # historical cost and its book value ($B)
-X_COHORT = X_BOOK_TOTAL + 1
+X_COHORT = X_LABS_PAID_IN + 1
 X_BASIS = X_COHORT + COHORTS
 X_BOOK = X_BASIS + COHORTS
 N_SCALAR_STATE = X_BOOK + COHORTS
@@ -119,25 +119,35 @@ X_GROWTH = X_GROWTH_LABS    # + sector: expected log growth of revenue (1/yr)
 X_MOOD = X_MOOD_LABS        # + sector: the sector's own mood (beside the common sentiment)
 X_DISTRESS = X_DISTRESS_LABS  # + sector: share of its debt lost in defaults, fading
 # power (GW): energised, queued, drawn by the installed base, to be drawn by capacity on order
+# analyst outputs: trailing-12-month end-user spend ($B; its ring follows the capex ring) and
+# the labs' invested capital, the funding paid into them since the start plus their start
+# cash and debt ($B)
 
 # each firm's fields sit in adjacent rows: firm_row(p, f) + F_*
 (F_CASH, F_DEBT, F_ALIVE, F_SHARE, F_DEFAULT, F_STAKE, F_CONTRACT, F_CONTRACT_VALUE, F_USE,
- F_PREMIUM, N_FIRM_ROWS) = range(11)
+ F_PREMIUM, F_FLOW, F_FUNDED, N_FIRM_ROWS) = range(13)
 # F_STAKE: the share of the labs' equity a cloud or vendor holds (circular stakes)
 # labs only: compute under contract (bn GPU-h/month) and its value at locked rents ($B/month);
 # this month's compute at spot ($B/month, training first, then with inference) and the
-# take-or-pay premium plus termination fees it pays ($B/month)
+# take-or-pay premium plus termination fees it pays ($B/month); for the analyst outputs, the
+# month's flow after its parent's support and the funding paid in (a round and that support)
 
 # --- observables (the first N_HIST get per-month histograms) --------------------------------
 (
     O_TOKEN_PRICE, O_SPEND, O_COMPUTE_DEMAND, O_CAPACITY, O_CAPEX, O_UTILIZATION,
     O_RENTAL_PRICE, O_INDEX, O_EQUITY_LABS, O_EQUITY_CLOUDS, O_EQUITY_VENDORS,
-    O_CAPEX_TTM, O_TOKENS, O_POWER, O_POWER_QUEUE, O_BACKLOG,
-    O_BOOK, O_WRITEDOWN,
+    # analyst outputs with bands (sim.model.analyst_outputs, docs/outputs.md)
+    O_CIRCULARITY, O_REVENUE_GAP, O_ROIC_LABS, O_ROIC_CLOUDS, O_BACKLOG, O_LAB_BURN,
+    O_LAB_RUNWAY,
+    O_CAPEX_TTM, O_TOKENS, O_POWER, O_POWER_QUEUE, O_BOOK, O_WRITEDOWN,
+    # analyst outputs without histograms (sampled paths only; the decomposition of compute
+    # demand reads adoption and efficiency in sim.reductions)
+    O_ROIC_VENDORS, O_CIRCULAR_RENT_SHARE, O_BACKLOG_TO_RENT, O_ADOPTION, O_EFFICIENCY,
     N_OBS,
-) = range(19)
+) = range(30)
 N_HIST = O_CAPEX_TTM
 O_EQUITY = O_EQUITY_LABS  # + sector
+O_ROIC = (O_ROIC_LABS, O_ROIC_CLOUDS, O_ROIC_VENDORS)  # by sector
 
 # --- scratch rows that carry values from one lane loop to the next -------------------------
 (
@@ -149,16 +159,16 @@ O_EQUITY = O_EQUITY_LABS  # + sector
     T_EARN_LABS, T_EARN_CLOUDS, T_EARN_VENDORS,
     T_LOST, T_LAB_GATE, T_EV, T_EQUITY, T_OPEX,
     T_LOST_DEBT, T_SECTOR_DEBT, T_VENDOR_LOSS, T_POWERED, T_PREMIUM,
-    T_SOLD, T_PROCEEDS, T_DEPRECIATION, T_ARRIVAL_VALUE,
+    T_SOLD, T_PROCEEDS, T_DEPRECIATION, T_ARRIVAL_VALUE, T_LAB_BURN, T_LAB_RUNWAY,
     N_SCRATCH,
-) = range(40)
+) = range(42)
 T_Z_MOOD = T_Z_MOOD_LABS    # + sector
 T_REV = T_REV_LABS          # + sector: this month's revenue ($B/month)
 T_EARN = T_EARN_LABS        # + sector: this month's operating earnings ($B/month)
 
 # histograms: utilization is binned linearly, every other series in log10; beside the bins,
 # three counters per series and month (sim.histogram)
-LINEAR = (O_UTILIZATION,)
+LINEAR = (O_UTILIZATION, O_ROIC_LABS, O_ROIC_CLOUDS)  # ROIC can be negative
 OUTSIDE = ("zero_or_nan", "below_range", "above_range")
 EXTRA_BINS = len(OUTSIDE)
 

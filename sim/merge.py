@@ -25,10 +25,12 @@ COUNTS = {  # RawResults field: dataset variable, summed over shards
     "alive_sq_horizon": "firms_alive_sq_horizon",
     "mdd_hist": "max_drawdown_histogram", "peak_to_trough_hist": "peak_to_trough_histogram",
     "underwater_hist": "underwater_histogram", "recovery_events": "recovery_events",
-    "recovery_censored": "recovery_censored", "elasticity_hist": "elasticity_histogram",
+    "recovery_censored": "recovery_censored", "growth_hist": "demand_growth_histogram",
+    "elasticity_hist": "implied_elasticity_histogram",
 }
-ATTR_COUNTS = {"no_drawdown_paths": "no_drawdown_paths", "jevons_paths": "jevons_paths",
-               "nonfinite_paths": "nonfinite_paths"}
+ATTR_COUNTS = {"no_drawdown_paths": "no_drawdown_paths", "nonfinite_paths": "nonfinite_paths",
+               "short_runway_paths": "short_runway_paths",
+               "lab_default_paths": "lab_default_paths"}
 
 
 def _check_shards(shards: list[xr.Dataset]) -> list[xr.Dataset]:
@@ -77,9 +79,11 @@ def merged_raw(shards: list[xr.Dataset]) -> RawResults:
         n_paths=sum(int(ds.attrs["n_paths"]) for ds in shards), first_path=0,
         horizon=int(head.attrs["horizon_months"]), n_firms=head.sizes["firm"],
         hist_edges=head["histogram_edges"].values,
+        observables0=head["initial_value"].values,
         sample_index=head["sample"].values, trajectories=_trajectories(shards),
         no_drawdown_paths=attr_counts["no_drawdown_paths"],
-        jevons_paths=attr_counts["jevons_paths"],
+        short_runway_paths=attr_counts["short_runway_paths"],
+        lab_default_paths=attr_counts["lab_default_paths"],
         nonfinite_paths=attr_counts["nonfinite_paths"],
         first_nonfinite_path=min(first_bad) if first_bad else -1,
         engine_seconds=sum(float(ds.attrs["engine_seconds"]) for ds in shards),

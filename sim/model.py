@@ -22,6 +22,8 @@ Sections of month t (state from month t-1):
 6. ``labs_cash``, ``clouds_cash``, ``vendors_cash``: each firm's month (``settle``),
                           funding rounds, defaults, the hand-over of shares and the
                           lenders' and vendors' losses (``contagion``)
+   ``analyst_outputs``    circularity, revenue gap, ROIC, burn and runway (observables
+                          only: nothing later reads them)
 7. ``sentiment``          the common AI sentiment and its narrative regime
 8. ``carry``              revenue and earnings run-rates, growth expectations, sector moods
 9. ``valuation``          sector enterprise values, firm equity, the index
@@ -69,6 +71,8 @@ from sim.equations import (
     powered_share,
     recoverable_amount,
     rental_price,
+    return_on_capital,
+    runway,
     sale_proceeds,
     sentiment_step,
     share_after_defaults,
@@ -98,6 +102,8 @@ from sim.layout import (
     F_CONTRACT_VALUE,
     F_DEBT,
     F_DEFAULT,
+    F_FLOW,
+    F_FUNDED,
     F_PREMIUM,
     F_SHARE,
     F_STAKE,
@@ -119,17 +125,28 @@ from sim.layout import (
     N_SCALAR_PARAMS,
     N_SCALAR_STATE,
     N_SECTORS,
+    O_ADOPTION,
     O_BACKLOG,
+    O_BACKLOG_TO_RENT,
     O_BOOK,
     O_CAPACITY,
     O_CAPEX,
     O_CAPEX_TTM,
+    O_CIRCULAR_RENT_SHARE,
+    O_CIRCULARITY,
     O_COMPUTE_DEMAND,
+    O_EFFICIENCY,
     O_EQUITY,
     O_INDEX,
+    O_LAB_BURN,
+    O_LAB_RUNWAY,
     O_POWER,
     O_POWER_QUEUE,
     O_RENTAL_PRICE,
+    O_REVENUE_GAP,
+    O_ROIC_CLOUDS,
+    O_ROIC_LABS,
+    O_ROIC_VENDORS,
     O_SPEND,
     O_TOKEN_PRICE,
     O_TOKENS,
@@ -152,7 +169,9 @@ from sim.layout import (
     T_GROWTH_EXP,
     T_INFERENCE,
     T_JUMPS,
+    T_LAB_BURN,
     T_LAB_GATE,
+    T_LAB_RUNWAY,
     T_LOST,
     T_LOST_DEBT,
     T_OPEX,
@@ -188,6 +207,7 @@ from sim.layout import (
     X_EARN,
     X_GROWTH,
     X_GROWTH_EXP,
+    X_LABS_PAID_IN,
     X_LOG_COST,
     X_LOG_TAU,
     X_MARGIN,
@@ -204,6 +224,7 @@ from sim.layout import (
     X_RENT,
     X_REV,
     X_SENTIMENT,
+    X_SPEND_TTM,
     X_UTIL,
     event_index,
     firm_param,
@@ -355,6 +376,14 @@ assert (P_RATE_SHOCK, P_GATE_SCALE, P_EFFICIENCY_SHOCK, P_POWER_LOSS, P_TERMINAT
     P_MONTHLY + E_POWER_LOSS, P_MONTHLY + E_TERMINATION)
 
 
+# analyst outputs (docs/outputs.md#analyst-outputs): the vendors' invested capital is this
+# share of their revenue run-rate at the start, held fixed (judgement: Nvidia's equity plus
+# debt less cash was about $45B on $130B of revenue in FY2025, ~0.35; 0.5 allows for the
+# others' fabs and inventories); a lab that burns nothing has this runway (months)
+VENDOR_CAPITAL_TO_REVENUE = 0.5
+RUNWAY_CAP = 600.0
+
+
 def n_firms(p):
     return int(p[P_N_FIRMS])
 
@@ -364,11 +393,11 @@ def build_lag(p):
 
 
 def state_layout(p):
-    """Offsets of the order pipeline, the capex ring and the firms in the state, and its
-    length."""
+    """Offsets of the order pipeline, the capex ring (followed by the spend ring) and the
+    firms in the state, and its length."""
     pipe = N_SCALAR_STATE
     ttm = pipe + build_lag(p)
-    firms = ttm + TTM_MONTHS
+    firms = ttm + 2 * TTM_MONTHS  # the capex ring, then the end-user spend ring
     return pipe, ttm, firms, firms + N_FIRM_ROWS * N_SECTORS * n_firms(p)
 
 
@@ -828,6 +857,9 @@ def labs_cash(x, t, p, q, obs, tmp, n):
             raised = funding_round(cash, np.maximum(-flow, 0.0), tmp[T_LAB_GATE, i],
                                    q[P_ROUND_TRIGGER], q[P_ROUND_MONTHS],
                                    weight * w * obs[O_EQUITY + LABS, i], q[P_MAX_DILUTION])
+            # analyst outputs (analyst_labs, after this loop, which they would slow down)
+            x[r + F_FLOW, i] = flow
+            x[r + F_FUNDED, i] = raised + flow - operating + training
             x[r + F_CASH, i], x[r + F_DEBT, i], fails = settle(
                 cash, x[r + F_DEBT, i], x[r + F_ALIVE, i], flow, flow + raised, 0.0, 0.0,
                 tmp[T_GATE, i], x[X_SENTIMENT, i], x[X_DISTRESS + LABS, i], np.inf, q)
@@ -836,6 +868,26 @@ def labs_cash(x, t, p, q, obs, tmp, n):
     contagion(x, q, tmp, LABS, n)
     for i in lanes(n):
         tmp[T_REV + LABS, i] = obs[O_SPEND, i]
+
+
+def analyst_labs(x, p, tmp, n):
+    """The labs' burn (their deficits after parents' support), the shortest runway of a
+    living lab that burns cash (its cash after the month over its burn), and the funding paid
+    into the living labs (rounds and parents' support; the suppliers' part in
+    analyst_outputs), from the flows labs_cash kept (F_FLOW, F_FUNDED)."""
+    nf = n_firms(p)
+    for i in lanes(n):
+        tmp[T_LAB_BURN, i] = 0.0
+        tmp[T_LAB_RUNWAY, i] = RUNWAY_CAP
+    for j in range(nf):
+        r = firm_row(p, LABS * nf + j)
+        for i in lanes(n):
+            alive = x[r + F_ALIVE, i]
+            burn = alive * np.maximum(-x[r + F_FLOW, i], 0.0)
+            tmp[T_LAB_BURN, i] = tmp[T_LAB_BURN, i] + burn
+            tmp[T_LAB_RUNWAY, i] = np.minimum(tmp[T_LAB_RUNWAY, i], runway(
+                x[r + F_CASH, i], burn, alive, RUNWAY_CAP))
+            x[X_LABS_PAID_IN, i] = x[X_LABS_PAID_IN, i] + alive * x[r + F_FUNDED, i]
 
 
 def capacity_sale(x, r, on_sale, q, obs, tmp, n):
@@ -922,6 +974,38 @@ def vendors_cash(x, t, p, q, obs, tmp, n):
         revenue = q[P_GPU_SHARE] * obs[O_CAPEX, i]
         tmp[T_REV + VENDORS, i] = revenue
         tmp[T_EARN + VENDORS, i] = margin * revenue
+
+
+# --- 6b. analyst outputs ---------------------------------------------------------------------
+def analyst_outputs(x, t, p, q, obs, tmp, n):
+    """What analysts read off the month (docs/outputs.md#analyst-outputs), from its flows:
+    the revenue recognized along the chain per dollar of end-user spend (circularity) and
+    the share of the clouds' rent the suppliers' circular investment pays; trailing-12-month
+    capex over trailing end-user spend (the revenue gap); return on invested capital by
+    sector; the backlog over a year of rent; the labs' burn and shortest runway; adoption and
+    efficiency, which sim.reductions needs to decompose the growth of compute demand."""
+    ring = state_layout(p)[1] + TTM_MONTHS + t % TTM_MONTHS
+    analyst_labs(x, p, tmp, n)
+    for i in lanes(n):
+        spend, rent = obs[O_SPEND, i], tmp[T_RENT_REVENUE, i]
+        obs[O_CIRCULARITY, i] = (spend + rent + tmp[T_REV + VENDORS, i]) / spend
+        obs[O_CIRCULAR_RENT_SHARE, i] = tmp[T_CIRCULAR, i] / rent
+        obs[O_BACKLOG_TO_RENT, i] = obs[O_BACKLOG, i] / (12.0 * rent)
+        x[X_SPEND_TTM, i] = x[X_SPEND_TTM, i] - x[ring, i] + spend
+        x[ring, i] = spend
+        obs[O_REVENUE_GAP, i] = obs[O_CAPEX_TTM, i] / x[X_SPEND_TTM, i]
+    vendor_capital = VENDOR_CAPITAL_TO_REVENUE * q[P_REVENUE0 + VENDORS]
+    for i in lanes(n):
+        # the suppliers' circular investment buys them stakes: funding paid into the labs
+        x[X_LABS_PAID_IN, i] = x[X_LABS_PAID_IN, i] + tmp[T_CIRCULAR, i]
+        obs[O_ROIC_LABS, i] = return_on_capital(tmp[T_EARN + LABS, i], x[X_LABS_PAID_IN, i])
+        obs[O_ROIC_CLOUDS, i] = return_on_capital(
+            tmp[T_EARN + CLOUDS, i], x[X_BOOK_TOTAL, i])
+        obs[O_ROIC_VENDORS, i] = return_on_capital(tmp[T_EARN + VENDORS, i], vendor_capital)
+        obs[O_LAB_BURN, i] = tmp[T_LAB_BURN, i]
+        obs[O_LAB_RUNWAY, i] = tmp[T_LAB_RUNWAY, i]
+        obs[O_ADOPTION, i] = x[X_ADOPTION, i]
+        obs[O_EFFICIENCY, i] = tmp[T_TAU, i]
 
 
 # --- 7. sentiment ----------------------------------------------------------------------------
@@ -1031,6 +1115,7 @@ def step(x, t, p, u, obs, tmp):
     labs_cash(x, t, p, q, obs, tmp, n)
     clouds_cash(x, t, p, q, obs, tmp, n)
     vendors_cash(x, t, p, q, obs, tmp, n)
+    analyst_outputs(x, t, p, q, obs, tmp, n)
     sentiment(x, q, obs, tmp, n)
     carry(x, q, obs, tmp, n)
     valuation(x, p, obs, tmp)
@@ -1175,6 +1260,58 @@ def initial_conditions(p):
     return p
 
 
+def labs_burn0(p):
+    """The labs' burn ($B/month) and shortest runway (months) at t=0: each lab's month at the
+    start's prices (revenue share of spend, inference at the start's rent, no contract
+    premium, staff and its own part of training as far as its cash keeps them), after its
+    parent's support, as in labs_cash."""
+    served = p[P_K0] * p[P_U0]
+    theta = p[P_CIRC_SHARE]
+    burn, shortest = 0.0, RUNWAY_CAP
+    for j in range(n_firms(p)):
+        cash = firm_value(p, FP_CASH, LABS, j)
+        support = firm_value(p, FP_OTHER_CASH, LABS, j)
+        planned = p[P_TRAINING0] * firm_value(p, FP_TRAINING_SHARE, LABS, j)
+        kept = training_funding(cash, support, planned, p[P_RUNWAY_TARGET], p[P_TRAINING_CUT])
+        w = firm_value(p, FP_SHARE, LABS, j)
+        operating = (w * p[P_SPEND0] - w * p[P_INFERENCE_SHARE] * served * p[P_R0]
+                     - kept * p[P_LABS_FIXED] * firm_value(p, FP_TRAINING_SHARE, LABS, j))
+        training = (1.0 - theta) * planned * kept
+        lab_burn = max(-(operating - training + parent_support(support, training - operating)),
+                       0.0)
+        burn += lab_burn
+        shortest = min(shortest, runway(cash, lab_burn, 1.0, RUNWAY_CAP))
+    return burn, shortest
+
+
+def analyst_column(p, v, o):
+    """The analyst observables at t=0 (sim.layout.O_CIRCULARITY ..) by the formulas of
+    analyst_outputs on the start's flows, the spend ring, and the labs' invested capital at
+    t=0: the cash and debt they start with."""
+    ttm = state_layout(p)[1]
+    served = p[P_K0] * p[P_U0]
+    rent = served * p[P_R0]
+    v[X_SPEND_TTM] = TTM_MONTHS * p[P_SPEND0]
+    for slot in range(TTM_MONTHS):
+        v[ttm + TTM_MONTHS + slot] = p[P_SPEND0]
+    v[X_LABS_PAID_IN] = 0.0
+    for j in range(n_firms(p)):
+        v[X_LABS_PAID_IN] += firm_value(p, FP_CASH, LABS, j) + firm_value(p, FP_DEBT, LABS, j)
+    circular = p[P_CIRC_SHARE] * funding_gate(p[P_SENT0], p[P_GATE_CENTER],
+                                              p[P_GATE_WIDTH]) * p[P_TRAINING0]
+    revenue, earnings = start_sectors(p)  # annual run-rates
+    o[O_CIRCULARITY] = (p[P_SPEND0] + rent + revenue[VENDORS] / 12.0) / p[P_SPEND0]
+    o[O_CIRCULAR_RENT_SHARE] = circular / rent
+    o[O_BACKLOG_TO_RENT] = o[O_BACKLOG] / (12.0 * rent)
+    o[O_REVENUE_GAP] = p[P_CAPEX0] / p[P_SPEND0]
+    o[O_ROIC_LABS] = earnings[LABS] / v[X_LABS_PAID_IN]
+    o[O_ROIC_CLOUDS] = earnings[CLOUDS] / v[X_BOOK_TOTAL]
+    o[O_ROIC_VENDORS] = earnings[VENDORS] / (VENDOR_CAPITAL_TO_REVENUE * revenue[VENDORS])
+    o[O_LAB_BURN], o[O_LAB_RUNWAY] = labs_burn0(p)
+    o[O_ADOPTION] = p[P_A0]
+    o[O_EFFICIENCY] = p[P_TAU0]
+
+
 def initial_column(p):
     """The state and the observables at t=0 (the same on every path) as 1-D vectors; the
     equity observables are filled by ``valuation``."""
@@ -1239,6 +1376,7 @@ def initial_column(p):
     o[O_TOKENS] = p[P_Q0]
     o[O_POWER] = p[P_ENERGISED0]
     o[O_POWER_QUEUE] = p[P_QUEUE0]
+    analyst_column(p, v, o)
     return v, o
 
 

@@ -23,7 +23,7 @@ import matplotlib.ticker as ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from sim import io, report  # noqa: E402
+from sim import analysis, io, report  # noqa: E402
 
 FORMATS = ("png", "svg", "pdf")
 PLOTS = io.PLOTS  # default output directory, next to results.nc or in the sweep directory
@@ -390,78 +390,201 @@ def recovery_time(ds: xr.Dataset) -> plt.Figure:
     return fig
 
 
-def elasticity_summary(ds: xr.Dataset) -> dict[str, float]:
-    """Median and shares above 0 and above 1 of the realized elasticity, read off
-    ``elasticity_histogram`` (so the Jevons title says what its histogram shows)."""
-    counts = ds["elasticity_histogram"].values.astype(float)
-    centres = ds["elasticity_bin"].values
-    width = centres[1] - centres[0]
-    cum = np.concatenate([[0.0], np.cumsum(counts)]) / counts.sum()
-    k = int(np.searchsorted(cum[1:], 0.5))  # the bin holding the middle path
-    inside = (0.5 - cum[k]) / (cum[k + 1] - cum[k])  # paths spread evenly within a bin
-    return {"median": float(centres[k] - width / 2 + inside * width),
-            "above_0": float(counts[centres > 0].sum() / counts.sum()),
-            "above_1": float(counts[centres > 1].sum() / counts.sum()),
-            "clipped": int(counts[0] + counts[-1])}
-
-
-def _elasticity_panel(ax, ds: xr.Dataset) -> None:
-    counts = ds["elasticity_histogram"].values
-    centres = ds["elasticity_bin"].values
-    width = centres[1] - centres[0]
-    ax.bar(centres, counts / counts.sum() / width, width=width, color="tab:green")
-    cum = np.cumsum(counts) / counts.sum()
-    lo, hi = centres[np.searchsorted(cum, 0.005)], centres[np.searchsorted(cum, 0.995)]
-    pad = max(hi - lo, 20 * width) * 0.3
-    ax.set_xlim(lo - pad, hi + pad)  # zoom on where the paths are
-    for value, style in ((0.0, "-"), (1.0, "--")):
-        if lo - pad < value < hi + pad:
-            ax.axvline(value, color="k", lw=0.8, ls=style, label=f"elasticity {value:g}")
-    s = elasticity_summary(ds)
-    title = (f"realized elasticity: median {s['median']:.3g}; > 0 on {_percent(s['above_0'])}"
-             f", > 1 on {_percent(s['above_1'])} of paths")
-    if s["clipped"]:
-        edge = centres[-1] + width / 2
-        title += f"\n({s['clipped']:,} paths beyond \u00b1{edge:g}, counted in the end bins)"
+def _band_panel(ax, ds: xr.Dataset, name: str, title: str, ylabel: str, log: bool = False,
+                color: str = "tab:purple") -> None:
+    """One quantile band over calendar time, its title saying what it shows."""
+    x = ds["date"].values
+    _band(ax, x, ds[name], color, name.replace("_", " "), int(ds.attrs["n_paths"]) >= 2)
+    _clipped(ax, x, ds, ds[name], name)
     ax.set_title(title, fontsize=10)
-    ax.set_xlabel("realized elasticity -dlog H / dlog P [1]")
-    ax.set_ylabel("density [1/unit elasticity]")
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8)
+    ax.set_ylabel(label(ds[name], ylabel))
+    if log:
+        ax.set_yscale("log")
+        readable_log_ticks(ax, "y")
+    _date_axis(ax, x)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
 
 
-def _sample_panel(ax, ds: xr.Dataset) -> None:
-    price, demand = ds["sample_token_price"], ds["sample_compute_demand"]
-    share = dict(zip(ds["figure"].values, ds["headline"].values, strict=True))["jevons_share"]
-    ax.set_xlabel(label(price, "token price (falling to the right)"))
-    ax.set_ylabel(label(demand, "compute demand"))
-    ax.set_title(f"sampled paths: compute demand against token price\ndemand ended higher "
-                 f"and price lower than at t=0 on {_percent(share)} of all paths", fontsize=10)
+def _median(ds: xr.Dataset, name: str) -> np.ndarray:
+    return ds[name].sel(quantile=0.5).values
+
+
+def _sampled_panel(ax, ds: xr.Dataset, name: str, title: str) -> None:
+    """Sampled paths of a series without bands (not histogrammed), with its value at t=0."""
+    da = ds[f"sample_{name}"]
+    x = ds["date"].values
+    for i in range(min(50, ds.sizes["sample"])):
+        ax.plot(x, da[i], lw=0.6, alpha=0.5, color="tab:gray")
     if ds.sizes["sample"] == 0:
         ax.text(0.5, 0.5, "no sampled paths in this run (engine.sample_paths=0)",
                 ha="center", va="center", transform=ax.transAxes)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        return
-    for i in range(min(50, ds.sizes["sample"])):
-        ax.plot(price[i], demand[i], lw=0.6, alpha=0.5, color="tab:green")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.invert_xaxis()
-    readable_log_ticks(ax, "x")
-    readable_log_ticks(ax, "y")
+    ax.set_title(title, fontsize=10)
+    ax.set_ylabel(label(da, "circular investment / rent revenue"))
+    _date_axis(ax, x)
+    ax.grid(alpha=0.3)
 
 
-def jevons(ds: xr.Dataset) -> plt.Figure:
-    """Realized elasticity of compute demand and sampled paths of demand vs price."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layout=True)
-    _elasticity_panel(left, ds)
-    _sample_panel(right, ds)
-    for ax in (left, right):
-        ax.grid(alpha=0.3)
+def revenue_chain(ds: xr.Dataset) -> plt.Figure:
+    """Circularity, the revenue gap, the contracted backlog and the circular share of rent."""
+    fig, axes = plt.subplots(2, 2, figsize=(13, 8), constrained_layout=True)
+    circ, gap = _median(ds, "circularity"), _median(ds, "revenue_gap")
+    peak = int(np.nanargmax(circ))
+    _band_panel(axes[0, 0], ds, "circularity",
+                f"each $ of end-user spend is recognized {circ[0]:.3g}x along the chain at "
+                f"t=0,\n{circ[peak]:.3g}x at the median's peak "
+                f"({np.datetime_as_string(ds['date'].values[peak], unit='M')})",
+                "revenue along the chain / end-user spend", log=True)
+    _band_panel(axes[0, 1], ds, "revenue_gap",
+                f"revenue gap: trailing capex is {gap[0]:.3g}x trailing end-user spend at "
+                f"t=0,\n{np.nanmax(gap):.3g}x at the median's peak",
+                "trailing-12-month capex / end-user spend", log=True,
+                color="tab:red")
+    # Sequoia's rule (REFERENCE.md): end users must pay twice the capex (GPUs half of the
+    # data-centre cost, a 50% margin), so capex / spend above 1/2 is an open gap
+    axes[0, 1].axhline(0.5, color="k", ls="--", lw=0.9,
+                       label="Sequoia's break-even: spend = 2 x capex")
+    axes[0, 1].legend(fontsize=7)
+    ratio = float(ds["initial_value"].sel(observable="backlog_to_rent"))
+    _band_panel(axes[1, 0], ds, "backlog",
+                f"contracted backlog: {ratio:.2g} years of the clouds' rent at t=0",
+                "remaining value of the labs' contracts", log=True,
+                color="tab:blue")
+    share0 = float(ds["initial_value"].sel(observable="circular_rent_share"))
+    _sampled_panel(axes[1, 1], ds, "circular_rent_share",
+                   f"share of the clouds' rent paid by the suppliers' circular investment\n"
+                   f"({share0:.1%} at t=0; sampled paths)")
+    _suptitle(fig, ds, "Revenue along the chain: circularity, revenue gap, backlog")
+    footer(fig, ds)
+    return fig
+
+
+def roic(ds: xr.Dataset) -> plt.Figure:
+    """Return on invested capital by sector: medians and interquartile bands over time."""
+    fig, ax = plt.subplots(figsize=(10, 5.5), constrained_layout=True)
+    x = ds["date"].values
+    bands = int(ds.attrs["n_paths"]) >= 2
+    for sector in ds["sector"].values:
+        da = ds["roic"].sel(sector=sector)
+        color, style = SECTOR_COLORS[str(sector)], SECTOR_STYLES[str(sector)]
+        if bands:
+            ax.fill_between(x, da.sel(quantile=0.25), da.sel(quantile=0.75), color=color,
+                            alpha=0.25)
+        ax.plot(x, da.sel(quantile=0.5), color=color, ls=style, lw=1.6,
+                label=f"{sector}: median {float(da.sel(quantile=0.5)[-1]):.2g}/yr at the "
+                      "horizon")
+    ax.axhline(0.0, color="k", lw=0.8)
+    ax.set_title("return on invested capital by sector (shaded: 25-75% of paths)")
+    ax.set_ylabel(label(ds["roic"], "annualized operating earnings / invested capital"))
+    _date_axis(ax, x)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     _suptitle(fig, ds)
     footer(fig, ds)
     return fig
+
+
+def lab_runway(ds: xr.Dataset) -> plt.Figure:
+    """The labs' monthly burn and the shortest runway of a lab, with the 6-month line."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5), constrained_layout=True)
+    figures = dict(zip(ds["figure"].values, ds["headline"].values, strict=True))
+    burn = _median(ds, "lab_burn")
+    _band_panel(left, ds, "lab_burn", f"labs' cash burn: median {burn[0]:.3g} $B/month at "
+                f"t=0, {np.nanmax(burn):.3g} at its peak", "labs' deficits after parents' "
+                "support", color="tab:green")
+    short = float(ds.attrs.get("runway_short_months", 6.0))
+    _band_panel(right, ds, "lab_runway",
+                f"shortest lab runway: below {short:g} months on "
+                f"{_percent(figures['prob_lab_runway_below_6_months'])} of paths;\n"
+                f"a lab defaulted on {_percent(figures['prob_lab_default'])}",
+                "cash / burn of the lab closest to running out", log=True,
+                color="tab:green")
+    right.axhline(short, color="firebrick", ls="--", lw=0.9, label=f"{short:g} months")
+    right.legend(fontsize=7)
+    _suptitle(fig, ds, "Labs: burn and runway")
+    footer(fig, ds)
+    return fig
+
+
+def growth_quantiles(ds: xr.Dataset, quantiles=(0.05, 0.25, 0.5, 0.75, 0.95)) -> dict:
+    """Quantiles across paths of each part of the log growth of compute demand over the run:
+    from the per-path values when kept, else from their histogram."""
+    out = {}
+    for part in ds["growth_part"].values:
+        part = str(part)
+        if "demand_growth" in ds:
+            values = (ds["demand_log_growth"].values if part == "total" else
+                      ds["demand_growth"].sel(growth_component=part).values)
+            out[part] = np.nanquantile(values, quantiles)
+        else:
+            centres = ds["growth_bin"].values
+            width = centres[1] - centres[0]
+            edges = np.append(centres - width / 2, centres[-1] + width / 2)
+            counts = ds["demand_growth_histogram"].sel(growth_part=part).values
+            out[part] = analysis.histogram_quantiles(counts, edges, False, quantiles)
+    return out
+
+
+def structural_elasticity(ds: xr.Dataset) -> float:
+    """model.demand.elasticity of the run, from its saved config (NaN if not there)."""
+    import yaml
+
+    config = yaml.safe_load(ds.attrs.get("config", "")) or {}
+    return float(config.get("model", {}).get("demand", {}).get("elasticity", np.nan))
+
+
+def demand_growth(ds: xr.Dataset) -> plt.Figure:
+    """What compute-demand growth came from over the run, and the elasticity it identifies."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5), constrained_layout=True)
+    q = growth_quantiles(ds)
+    parts = list(q)
+    for y, part in enumerate(parts):
+        lo5, lo25, mid, hi75, hi95 = q[part]
+        left.plot([lo5, hi95], [y, y], color="tab:green", lw=1)
+        left.plot([lo25, hi75], [y, y], color="tab:green", lw=6, alpha=0.6)
+        left.plot([mid], [y], "k|", ms=14, mew=2)
+    left.set_yticks(range(len(parts)), [dataset_label(p) for p in parts])
+    left.invert_yaxis()
+    left.axvline(0.0, color="k", lw=0.8)
+    figures = dict(zip(ds["figure"].values, ds["headline"].values, strict=True))
+    left.set_title(f"contributions to ln(compute demand at the horizon / at t=0)\ncheaper "
+                   f"tokens account for {figures['price_response_share_of_growth']:.0%} of "
+                   "the mean growth (bar: 25-75%, line: 5-95%, tick: median)", fontsize=10)
+    left.set_xlabel("log points [ln of a ratio]")
+    left.set_ylabel("part of the growth [log points]")
+    left.grid(alpha=0.3)
+    _implied_elasticity_panel(right, ds, figures["median_implied_elasticity"])
+    _suptitle(fig, ds, "Compute-demand growth: price response, adoption, efficiency, training")
+    footer(fig, ds)
+    return fig
+
+
+def dataset_label(part: str) -> str:
+    from sim.dataset import GROWTH_LABELS
+
+    return GROWTH_LABELS.get(part, part)
+
+
+def _implied_elasticity_panel(ax, ds: xr.Dataset, median: float) -> None:
+    counts = ds["implied_elasticity_histogram"].values
+    centres = ds["elasticity_bin"].values
+    width = centres[1] - centres[0]
+    total = max(counts.sum(), 1)
+    ax.bar(centres, counts / total / width, width=width, color="tab:green")
+    cum = np.cumsum(counts) / total
+    lo, hi = centres[np.searchsorted(cum, 0.005)], centres[np.searchsorted(cum, 0.995)]
+    pad = max(hi - lo, 20 * width) * 0.3
+    ax.set_xlim(lo - pad, hi + pad)  # zoom on where the paths are
+    eps = structural_elasticity(ds)
+    if np.isfinite(eps):
+        ax.axvline(eps, color="k", ls="--", lw=0.9,
+                   label=f"model.demand.elasticity = {eps:g}")
+        ax.legend(fontsize=8)
+    ax.set_title(f"implied elasticity of token demand: median {median:.3g}\n(-price response"
+                 " / inference-weighted change of ln token price)", fontsize=10)
+    ax.set_xlabel("implied elasticity [1]")
+    ax.set_ylabel("density [1/unit elasticity]")
+    ax.grid(alpha=0.3)
 
 
 FIGURES = {
@@ -469,7 +592,10 @@ FIGURES = {
     "max_drawdown": drawdown_distribution,
     "survival": survival_curves,
     "recovery": recovery_time,
-    "jevons": jevons,
+    "revenue_chain": revenue_chain,
+    "roic": roic,
+    "lab_runway": lab_runway,
+    "demand_growth": demand_growth,
 }
 
 

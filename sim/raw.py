@@ -11,8 +11,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 MDD_BINS = 1000  # histogram of max drawdown on [0, 1], kept even without per-path outputs
-ELASTICITY_RANGE = (-5.0, 5.0)
-ELASTICITY_BINS = 1000
+# histograms of the demand decomposition (sim.reductions) over the run, kept likewise: the
+# four parts and the total log growth of compute demand, and the implied elasticity
+GROWTH_PARTS = ("price_response", "adoption", "efficiency", "training", "total")
+GROWTH_RANGE = (-100.0, 100.0)
+GROWTH_BINS = 4000
+ELASTICITY_RANGE = (-10.005, 9.995)  # bins of 0.01 centred on round values
+ELASTICITY_BINS = 2000
+RUNWAY_SHORT = 6.0  # months: a lab this close to running out is counted (short_runway_paths)
 
 
 @dataclass
@@ -33,9 +39,12 @@ class RawResults:
     recovery_events: np.ndarray          # (months + 1,) recoveries by months after trough
     recovery_censored: np.ndarray        # (months + 1,) open drawdowns by months after trough
     no_drawdown_paths: int               # paths whose index never fell
-    elasticity_hist: np.ndarray          # (ELASTICITY_BINS,) realized elasticity, clipped
-    jevons_paths: int                    # paths where compute demand rose as prices fell
+    growth_hist: np.ndarray              # (GROWTH_PARTS, GROWTH_BINS) demand decomposition
+    elasticity_hist: np.ndarray          # (ELASTICITY_BINS,) implied elasticity, clipped
+    short_runway_paths: int              # paths where a lab's runway fell below RUNWAY_SHORT
+    lab_default_paths: int               # paths where a lab defaulted
     alive_sq_horizon: np.ndarray         # (sectors,) sum over paths of (firms alive at T)^2
+    observables0: np.ndarray             # (N_OBS,) every observable at t=0 (equal on all paths)
     sample_index: np.ndarray             # (samples,) global path index of each sampled path
     trajectories: np.ndarray             # (samples, months + 1, N_OBS)
     nonfinite_paths: int
@@ -56,6 +65,8 @@ PER_PATH_DTYPES = {
     "sector_max_drawdown": np.float64,
     "default_month": np.int16,
     "months_underwater": np.int16,
-    "realized_elasticity": np.float64,
-    "demand_rose_as_prices_fell": np.int8,
+    "demand_growth": np.float64,
+    "demand_log_growth": np.float64,
+    "implied_elasticity": np.float64,
+    "min_lab_runway": np.float64,
 }

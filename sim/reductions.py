@@ -2,24 +2,42 @@
 
 Running peak and maximum drawdown of the index (with the peak and trough months and the month
 it regained that peak), of the rental price, of trailing-12-month capex and of each sector's
-equity; the lowest utilization; the index at t=0 and at the horizon. Nothing here keeps a
-trajectory: memory per path is the ``N_RED`` slots below. For the Jevons diagnostics it keeps
-the sums of x = log P and y = log H (token price, compute demand) that give the per-path
-regression slope of log H on log P.
+equity; the lowest utilization; the index at t=0 and at the horizon; the labs' shortest runway.
+Nothing here keeps a trajectory: memory per path is the ``N_RED`` slots below.
+
+The growth of compute demand H = H_inf + H_tr (inference Q / tau, training T / r) is
+decomposed year by year (from s = t - 12 to t, and to the horizon), exactly (log-mean Divisia
+weights, sim.equations.log_mean):
+
+    ln(H_t / H_s) = w_inf [ln(Q/A)_t - ln(Q/A)_s]      price response (= -eps dln P)
+                  + w_inf [ln A_t - ln A_s]             adoption
+                  - w_inf [ln tau_t - ln tau_s]         efficiency (fewer GPU-hours a token)
+                  + (H_tr,t - H_tr,s) / L(H_t, H_s)     training
+    w_inf = L(H_inf,t, H_inf,s) / L(H_t, H_s)
+
+and the four parts are summed over the run, with the inference-weighted change of the log
+token price, whose ratio to the price response identifies the elasticity (implied_elasticity).
+The price response is read off tokens per adopter, not off the parameter: tokens Q, adoption
+A and efficiency tau are observables.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from sim.equations import log_mean
 from sim.layout import (
     N_SECTORS,
+    O_ADOPTION,
     O_CAPEX_TTM,
     O_COMPUTE_DEMAND,
+    O_EFFICIENCY,
     O_EQUITY,
     O_INDEX,
+    O_LAB_RUNWAY,
     O_RENTAL_PRICE,
     O_TOKEN_PRICE,
+    O_TOKENS,
     O_UTILIZATION,
 )
 from sim.vectorize import lanes, log, where
@@ -30,10 +48,16 @@ from sim.vectorize import lanes, log, where
     R_SECTOR_PEAK, _R_SECTOR_PEAK_1, _R_SECTOR_PEAK_2,
     R_SECTOR_MDD, _R_SECTOR_MDD_1, _R_SECTOR_MDD_2,
     R_MIN_UTIL, R_INDEX0, R_INDEX_LAST, R_UNDERWATER,
-    R_SUM_X, R_SUM_Y, R_SUM_XX, R_SUM_XY, R_LOG_PRICE0, R_LOG_DEMAND0,
-    R_LOG_PRICE_LAST, R_LOG_DEMAND_LAST,
+    R_MIN_RUNWAY,
+    # the decomposition of compute demand: last month's values, then the sums over the run
+    R_LOG_DEMAND0, R_LAST_DEMAND, R_LAST_INFERENCE, R_LAST_LOG_DEMAND, R_LAST_LOG_PRICE,
+    R_LAST_LOG_TOKENS, R_LAST_LOG_ADOPTION, R_LAST_LOG_TAU,
+    R_PRICE_RESPONSE, R_ADOPTION, R_EFFICIENCY, R_TRAINING, R_WEIGHTED_LOG_PRICE,
     N_RED,
-) = range(30)
+) = range(36)
+R_GROWTH = R_PRICE_RESPONSE  # + component (GROWTH_COMPONENTS)
+GROWTH_COMPONENTS = ("price_response", "adoption", "efficiency", "training")
+DECOMPOSITION_MONTHS = 12
 
 
 def drawdown(value, peak):
@@ -63,15 +87,19 @@ def start(red, obs):
         red[R_INDEX0, i] = index
         red[R_INDEX_LAST, i] = index
         red[R_UNDERWATER, i] = 0.0
-        x, y = log(obs[O_TOKEN_PRICE, i]), log(obs[O_COMPUTE_DEMAND, i])
-        red[R_SUM_X, i] = x
-        red[R_SUM_Y, i] = y
-        red[R_SUM_XX, i] = x * x
-        red[R_SUM_XY, i] = x * y
-        red[R_LOG_PRICE0, i] = x
-        red[R_LOG_DEMAND0, i] = y
-        red[R_LOG_PRICE_LAST, i] = x
-        red[R_LOG_DEMAND_LAST, i] = y
+        red[R_MIN_RUNWAY, i] = obs[O_LAB_RUNWAY, i]
+    for i in lanes(obs.shape[1]):
+        red[R_LAST_DEMAND, i] = obs[O_COMPUTE_DEMAND, i]
+        red[R_LAST_INFERENCE, i] = obs[O_TOKENS, i] / obs[O_EFFICIENCY, i]
+        red[R_LAST_LOG_DEMAND, i] = log(obs[O_COMPUTE_DEMAND, i])
+        red[R_LOG_DEMAND0, i] = red[R_LAST_LOG_DEMAND, i]
+        red[R_LAST_LOG_PRICE, i] = log(obs[O_TOKEN_PRICE, i])
+        red[R_LAST_LOG_TOKENS, i] = log(obs[O_TOKENS, i])
+        red[R_LAST_LOG_ADOPTION, i] = log(obs[O_ADOPTION, i])
+        red[R_LAST_LOG_TAU, i] = log(obs[O_EFFICIENCY, i])
+        for k in range(len(GROWTH_COMPONENTS)):
+            red[R_GROWTH + k, i] = 0.0
+        red[R_WEIGHTED_LOG_PRICE, i] = 0.0
 
 
 def running_drawdown(peak, mdd, value):
@@ -80,8 +108,8 @@ def running_drawdown(peak, mdd, value):
     return peak, np.maximum(mdd, drawdown(value, peak))
 
 
-def update(red, obs, t):
-    """Fold month t's observables into the reductions."""
+def update(red, obs, t, horizon):
+    """Fold month t's observables into the reductions (the last month is ``horizon``)."""
     for i in lanes(obs.shape[1]):
         index = obs[O_INDEX, i]
         peak = red[R_PEAK, i]
@@ -112,19 +140,45 @@ def update(red, obs, t):
             red[R_SECTOR_PEAK + k, i], red[R_SECTOR_MDD + k, i] = running_drawdown(
                 red[R_SECTOR_PEAK + k, i], red[R_SECTOR_MDD + k, i], obs[O_EQUITY + k, i])
         red[R_MIN_UTIL, i] = np.minimum(red[R_MIN_UTIL, i], obs[O_UTILIZATION, i])
+        red[R_MIN_RUNWAY, i] = np.minimum(red[R_MIN_RUNWAY, i], obs[O_LAB_RUNWAY, i])
+    # the decomposition is exact over any interval: yearly, and to the horizon, so that its
+    # five logarithms (that of inference compute is ln Q - ln tau) cost little
+    if t % DECOMPOSITION_MONTHS == 0 or t == horizon:
+        decompose(red, obs)
+
+
+def decompose(red, obs):
+    """Add the parts of the log growth of compute demand since the last decomposition."""
     for i in lanes(obs.shape[1]):
-        x, y = log(obs[O_TOKEN_PRICE, i]), log(obs[O_COMPUTE_DEMAND, i])
-        red[R_SUM_X, i] = red[R_SUM_X, i] + x
-        red[R_SUM_Y, i] = red[R_SUM_Y, i] + y
-        red[R_SUM_XX, i] = red[R_SUM_XX, i] + x * x
-        red[R_SUM_XY, i] = red[R_SUM_XY, i] + x * y
-        red[R_LOG_PRICE_LAST, i] = x
-        red[R_LOG_DEMAND_LAST, i] = y
+        demand, log_demand = obs[O_COMPUTE_DEMAND, i], log(obs[O_COMPUTE_DEMAND, i])
+        log_tokens, log_tau = log(obs[O_TOKENS, i]), log(obs[O_EFFICIENCY, i])
+        log_adoption, log_price = log(obs[O_ADOPTION, i]), log(obs[O_TOKEN_PRICE, i])
+        inference = obs[O_TOKENS, i] / obs[O_EFFICIENCY, i]
+        d_inference = (log_tokens - red[R_LAST_LOG_TOKENS, i]) - (log_tau - red[R_LAST_LOG_TAU, i])
+        total = log_mean(demand, red[R_LAST_DEMAND, i], log_demand - red[R_LAST_LOG_DEMAND, i])
+        weight = log_mean(inference, red[R_LAST_INFERENCE, i], d_inference) / total
+        d_adoption = log_adoption - red[R_LAST_LOG_ADOPTION, i]
+        red[R_PRICE_RESPONSE, i] = red[R_PRICE_RESPONSE, i] + weight * (
+            log_tokens - red[R_LAST_LOG_TOKENS, i] - d_adoption)
+        red[R_ADOPTION, i] = red[R_ADOPTION, i] + weight * d_adoption
+        red[R_EFFICIENCY, i] = red[R_EFFICIENCY, i] - weight * (log_tau - red[R_LAST_LOG_TAU, i])
+        # the training part as a change in GPU-hours: exact even when training stops
+        red[R_TRAINING, i] = red[R_TRAINING, i] + (
+            (demand - inference) - (red[R_LAST_DEMAND, i] - red[R_LAST_INFERENCE, i])) / total
+        red[R_WEIGHTED_LOG_PRICE, i] = red[R_WEIGHTED_LOG_PRICE, i] + weight * (
+            log_price - red[R_LAST_LOG_PRICE, i])
+        red[R_LAST_DEMAND, i] = demand
+        red[R_LAST_INFERENCE, i] = inference
+        red[R_LAST_LOG_DEMAND, i] = log_demand
+        red[R_LAST_LOG_PRICE, i] = log_price
+        red[R_LAST_LOG_TOKENS, i] = log_tokens
+        red[R_LAST_LOG_ADOPTION, i] = log_adoption
+        red[R_LAST_LOG_TAU, i] = log_tau
 
 
-def realized_elasticity(sum_x, sum_y, sum_xx, sum_xy, n):
-    """Minus the least-squares slope of log H on log P over the path's n months (NaN if
-    the price never moved)."""
-    var_x = n * sum_xx - sum_x * sum_x
-    cov = n * sum_xy - sum_x * sum_y
-    return np.where(var_x > 0.0, -cov / np.where(var_x > 0.0, var_x, 1.0), np.nan)
+def implied_elasticity(price_response, weighted_log_price):
+    """The elasticity of token demand the path's quantities and prices identify: minus its
+    price response over the inference-weighted change of the log token price (NaN if the
+    price never moved)."""
+    moved = weighted_log_price != 0.0
+    return np.where(moved, -price_response / np.where(moved, weighted_log_price, 1.0), np.nan)

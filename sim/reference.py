@@ -58,7 +58,7 @@ def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample
                 u[k] = (cheap_uniform(paths.astype(np.float64), 1.0 * (counter + k))
                         if cheap_random else uniform(keys, np.uint64(counter + k)))
             step(x, t, p, u, obs, tmp)
-            update(red, obs, t)
+            update(red, obs, t, horizon)
             _record(t, obs, hist[0], lower, per_unit, is_log, n_bins)
             traj[slots, t, :] = obs[:, sampled].T
     red_out[:] = red.T

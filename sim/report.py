@@ -27,6 +27,12 @@ COLUMNS = {
     "survival_labs_at_horizon": "labs alive at the horizon",
     "survival_clouds_at_horizon": "clouds alive at the horizon",
     "survival_vendors_at_horizon": "vendors alive at the horizon",
+    "peak_median_circularity": "peak median circularity",
+    "peak_median_revenue_gap": "peak median revenue gap",
+    "median_roic_clouds_at_horizon": "median clouds' ROIC at the horizon",
+    "prob_lab_runway_below_6_months": "P(lab runway < 6 months)",
+    "price_response_share_of_growth": "share of demand growth from cheaper tokens",
+    "median_implied_elasticity": "median implied elasticity",
 }
 DASH = ("'-': not reached within the horizon (e.g. fewer than half of the paths recovered) "
         "or not kept (output.per_path=false).")

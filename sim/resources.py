@@ -21,7 +21,7 @@ from sim.layout import N_HIST as N_SERIES  # histogrammed series
 from sim.layout import N_OBS as N_OBSERVABLES  # sampled series
 from sim.schema import ConfigError
 
-N_REDUCTIONS = 29    # per-path reductions in a chunk (sim.reductions.N_RED)
+N_REDUCTIONS = 35    # per-path reductions in a chunk (sim.reductions.N_RED)
 BASELINE = 400e6     # interpreter, numba, LLVM and the loaded engine (measured 340 MB RSS)
 PER_PATH_COPIES = 1.4  # peak / bytes of the per-path arrays (measured 1.17)
 GB = 1e9
@@ -34,8 +34,10 @@ class ResourceError(ConfigError):
 
 def per_path_bytes(n_firms: int) -> int:
     """Bytes of the per-path outputs of one path (sim.engine.PER_PATH_DTYPES, path coord)."""
-    floats = 7 + 3  # drawdowns, recovery, terminal index, utilization, elasticity; 3 sectors
-    return 8 * floats + 2 * 2 + 1 + 2 * 3 * n_firms + 8
+    # drawdowns, recovery, terminal index, utilization; 3 sectors; the demand decomposition
+    # (4 parts, the total), the implied elasticity, the shortest lab runway
+    floats = 6 + 3 + 4 + 3
+    return 8 * floats + 2 * 2 + 2 * 3 * n_firms + 8
 
 
 @dataclass(frozen=True)

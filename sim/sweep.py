@@ -33,7 +33,9 @@ SUMMARY_VARIABLES = (
     "survival_band_lower", "survival_band_upper", "median_survival_months", "annual_hazard",
     "max_drawdown_quantiles", "max_drawdown_quantiles_se", "exceedance", "exceedance_se",
     "recovery_km", "recovery_km_lower", "recovery_km_upper", "headline", "headline_se",
-    "max_drawdown_histogram", "peak_to_trough_histogram", "elasticity_histogram",
+    "max_drawdown_histogram", "peak_to_trough_histogram", "demand_growth_histogram",
+    "implied_elasticity_histogram", "circularity", "revenue_gap", "roic", "backlog",
+    "lab_burn", "lab_runway",
 )
 # keys that never distinguish jobs' results
 IGNORED_PREFIXES = ("hydra.", "output.quiet", "output.overwrite", "engine.threads",

@@ -129,7 +129,8 @@ def test_numpy_backend_from_the_command_line(tmp_path):
         runs[backend] = xr.load_dataset(out / "results.nc")
         assert runs[backend].attrs["backend"] == backend
         assert 0 < runs[backend].attrs["engine_seconds"] < runs[backend].attrs["wall_seconds"]
-    for name in ("max_drawdown", "terminal_index", "realized_elasticity"):
+    for name in ("max_drawdown", "terminal_index", "implied_elasticity", "demand_growth",
+                 "min_lab_runway"):
         _assert_close(runs["numba"][name].values, runs["numpy"][name].values)
     np.testing.assert_array_equal(runs["numba"]["default_month"], runs["numpy"]["default_month"])
 

@@ -80,7 +80,7 @@ def test_month_medians_have_a_nonzero_error():
     raw = run_small(n_paths=3000)
     km = analysis.kaplan_meier(raw.recovery_events, raw.recovery_censored)
     survival = analysis.firm_survival(raw.alive, raw.alive_sq_horizon, raw.n_paths, raw.n_firms)
-    figures = dataset._headline(raw, km, survival)
+    figures = dataset._headline(raw, km, survival, dataset._bands(raw)[0])
     for name, per_path in (("median_peak_to_trough_months", "peak_to_trough_months"),
                            ("median_months_underwater", "months_underwater")):
         value, se, lower, upper = figures[name]

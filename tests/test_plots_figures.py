@@ -43,7 +43,7 @@ def one_path_run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def one_month_run(tmp_path_factory):
-    # one month of paths: a realized elasticity below 0 and above 1 on many paths
+    # one month of paths: the shortest horizon the figures must draw
     return _run(tmp_path_factory, "one_month", "engine.n_paths=300", "model.horizon_months=1")
 
 
@@ -199,30 +199,75 @@ def test_log_axes_have_readable_labels(request, which):
     assert checked >= 5
 
 
-# --- Jevons -------------------------------------------------------------------------------
+# --- analyst figures ----------------------------------------------------------------------
+
+
+def _figures(ds) -> dict[str, float]:
+    return dict(zip(ds["figure"].values, ds["headline"].values, strict=True))
 
 
 @pytest.mark.parametrize("which", ["soft_run", "one_month_run"])
-def test_jevons_title_is_what_its_histogram_says(request, which):
+def test_demand_growth_titles_say_what_the_data_show(request, which):
     ds = io.read_results(request.getfixturevalue(which))
-    counts = ds["elasticity_histogram"].values
-    centres = ds["elasticity_bin"].values
-    width = centres[1] - centres[0]
-    title = plots.jevons(ds).axes[0].get_title()
-    found = re.search(r"median (\S+); > 0 on (\S+)%, > 1 on (\S+)% of paths", title)
-    assert found, title
-    median, above_0, above_1 = (float(g) for g in found.groups())
-    assert above_0 == round(100 * counts[centres > 0].sum() / counts.sum(), 1)
-    assert above_1 == round(100 * counts[centres > 1].sum() / counts.sum(), 1)
-    assert abs(median - np.median(np.repeat(centres, counts))) <= width
-    # and the histogram is the per-path elasticities, binned
-    assert abs(median - np.median(ds["realized_elasticity"].values)) <= width
+    fig = plots.demand_growth(ds)
+    left, right = fig.axes
+    share = re.search(r"cheaper tokens account for (-?\d+)% of the mean growth",
+                      left.get_title())
+    assert share, left.get_title()
+    # the share of the mean, from the per-path values
+    parts = ds["demand_growth"].sel(growth_component="price_response").values
+    expected = parts.mean() / ds["demand_log_growth"].values.mean()
+    assert int(share.group(1)) == round(100 * expected)
+    median = re.search(r"median (\S+)\n", right.get_title())
+    assert float(median.group(1)) == pytest.approx(
+        float(np.median(ds["implied_elasticity"].values)), rel=1e-3)
+    # the structural elasticity is drawn, and the implied one sits on it
+    eps = plots.structural_elasticity(ds)
+    assert eps == pytest.approx(1.2)  # soft_landing's default
+    assert any(np.allclose(line.get_xdata(), eps) for line in right.get_lines())
+    # a tick per median, on the per-path medians
+    q = plots.growth_quantiles(ds)
+    assert q["adoption"][2] == pytest.approx(np.median(
+        ds["demand_growth"].sel(growth_component="adoption").values))
 
 
-def test_one_month_jevons_has_paths_on_both_sides_of_0_and_1(one_month_run):
-    # the premise that makes the test above compare shares that are not 0% or 100%
-    s = plots.elasticity_summary(io.read_results(one_month_run))
-    assert 0 < s["above_1"] < s["above_0"] < 1
+def test_growth_quantiles_without_per_path_outputs_come_from_the_histogram(soft):
+    kept = plots.growth_quantiles(soft)
+    binned = plots.growth_quantiles(soft.drop_vars(["demand_growth", "demand_log_growth"]))
+    width = float(soft["growth_bin"][1] - soft["growth_bin"][0])
+    for part, values in kept.items():
+        np.testing.assert_allclose(binned[part], values, atol=width)
+
+
+def test_revenue_chain_titles_are_the_bands(soft):
+    fig = plots.revenue_chain(soft)
+    circ = soft["circularity"].sel(quantile=0.5).values
+    title = fig.axes[0].get_title()
+    assert f"{circ[0]:.3g}x along the chain at t=0" in title
+    assert f"{circ.max():.3g}x at the median's peak" in title
+    gap = soft["revenue_gap"].sel(quantile=0.5).values
+    assert f"{np.nanmax(gap):.3g}x at the median's peak" in fig.axes[1].get_title()
+    # Sequoia's break-even line: end users paying twice the capex
+    assert any(np.allclose(line.get_ydata(), 0.5) for line in fig.axes[1].get_lines())
+    ratio = float(soft["initial_value"].sel(observable="backlog_to_rent"))
+    assert f"{ratio:.2g} years of the clouds' rent" in fig.axes[2].get_title()
+
+
+def test_roic_legend_gives_each_sectors_median_at_the_horizon(soft):
+    ax = plots.roic(soft).axes[0]
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    for sector, text in zip(("labs", "clouds", "vendors"), texts, strict=True):
+        value = float(soft["roic"].sel(sector=sector, quantile=0.5)[-1])
+        assert text == f"{sector}: median {value:.2g}/yr at the horizon"
+        assert _figures(soft)[f"median_roic_{sector}_at_horizon"] == pytest.approx(value)
+
+
+def test_lab_runway_title_gives_the_shares_of_paths(soft):
+    title = plots.lab_runway(soft).axes[1].get_title()
+    short = (soft["min_lab_runway"].values < 6).mean()
+    defaulted = (soft["default_month"].sel(sector="labs") >= 0).any("firm").mean()
+    assert f"below 6 months on {plots._percent(short)} of paths" in title
+    assert f"a lab defaulted on {plots._percent(float(defaulted))}" in title
 
 
 # --- comparison of a sweep's jobs ---------------------------------------------------------

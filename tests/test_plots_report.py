@@ -97,8 +97,17 @@ def test_report_numbers_equal_the_dataset(saved_run):
     for sector in ("labs", "clouds", "vendors"):
         assert figures[f"survival_{sector}_at_horizon"][0] == pytest.approx(
             float(alive.sel(sector=sector)))
-    assert figures["jevons_share"][0] == pytest.approx(
-        float(ds["demand_rose_as_prices_fell"].mean()))
+    assert figures["prob_lab_runway_below_6_months"][0] == pytest.approx(
+        float((ds["min_lab_runway"] < 6).mean()))
+    assert figures["prob_lab_default"][0] == pytest.approx(
+        float((ds["default_month"].sel(sector="labs") >= 0).any("firm").mean()))
+    for part in ("price_response", "adoption", "efficiency", "training"):
+        assert figures[f"median_growth_{part}"][0] == pytest.approx(
+            float(ds["demand_growth"].sel(growth_component=part).median()))
+    assert figures["median_implied_elasticity"][0] == pytest.approx(
+        float(ds["implied_elasticity"].median()))
+    assert figures["median_circularity_start"][0] == pytest.approx(
+        float(ds["circularity"].sel(quantile=0.5)[0]), rel=1e-3)
     recovered = np.mean(~np.isnan(ds["recovery_months"].values))
     assert figures["prob_recovered_by_horizon"][0] == pytest.approx(recovered)
 

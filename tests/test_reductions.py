@@ -18,7 +18,7 @@ def _reduce(index_series):
     R.start(red, obs)
     for t, v in enumerate(index_series[1:], start=1):
         obs[model.O_INDEX] = v
-        R.update(red, obs, t)
+        R.update(red, obs, t, len(index_series) - 1)
     return red[:, 0]
 
 
