@@ -597,7 +597,10 @@ def contracts(x, t, p, q, obs, tmp, n):
             # ended for want of cash, and by a dated contract termination
             ended = q[P_TERMINATION_RATE] * short
             ended = ended + q[P_TERMINATION] * (1.0 - ended)  # exact when there is none
-            value, volume = x[r + F_CONTRACT_VALUE, i], x[r + F_CONTRACT, i]
+            # a defaulted lab's contracts have ended (zeroed here rather than in
+            # record_default, which every firm of every sector runs)
+            alive = x[r + F_ALIVE, i]
+            value, volume = alive * x[r + F_CONTRACT_VALUE, i], alive * x[r + F_CONTRACT, i]
             fee = q[P_TERMINATION_FEE] * ended * q[P_CONTRACT_TERM] * value
             premium = take_or_pay_premium(value, volume, use, rent) + fee
             keep = q[P_CONTRACT_KEEP] * (1.0 - ended)
@@ -785,8 +788,6 @@ def record_default(x, r, t, fails, i, tmp):
     x[r + F_CASH, i] = where(fails, 0.0, x[r + F_CASH, i])
     x[r + F_DEBT, i] = where(fails, 0.0, x[r + F_DEBT, i])
     x[r + F_STAKE, i] = where(fails, 0.0, x[r + F_STAKE, i])  # sold for its creditors
-    x[r + F_CONTRACT, i] = where(fails, 0.0, x[r + F_CONTRACT, i])  # back to the spot market
-    x[r + F_CONTRACT_VALUE, i] = where(fails, 0.0, x[r + F_CONTRACT_VALUE, i])
     tmp[T_LOST, i] = tmp[T_LOST, i] + where(fails, x[r + F_SHARE, i], 0.0)
 
 

@@ -443,9 +443,17 @@ def test_labs_operating_earnings_by_hand():
 
 
 def test_a_defaulting_labs_contracts_end():
+    """OpenAI defaults in month 1; in month 2 it pays no premium, holds no contracts and
+    signs none, and the backlog is the other labs'."""
     p, x, tmp, r0 = _labs_month(0.0, -5.0)
     assert x[r0 + L.F_ALIVE, 0] == 0.0
+    obs = start_state()[2]  # the start's observables stand in for month 1's
+    month_until("contracts", x, p, obs, tmp, t=2)
     assert x[r0 + L.F_CONTRACT, 0] == 0.0 and x[r0 + L.F_CONTRACT_VALUE, 0] == 0.0
+    assert x[r0 + L.F_PREMIUM, 0] == 0.0
+    others = sum(x[r + L.F_CONTRACT_VALUE, 0] for r in firm_rows(p, L.LABS))
+    term = schema().model.contracts.term_months
+    assert obs[L.O_BACKLOG, 0] == pytest.approx(term * others)
 
 
 def test_steady_growth_orders_equal_the_need():
@@ -650,6 +658,9 @@ def test_depreciation_and_write_downs_by_hand():
     q = tuple(p[:L.N_SCALAR_PARAMS])
     model.vintages(x, 1, q, obs, tmp, 1)
     assert written > 10.0 and obs[L.O_WRITEDOWN, 0] == pytest.approx(written)
+    # what is written down leaves the books
+    kept = sum(before[L.X_BOOK + s, 0] for s in range(L.COHORTS)) - depreciation + value
+    assert obs[L.O_BOOK, 0] == pytest.approx(kept - written)
     assert x[L.X_BASIS, 0] == pytest.approx(value)
     assert tmp[L.T_DEPRECIATION, 0] == pytest.approx(depreciation)
     assert obs[L.O_BOOK, 0] == pytest.approx(x[L.X_BOOK:L.X_BOOK + L.COHORTS, 0].sum())
