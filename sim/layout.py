@@ -105,8 +105,8 @@ def vector_length(n_firms: int, horizon: int) -> int:
     X_MOOD_LABS, X_MOOD_CLOUDS, X_MOOD_VENDORS, X_NARRATIVE,
     X_DISTRESS_LABS, X_DISTRESS_CLOUDS, X_DISTRESS_VENDORS,
     X_POWER, X_POWER_QUEUE, X_POWER_USED, X_POWER_PIPE,
-    X_PIPE_VALUE, X_BOOK_TOTAL, X_SPEND_TTM, X_LABS_PAID_IN,
-) = range(40)
+    X_PIPE_VALUE, X_SPEND_TTM, X_LABS_PAID_IN,
+) = range(39)
 # per hardware cohort (slot = purchase year mod COHORTS): capacity (bn GPU-h/month), its
 # historical cost and its book value ($B)
 X_COHORT = X_LABS_PAID_IN + 1

@@ -196,7 +196,6 @@ from sim.layout import (
     X_ADOPTION,
     X_BASIS,
     X_BOOK,
-    X_BOOK_TOTAL,
     X_BROKEN,
     X_CAPACITY,
     X_CAPEX_TTM,
@@ -729,7 +728,7 @@ def vintages(x, t, q, obs, tmp, n):
     for i in lanes(n):
         tmp[T_DEPRECIATION, i] = 0.0
         obs[O_WRITEDOWN, i] = 0.0
-        x[X_BOOK_TOTAL, i] = 0.0
+        obs[O_BOOK, i] = 0.0
     for s in range(COHORTS):
         arriving = 1.0 if s == new else 0.0
         remaining = max(q[P_LIFE] - slot_age(t, s), 0.0)
@@ -746,9 +745,7 @@ def vintages(x, t, q, obs, tmp, n):
             x[X_BOOK + s, i] = book - impaired
             tmp[T_DEPRECIATION, i] = tmp[T_DEPRECIATION, i] + depreciation
             obs[O_WRITEDOWN, i] = obs[O_WRITEDOWN, i] + impaired
-            x[X_BOOK_TOTAL, i] = x[X_BOOK_TOTAL, i] + x[X_BOOK + s, i]
-    for i in lanes(n):
-        obs[O_BOOK, i] = x[X_BOOK_TOTAL, i]
+            obs[O_BOOK, i] = obs[O_BOOK, i] + x[X_BOOK + s, i]
 
 
 # --- 6. firms: cash, debt, funding, defaults ---------------------------------------------------
@@ -1001,7 +998,7 @@ def analyst_outputs(x, t, p, q, obs, tmp, n):
         x[X_LABS_PAID_IN, i] = x[X_LABS_PAID_IN, i] + tmp[T_CIRCULAR, i]
         obs[O_ROIC_LABS, i] = return_on_capital(tmp[T_EARN + LABS, i], x[X_LABS_PAID_IN, i])
         obs[O_ROIC_CLOUDS, i] = return_on_capital(
-            tmp[T_EARN + CLOUDS, i], x[X_BOOK_TOTAL, i])
+            tmp[T_EARN + CLOUDS, i], obs[O_BOOK, i])
         obs[O_ROIC_VENDORS, i] = return_on_capital(tmp[T_EARN + VENDORS, i], vendor_capital)
         obs[O_LAB_BURN, i] = tmp[T_LAB_BURN, i]
         obs[O_LAB_RUNWAY, i] = tmp[T_LAB_RUNWAY, i]
@@ -1306,7 +1303,7 @@ def analyst_column(p, v, o):
     o[O_BACKLOG_TO_RENT] = o[O_BACKLOG] / (12.0 * rent)
     o[O_REVENUE_GAP] = p[P_CAPEX0] / p[P_SPEND0]
     o[O_ROIC_LABS] = earnings[LABS] / v[X_LABS_PAID_IN]
-    o[O_ROIC_CLOUDS] = earnings[CLOUDS] / v[X_BOOK_TOTAL]
+    o[O_ROIC_CLOUDS] = earnings[CLOUDS] / o[O_BOOK]
     o[O_ROIC_VENDORS] = earnings[VENDORS] / (VENDOR_CAPITAL_TO_REVENUE * revenue[VENDORS])
     o[O_LAB_BURN], o[O_LAB_RUNWAY] = labs_burn0(p)
     o[O_ADOPTION] = p[P_A0]
@@ -1342,7 +1339,6 @@ def initial_column(p):
     capacity, basis, book = start_cohorts(p)
     for s in range(COHORTS):
         v[X_COHORT + s], v[X_BASIS + s], v[X_BOOK + s] = capacity[s], basis[s], book[s]
-    v[X_BOOK_TOTAL] = book.sum()
     o[O_BOOK] = book.sum()
     for k in range(N_SECTORS):
         v[X_REV + k] = p[P_REVENUE0 + k]
