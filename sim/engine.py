@@ -186,7 +186,7 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
     n_sample = min(settings.sample_paths, -(-settings.n_paths // stride))
     sample_index = np.arange(n_sample, dtype=np.int64) * stride
     traj = np.full((n_sample, horizon + 1, N_OBS), np.nan)
-    hist_chunk = np.zeros((threads, N_HIST, n_bins + EXTRA_BINS, horizon + 1),
+    hist_chunk = np.zeros((threads, N_HIST, horizon + 1, n_bins + EXTRA_BINS),
                           dtype=np.int32)
     totals = _Totals(horizon, n_bins)
     per_path = _allocate_outputs(n_total, nf) if settings.per_path else {}
@@ -207,7 +207,7 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
         chunk_fn(p, settings.seed, first + start, horizon, lower, per_unit, is_log,
                  stride, red[:n], defaults[:n], finite[:n], hist_chunk, traj, cheap_random)
         seconds += time.perf_counter() - tic
-        inside, outside = split_slab(hist_chunk.sum(axis=0, dtype=np.int64).transpose(2, 0, 1))
+        inside, outside = split_slab(hist_chunk.sum(axis=0, dtype=np.int64).transpose(1, 0, 2))
         totals.hist += inside
         totals.outside += outside
         out = per_path_outputs(red[:n], defaults[:n], nf, horizon)

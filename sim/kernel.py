@@ -79,20 +79,21 @@ _OBS = 0
 _RED = _OBS + N_OBS
 _UNIFORMS = _RED + N_RED
 _SCRATCH = _UNIFORMS + N_UNIFORMS
-_BINS = _SCRATCH + N_SCRATCH
-_FIXED_ROWS = _BINS + 1
+_FIXED_ROWS = _SCRATCH + N_SCRATCH
 
 
 @njit(cache=True, error_model="numpy")
 def _record(t, obs, hist, lower, per_unit, is_log, n, bins):
-    n_bins = hist.shape[1] - EXTRA_BINS
+    n_bins = hist.shape[2] - EXTRA_BINS
     for s in range(N_HIST):
         lo, scale, log_scale = lower[s], per_unit[s], is_log[s]
         for i in range(LANES):
-            bins[i] = bin_index(obs[s, i], lo, scale, log_scale, n_bins)
-        counts = hist[s]
+            # an integer conversion here, in the vector loop: int() in the scalar loop
+            # below is a function call per count, which cost more than the counting
+            bins[i] = np.int64(bin_index(obs[s, i], lo, scale, log_scale, n_bins))
+        counts = hist[s, t]
         for i in range(n):
-            counts[int(bins[i]), t] += 1
+            counts[bins[i]] += 1
 
 
 @njit(cache=True, error_model="numpy")
@@ -132,7 +133,7 @@ def _simulate_block(p, seed, first, last, horizon, lower, per_unit, is_log, samp
     red = rows[_RED:_RED + N_RED]
     u = rows[_UNIFORMS:_UNIFORMS + N_UNIFORMS]
     tmp = rows[_SCRATCH:_SCRATCH + N_SCRATCH]
-    bins = rows[_BINS]
+    bins = np.empty(LANES, dtype=np.int64)
     x = rows[_FIXED_ROWS:]
     paths = np.arange(first, first + LANES).astype(np.uint64)
     keys = np.empty(LANES, dtype=np.uint64)
@@ -171,10 +172,10 @@ def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample
 
     Fills ``red_out`` (paths, N_RED) with the per-path reductions, ``defaults_out``
     (paths, sectors * firms) with default months (-1: survived), ``finite_out`` with whether
-    the path stayed finite, adds month counts to ``hist`` (workers, N_HIST, bins + EXTRA_BINS,
-    months + 1, laid out as in sim.histogram.bin_index;
-    months innermost because a path's bin moves little from month to month, so its
-    increments stay in cache)
+    the path stayed finite, adds month counts to ``hist`` (workers, N_HIST, months + 1,
+    bins + EXTRA_BINS, laid out as in sim.histogram.bin_index; bins innermost, so that a
+    month's counts of one series lie in a few kilobytes: with months innermost the counts
+    of a block's paths were spread over megabytes, and counting cost more than the model)
     and copies the observables of sampled paths (global index a multiple of ``sample_stride``)
     into ``traj`` (samples, months + 1, N_OBS). ``cheap_random`` swaps the random streams
     for a Weyl sequence (benchmarks only).

@@ -179,6 +179,7 @@ from sim.layout import (
     T_POWERED,
     T_PREMIUM,
     T_PROCEEDS,
+    T_RAISED,
     T_RENT_REVENUE,
     T_REV,
     T_SECTOR_DEBT,
@@ -855,12 +856,18 @@ def labs_cash(x, t, p, q, obs, tmp, n):
             raised = funding_round(cash, np.maximum(-flow, 0.0), tmp[T_LAB_GATE, i],
                                    q[P_ROUND_TRIGGER], q[P_ROUND_MONTHS],
                                    weight * w * obs[O_EQUITY + LABS, i], q[P_MAX_DILUTION])
+            tmp[T_RAISED, i] = raised
             # analyst outputs (analyst_labs, after this loop, which they would slow down)
             x[r + F_FLOW, i] = flow
             x[r + F_FUNDED, i] = raised + flow - operating + training
+        # settled in a loop of its own: with the one above it would touch too many rows for
+        # LLVM to check them for overlap, and it would not vectorize at all
+        for i in lanes(n):
+            flow = x[r + F_FLOW, i]
             x[r + F_CASH, i], x[r + F_DEBT, i], fails = settle(
-                cash, x[r + F_DEBT, i], x[r + F_ALIVE, i], flow, flow + raised, 0.0, 0.0,
-                tmp[T_GATE, i], x[X_SENTIMENT, i], x[X_DISTRESS + LABS, i], np.inf, q)
+                x[r + F_CASH, i], x[r + F_DEBT, i], x[r + F_ALIVE, i], flow,
+                flow + tmp[T_RAISED, i], 0.0, 0.0, tmp[T_GATE, i], x[X_SENTIMENT, i],
+                x[X_DISTRESS + LABS, i], np.inf, q)
             record_default(x, r, t, fails, i, tmp)
     hand_over(x, p, tmp, LABS, n)
     contagion(x, q, tmp, LABS, n)

@@ -34,7 +34,7 @@ def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample
                    red_out, defaults_out, finite_out, hist, traj, cheap_random=False):
     """Same contract as :func:`sim.kernel.simulate_chunk` (``hist`` may have one worker)."""
     n_paths = red_out.shape[0]
-    n_bins = hist.shape[2] - EXTRA_BINS
+    n_bins = hist.shape[3] - EXTRA_BINS
     n_sample = traj.shape[0]
     layout = state_layout(p)
     paths = np.arange(first_path, first_path + n_paths, dtype=np.uint64)
@@ -69,4 +69,4 @@ def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample
 def _record(t, obs, hist, lower, per_unit, is_log, n_bins):
     for s in range(N_HIST):
         bins = bin_index(obs[s], lower[s], per_unit[s], is_log[s], n_bins).astype(np.int64)
-        hist[s, :, t] += np.bincount(bins, minlength=n_bins + EXTRA_BINS).astype(hist.dtype)
+        hist[s, t] += np.bincount(bins, minlength=n_bins + EXTRA_BINS).astype(hist.dtype)
