@@ -153,16 +153,21 @@ def _simulate_block(p, seed, first, last, horizon, lower, per_unit, is_log, samp
         update(red, obs, t, horizon)
         _record(t, obs, hist, lower, per_unit, is_log, n, bins)
         _keep(t, obs, traj, lanes, samples)
+    # x * 0 is 0 for a finite x and NaN for an infinite or NaN one: a sum of them checks
+    # every row in vector loops (np.isfinite row by row, path by path, ran scalar)
+    nonfinite = np.zeros(LANES)
+    for r in range(N_RED):
+        for i in range(LANES):
+            nonfinite[i] += red[r, i] * 0.0
+    for r in range(n_state):
+        for i in range(LANES):
+            nonfinite[i] += x[r, i] * 0.0
     for i in range(n):
-        finite = True
         for r in range(N_RED):
             red_out[offset + i, r] = red[r, i]
-            finite = finite and np.isfinite(red[r, i])
-        for r in range(n_state):
-            finite = finite and np.isfinite(x[r, i])
         for f in range(defaults_out.shape[1]):
             defaults_out[offset + i, f] = np.int16(x[firm_row(p, f) + F_DEFAULT, i])
-        finite_out[offset + i] = finite
+        finite_out[offset + i] = nonfinite[i] == 0.0
 
 
 @njit(parallel=True, cache=True, error_model="numpy")

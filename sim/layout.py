@@ -126,6 +126,7 @@ X_DISTRESS = X_DISTRESS_LABS  # + sector: share of its debt lost in defaults, fa
 # each firm's fields sit in adjacent rows: firm_row(p, f) + F_*
 (F_CASH, F_DEBT, F_ALIVE, F_SHARE, F_DEFAULT, F_STAKE, F_CONTRACT, F_CONTRACT_VALUE, F_USE,
  F_PREMIUM, F_FLOW, F_FUNDED, N_FIRM_ROWS) = range(13)
+F_CAPEX = F_FLOW  # clouds: this month's capex, planned in orders, paid in clouds_cash ($B)
 # F_STAKE: the share of the labs' equity a cloud or vendor holds (circular stakes)
 # labs only: compute under contract (bn GPU-h/month) and its value at locked rents ($B/month);
 # this month's compute at spot ($B/month, training first, then with inference) and the

@@ -97,6 +97,7 @@ from sim.layout import (
     E_SALE,
     E_TERMINATION,
     F_ALIVE,
+    F_CAPEX,
     F_CASH,
     F_CONTRACT,
     F_CONTRACT_VALUE,
@@ -619,11 +620,16 @@ def contracts(x, t, p, q, obs, tmp, n):
 
 
 # --- 5. orders and capex ---------------------------------------------------------------------
+def cloud_ebitda(w, tmp, other, i):
+    """EBITDA of a cloud with market share w this month ($B)."""
+    return w * (tmp[T_RENT_REVENUE, i] - tmp[T_OPEX, i]) + other
+
+
 def cloud_plan(x, r, q, tmp, other, debt_share, i):
     """Cloud firm (rows from r) this month: (EBITDA, unused credit, capex) in $B. It orders
     its share of the wanted capacity as far as its funds (sim.equations.capex_funds) go."""
     w = x[r + F_SHARE, i]
-    ebitda = w * (tmp[T_RENT_REVENUE, i] - tmp[T_OPEX, i]) + other
+    ebitda = cloud_ebitda(w, tmp, other, i)
     room = credit_room(q[P_CREDIT_MULTIPLE], ebitda, w * tmp[T_COLLATERAL, i], tmp[T_GATE, i],
                        x[r + F_DEBT, i])
     cash, debt = x[r + F_CASH, i], x[r + F_DEBT, i]
@@ -687,8 +693,8 @@ def orders(x, t, p, q, obs, tmp, lag, slot, ttm_slot, n):
         other = firm_value(p, FP_OTHER_CASH, CLOUDS, j)
         debt_share = firm_value(p, FP_DEBT_SHARE, CLOUDS, j)
         for i in lanes(n):
-            obs[O_CAPEX, i] = obs[O_CAPEX, i] + cloud_plan(x, r, q, tmp, other, debt_share,
-                                                           i)[2]
+            x[r + F_CAPEX, i] = cloud_plan(x, r, q, tmp, other, debt_share, i)[2]
+            obs[O_CAPEX, i] = obs[O_CAPEX, i] + x[r + F_CAPEX, i]
     for i in lanes(n):
         capex = obs[O_CAPEX, i]
         placed = capex / tmp[T_UNIT_CAPEX, i]
@@ -917,8 +923,8 @@ def clouds_cash(x, t, p, q, obs, tmp, n):
         debt_share = firm_value(p, FP_DEBT_SHARE, CLOUDS, j)
         capacity_sale(x, r, event_value(p, E_SALE + j, t), q, obs, tmp, n)
         for i in lanes(n):
-            w = x[r + F_SHARE, i]
-            ebitda, _, capex = cloud_plan(x, r, q, tmp, other, debt_share, i)
+            w, capex = x[r + F_SHARE, i], x[r + F_CAPEX, i]  # planned in orders
+            ebitda = cloud_ebitda(w, tmp, other, i)
             invested = w * q[P_CIRC_CLOUD_SHARE] * tmp[T_CIRCULAR, i]
             outlay = capex + invested
             x[r + F_CASH, i], x[r + F_DEBT, i], fails = settle(

@@ -1,7 +1,7 @@
 """What a run will need, checked against what the machine has before any work starts.
 
 A run's peak memory is the per-path outputs of the whole run (kept until results.nc is
-written) plus a working set: the chunk's reductions, one int32 histogram slab per thread, the
+written) plus a working set: the chunk's reductions, one 16-bit histogram slab per thread, the
 int64 run totals and the sampled trajectories, and the interpreter with the compiled engine.
 The estimate errs high: it counts the transient copies that analysis and writing make of the
 per-path arrays (measured: 1e7 paths with per-path outputs peak at 1.17x their arrays' bytes).
@@ -60,8 +60,8 @@ def estimate(n_paths: int, chunk_size: int, threads: int, horizon: int, hist_bin
     hist = months * N_SERIES * (hist_bins + 2) * 8.0
     samples = min(sample_paths, n_paths) * months * N_OBSERVABLES * 8.0
     chunk_bytes = chunk * (8 * N_REDUCTIONS + 6 * n_firms + 2 * per_path_bytes(n_firms))
-    # slabs (int32, one per thread), their int64 sum, the totals and one analysis transient
-    working = BASELINE + chunk_bytes + hist * (max(threads, 1) / 2 + 3) + 2 * samples
+    # slabs (16-bit, one per thread), their int64 sum, the totals and one analysis transient
+    working = BASELINE + chunk_bytes + hist * (max(threads, 1) / 4 + 3) + 2 * samples
     return Estimate(per_path=kept, working=working, results_file=kept + hist + samples + 1e6)
 
 

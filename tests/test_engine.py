@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 
 from conftest import SCENARIOS, run_cli, run_small, schema
-from sim import model
+from sim import engine, model
 from sim.engine import simulate
 from sim.params import model_vector, run_settings
 
@@ -48,6 +48,17 @@ def test_chunking_does_not_change_anything(events):
     np.testing.assert_array_equal(a.hist, b.hist)
     np.testing.assert_array_equal(a.alive, b.alive)
     np.testing.assert_array_equal(a.trajectories, b.trajectories)
+
+
+def test_a_chunk_larger_than_the_16_bit_counts_hold_is_split_and_counted_exactly():
+    # every path starts in the same bin, so one worker given more than 65,535 paths of a
+    # chunk would wrap its 16-bit count
+    n = 2 * engine.COUNT_LIMIT + 1000
+    raw = run_small("model.horizon_months=1", n_paths=n, chunk_size=n, threads=1,
+                    per_path=False)
+    counts = raw.hist.sum(axis=2) + raw.hist_outside.sum(axis=2)
+    assert (counts == n).all()
+    assert raw.hist[0].max() == n  # the start's bin holds every path
 
 
 def test_seed_changes_paths_and_path_index_keys_streams():
