@@ -27,13 +27,15 @@ from sim.schema import (
     Config,
     ConfigError,
     EventConfig,
+    PriorConfig,
     allowed_text,
     leaf_fields,
     readable_number,
 )
 
-GROUPS = ("start", "scenario", "engine", "output", "events")  # ours (hydra/... aside)
+GROUPS = ("start", "scenario", "engine", "output", "events", "priors")  # hydra/... aside
 EVENT_FIELDS = {f.name: f for f in fields(EventConfig)}
+PRIOR_FIELDS = [f.name for f in fields(PriorConfig)]
 
 
 def group_options(conf_dir: Path, group: str) -> list[str]:
@@ -103,6 +105,8 @@ class _Checker:
             return self._group(key, override)
         if key.startswith("events."):
             return self._event(key, override)
+        if key.startswith("priors."):
+            return self._prior(key)
         if key not in self.fields:
             raise ConfigError(self._unknown(key))
         if override.is_delete():
@@ -162,6 +166,16 @@ class _Checker:
                        else f"allowed: {f.metadata['allowed']}")
             raise ConfigError(f"{key} = {override.value()!r} is of the wrong type; "
                               f"{allowed}") from exc
+
+    def _prior(self, key: str) -> None:
+        """priors.NAME={...} (a whole prior) or priors.NAME.FIELD=VALUE; what the values
+        may be depends on the key the prior varies, so sim.priors checks them composed."""
+        parts = key.split(".")
+        if len(parts) == 3 and parts[2] in PRIOR_FIELDS or len(parts) == 2:
+            return
+        raise ConfigError(f"{key}: a prior has no key {'.'.join(parts[2:])}; its keys: "
+                          f"{', '.join(PRIOR_FIELDS)}"
+                          + _did_you_mean(parts[-1], PRIOR_FIELDS))
 
     def _unknown(self, key: str) -> str:
         sections = sorted({k.rsplit(".", 1)[0] for k in self.fields if "." in k})

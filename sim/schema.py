@@ -462,6 +462,33 @@ class EventConfig:
                                 "power_shortfall: GW of energised power lost")
 
 
+# --- priors: parameter uncertainty drawn per path (sim.priors, docs/priors.md) -------------
+@dataclass
+class PriorConfig:
+    """One prior (``priors.NAME`` in the config): the key it varies, its distribution and
+    the distribution's parameters; the others stay unset (null). Ranges depend on the key
+    and are checked by sim.priors."""
+
+    key: str | None = setting(None, "a numeric key of start or model",
+                              "the parameter the prior varies")
+    dist: str | None = setting(None, "uniform, loguniform, normal, lognormal, triangular, "
+                               "beta, choice", "its distribution")
+    low: float | None = setting(None, "inside the key's range", "lower bound (uniform, "
+                                "loguniform, triangular, beta; truncation of normal, lognormal)")
+    high: float | None = setting(None, "inside the key's range", "upper bound")
+    mode: float | None = setting(None, "in [low, high]", "triangular: the most likely value")
+    mean: float | None = setting(None, "a number", "normal: mean before truncation")
+    sd: float | None = setting(None, "> 0", "normal: standard deviation before truncation")
+    median: float | None = setting(None, "> 0", "lognormal: median before truncation")
+    sigma: float | None = setting(None, "> 0", "lognormal: standard deviation of the log")
+    a: float | None = setting(None, "> 0", "beta: first shape parameter")
+    b: float | None = setting(None, "> 0", "beta: second shape parameter")
+    values: list[float] | None = setting(None, "values inside the key's range",
+                                         "choice: the values (whole numbers for integer keys)")
+    weights: list[float] | None = setting(None, "one non-negative number per value",
+                                          "choice: relative weights (default equal)")
+
+
 @dataclass
 class Config:
     scenario_name: str = setting("soft_landing", "any text",
@@ -475,6 +502,11 @@ class Config:
     events: dict[str, EventConfig] = field(
         default_factory=dict, metadata={"allowed": "named events (events=FILE, conf/events/)",
                                         "doc": "dated events for stress tests"})
+    # untyped here, so that a whole prior can be given on the command line
+    # (+priors.NAME={key: ..., dist: ...}); sim.priors checks each against PriorConfig
+    priors: dict[str, Any] = field(
+        default_factory=dict, metadata={"allowed": "named priors (priors=FILE, conf/priors/)",
+                                        "doc": "parameter uncertainty, drawn per path"})
 
 
 def register_configs() -> None:

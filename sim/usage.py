@@ -77,6 +77,8 @@ def help_text(conf_dir: Path) -> str:
               for name in group_options(conf_dir, "start")]
     events = [(name, story(Path(conf_dir) / "events" / f"{name}.yaml"))
               for name in group_options(conf_dir, "events")]
+    priors = [(name, story(Path(conf_dir) / "priors" / f"{name}.yaml"))
+              for name in group_options(conf_dir, "priors")]
     lines = ["bubblesim: Monte Carlo simulation of AI-infrastructure boom-and-bust scenarios",
              "", "Commands:", *_table(COMMANDS), "",
              "Starting states (start=NAME: the world at t=0, from data):", *_table(starts), "",
@@ -84,6 +86,8 @@ def help_text(conf_dir: Path) -> str:
              *_table(scenarios), "",
              "Dated events (events=NAME or events=[A,B]; their effects: bubblesim-events):",
              *_table(events), "",
+             "Priors (priors=NAME: parameter uncertainty; checked, not yet drawn per path):",
+             *_table(priors), "",
              "Main parameters (KEY=VALUE; unit, default, allowed range, meaning):",
              *_table(_parameter_rows()), "",
              f"All {len(dict(leaf_fields()))} keys with units, defaults, ranges and sources: "

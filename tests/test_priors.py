@@ -1,0 +1,141 @@
+"""Priors (issue 12, item 1): the config group, validation and each distribution's inverse
+CDF, checked against scipy.stats's own distributions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from conftest import SCENARIOS, run_cli, schema
+from sim.priors import Prior, check_prior, check_priors, quantile, varying_keys
+from sim.schema import ConfigError, PriorConfig
+
+U = (np.arange(2000) + 0.5) / 2000  # a grid of probabilities
+
+
+def prior(**spec) -> Prior:
+    return check_prior("p", PriorConfig(**spec))
+
+
+@pytest.mark.parametrize("name", ["wide", *SCENARIOS])
+def test_every_shipped_prior_file_composes_and_validates(name):
+    cfg = schema(f"scenario={name if name in SCENARIOS else 'soft_landing'}",
+                 f"priors={name}")
+    checked = check_priors(cfg.priors)
+    assert len(checked) >= 10
+    keys = varying_keys()
+    for p in checked:
+        values = quantile(p, U)
+        meta = keys[p.key].metadata
+        assert meta["lo"] <= values.min() and values.max() <= meta["hi"]
+
+
+def test_scenario_priors_inherit_the_wide_ones_and_centre_on_the_scenario():
+    wide, dotcom = schema("priors=wide").priors, schema("priors=dotcom_crash").priors
+    assert set(wide) == set(dotcom)
+    assert dotcom["elasticity"]["median"] == 0.9 and wide["elasticity"]["median"] == 1.2
+    assert dotcom["recovery_rate"] == wide["recovery_rate"]
+
+
+def test_a_prior_composes_from_the_command_line():
+    cfg = schema("+priors.e={key:model.demand.elasticity,dist:uniform,low:0.8,high:1.4}")
+    (p,) = check_priors(cfg.priors)
+    assert (p.key, p.dist, p.lo, p.hi) == ("model.demand.elasticity", "uniform", 0.8, 1.4)
+    cfg = schema("priors=wide", "priors.elasticity.high=2.5")
+    assert cfg.priors["elasticity"]["high"] == 2.5
+    with pytest.raises(ConfigError, match="priors.elasticity.hihg is not a field"):
+        schema("priors=wide", "+priors.elasticity.hihg=2.5")
+
+
+@pytest.mark.parametrize("spec, needle", [
+    (dict(key="model.demand.elasticty", dist="uniform", low=0.8, high=1.4), "elasticty"),
+    (dict(key="model.horizon_months", dist="choice", values=[60, 120]), "horizon_months"),
+    (dict(key="start.labs.cash", dist="uniform", low=0.0, high=1.0), "start.labs.cash"),
+    (dict(key="model.demand.elasticity", dist="gamma", low=0.8, high=1.4), "gamma"),
+    (dict(key="model.demand.elasticity", dist="uniform", low=0.8), "high is missing"),
+    (dict(key="model.demand.elasticity", dist="uniform", low=0.8, high=1.4, sd=0.1),
+     "sd does not belong"),
+    (dict(key="model.demand.elasticity", dist="uniform", low=0.8, high=11.0), "(0, 10]"),
+    (dict(key="model.demand.elasticity", dist="uniform", low=1.4, high=0.8), "below high"),
+    (dict(key="model.demand.elasticity", dist="normal", mean=1.0, sd=0.0), "sd = 0"),
+    (dict(key="model.demand.elasticity", dist="normal", mean=50.0, sd=1.0),
+     "no probability"),
+    (dict(key="model.demand.elasticity", dist="lognormal", median=-1.0, sigma=0.2),
+     "median"),
+    (dict(key="model.finance.gate_center", dist="loguniform", low=-1.0, high=1.0),
+     "above 0"),
+    (dict(key="model.demand.elasticity", dist="triangular", low=0.8, mode=2.0, high=1.4),
+     "mode"),
+    (dict(key="model.demand.elasticity", dist="beta", a=2.0, b=-1.0, low=0.5, high=2.0),
+     "b = -1"),
+    (dict(key="model.sentiment.break_months", dist="uniform", low=3.0, high=9.0),
+     "whole numbers"),
+    (dict(key="model.sentiment.break_months", dist="choice", values=[3, 4.5]),
+     "not an integer"),
+    (dict(key="model.sentiment.break_months", dist="choice", values=[0, 4]), "values[0]"),
+    (dict(key="model.demand.elasticity", dist="choice", values=[1.0, 1.2], weights=[1.0]),
+     "weights"),
+])
+def test_a_bad_prior_names_its_key_and_what_is_allowed(spec, needle):
+    with pytest.raises(ConfigError) as error:
+        prior(**spec)
+    assert needle in str(error.value) and "priors.p" in str(error.value)
+
+
+def test_two_priors_on_one_key_are_an_error():
+    spec = dict(key="model.demand.elasticity", dist="uniform", low=0.8, high=1.4)
+    with pytest.raises(ConfigError, match="both vary model.demand.elasticity"):
+        check_priors({"a": PriorConfig(**spec), "b": PriorConfig(**spec)})
+
+
+def test_bad_priors_on_the_command_line_are_one_line_and_exit_2(tmp_path):
+    for args, needle in (
+            (["+priors.x={key:model.demand.elasticity,dist:uniform,low:0.8,high:20}"],
+             "priors.x.high"),
+            (["priors=wide", "priors.elasticity.dist=gamma"], "gamma"),
+            (["priors=wide", "priors.elasticity.hihg=2"], "did you mean high"),
+            (["priors=no_such_priors"], "no_such_priors"),
+            # valid, but not yet drawn by the engine: stop rather than run without them
+            (["priors=wide"], "not yet drawn")):
+        result = run_cli(*args, f"hydra.run.dir={tmp_path / 'run'}", "output.quiet=true")
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
+        assert needle in result.stderr
+        assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("spec, reference", [
+    (dict(dist="uniform", low=0.8, high=1.4), stats.uniform(0.8, 0.6)),
+    (dict(dist="loguniform", low=0.5, high=2.0), stats.loguniform(0.5, 2.0)),
+    (dict(dist="normal", mean=1.0, sd=0.5, low=0.5, high=2.0),
+     stats.truncnorm(-1.0, 2.0, loc=1.0, scale=0.5)),
+    # the key's range (0, 10] truncates it when no bounds are given
+    (dict(dist="normal", mean=1.0, sd=0.5), stats.truncnorm(-2.0, 18.0, loc=1.0, scale=0.5)),
+    (dict(dist="lognormal", median=1.2, sigma=0.3, high=2.0),
+     stats.lognorm(0.3, scale=1.2)),  # truncated below at 0 only by its support
+    (dict(dist="triangular", low=0.5, mode=1.0, high=2.0),
+     stats.triang(1 / 3, loc=0.5, scale=1.5)),
+    (dict(dist="beta", a=4.0, b=6.0, low=0.5, high=1.5), stats.beta(4.0, 6.0, loc=0.5)),
+])
+def test_each_distribution_is_its_scipy_counterpart(spec, reference):
+    p = prior(key="model.demand.elasticity", **spec)
+    values = quantile(p, U)
+    if spec["dist"] == "lognormal":  # truncated above at 2.0: renormalise scipy's
+        top = reference.cdf(2.0)
+        expected = reference.ppf(U * top)
+    else:
+        expected = reference.ppf(U)
+    np.testing.assert_allclose(values, expected, rtol=1e-9, atol=1e-12)
+    assert np.all(np.diff(values) >= 0.0)
+
+
+def test_a_choice_takes_each_value_with_its_weight():
+    p = prior(key="model.sentiment.break_months", dist="choice", values=[3, 6, 12],
+              weights=[1.0, 2.0, 1.0])
+    values = quantile(p, U)
+    shares = [np.mean(values == v) for v in (3, 6, 12)]
+    np.testing.assert_allclose(shares, [0.25, 0.5, 0.25], atol=1 / len(U))
+    equal = quantile(prior(key="model.sentiment.break_months", dist="choice",
+                           values=[3, 6]), U)
+    assert np.mean(equal == 3) == 0.5
