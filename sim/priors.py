@@ -277,3 +277,48 @@ def quantile(prior: Prior, u: np.ndarray) -> np.ndarray:
         edges = np.cumsum(weights) / weights.sum()
         values = options[np.minimum(np.searchsorted(edges, u, side="right"), len(options) - 1)]
     return np.clip(values, lo, hi)
+
+
+# --- per-path draws ----------------------------------------------------------------------------
+# a prior's uniform is draw PRIOR_COUNTER + k of its path's stream: far past the counters of
+# the monthly shocks (at most 600 months x sim.layout.N_UNIFORMS), so the two never meet
+PRIOR_COUNTER = 2**62
+SAMPLING = ("random", "sobol")
+
+
+def prior_uniforms(n_priors: int, seed: int, first: int, n: int,
+                   sampling: str = "random") -> np.ndarray:
+    """Uniforms (n_priors, n) for paths ``first .. first + n - 1``: each a function of
+    (seed, path index) alone, so a shard or a chunk draws what the whole run would.
+
+    ``random``: the path's own counter-based stream (sim.rng). ``sobol``: point ``path`` of
+    a scrambled Sobol' sequence in n_priors dimensions (scipy.stats.qmc, scrambled from the
+    seed), which covers the unit cube more evenly than random points."""
+    from sim.rng import path_key, uniform
+
+    if sampling not in SAMPLING:
+        raise ConfigError(f"sampling = {sampling!r}; allowed: {', '.join(SAMPLING)}")
+    if n_priors == 0 or n == 0:
+        return np.empty((n_priors, n))
+    if sampling == "sobol":
+        import warnings
+
+        from scipy.stats import qmc
+
+        engine = qmc.Sobol(d=n_priors, scramble=True, seed=np.random.default_rng(seed))
+        with warnings.catch_warnings():  # the balance warning is about n, not about us
+            warnings.simplefilter("ignore", UserWarning)
+            if first:  # (scipy cannot fast-forward by 0)
+                engine.fast_forward(first)
+            return engine.random(n).T.copy()
+    with np.errstate(over="ignore"):  # the hashes wrap around 2**64 on purpose
+        keys = path_key(np.uint64(seed), np.arange(first, first + n, dtype=np.uint64))
+        return np.stack([uniform(keys, np.uint64(PRIOR_COUNTER + k))
+                         for k in range(n_priors)])
+
+
+def draw(priors: list[Prior], seed: int, first: int, n: int,
+         sampling: str = "random") -> np.ndarray:
+    """The priors' values (len(priors), n) on paths ``first .. first + n - 1``."""
+    u = prior_uniforms(len(priors), seed, first, n, sampling)
+    return np.stack([quantile(p, u[k]) for k, p in enumerate(priors)]) if priors else u

@@ -8,7 +8,15 @@ import pytest
 from scipy import stats
 
 from conftest import SCENARIOS, run_cli, schema
-from sim.priors import Prior, check_prior, check_priors, quantile, varying_keys
+from sim.priors import (
+    Prior,
+    check_prior,
+    check_priors,
+    draw,
+    prior_uniforms,
+    quantile,
+    varying_keys,
+)
 from sim.schema import ConfigError, PriorConfig
 
 U = (np.arange(2000) + 0.5) / 2000  # a grid of probabilities
@@ -139,3 +147,37 @@ def test_a_choice_takes_each_value_with_its_weight():
     equal = quantile(prior(key="model.sentiment.break_months", dist="choice",
                            values=[3, 6]), U)
     assert np.mean(equal == 3) == 0.5
+
+
+@pytest.mark.parametrize("sampling", ["random", "sobol"])
+def test_a_paths_draw_depends_on_its_index_only(sampling):
+    priors = check_priors(schema("priors=wide").priors)
+    whole = draw(priors, 7, 0, 1000, sampling)
+    split = np.hstack([draw(priors, 7, 0, 389, sampling), draw(priors, 7, 389, 611, sampling)])
+    np.testing.assert_array_equal(whole, split)
+    assert not np.array_equal(whole, draw(priors, 8, 0, 1000, sampling))
+
+
+def test_random_draws_follow_each_prior_and_are_independent():
+    priors = check_priors(schema("priors=wide").priors)
+    n = 20_000
+    values = draw(priors, 3, 0, n)
+    for k, p in enumerate(priors):
+        # the draws' CDF at the prior's quantiles: a uniform sample's KS distance is
+        # about 1/sqrt(n); 2/sqrt(n) is exceeded with probability ~7e-4 (fixed seed)
+        grid = quantile(p, U)
+        ecdf = np.searchsorted(np.sort(values[k]), grid, side="right") / n
+        assert np.max(np.abs(ecdf - U)) < 2.0 / np.sqrt(n), p.name
+    u = prior_uniforms(len(priors), 3, 0, n)
+    corr = np.corrcoef(u)[np.triu_indices(len(priors), 1)]
+    assert np.max(np.abs(corr)) < 4.5 / np.sqrt(n)  # SE 1/sqrt(n); 55 pairs
+
+
+def test_sobol_points_fill_the_cube_more_evenly_than_random_ones():
+    n = 4096
+    sobol, random = prior_uniforms(3, 5, 0, n, "sobol"), prior_uniforms(3, 5, 0, n)
+    # the mean of a uniform: error ~1/n for Sobol' points, ~0.29/sqrt(n) for random ones
+    assert np.max(np.abs(sobol.mean(axis=1) - 0.5)) < 0.5 / np.sqrt(n) / 4
+    assert np.max(np.abs(random.mean(axis=1) - 0.5)) < 4 * 0.29 / np.sqrt(n)
+    with pytest.raises(ConfigError, match="sampling"):
+        prior_uniforms(3, 5, 0, n, "latin")
