@@ -181,3 +181,21 @@ def test_sobol_points_fill_the_cube_more_evenly_than_random_ones():
     assert np.max(np.abs(random.mean(axis=1) - 0.5)) < 4 * 0.29 / np.sqrt(n)
     with pytest.raises(ConfigError, match="sampling"):
         prior_uniforms(3, 5, 0, n, "latin")
+
+
+def test_the_docs_table_of_the_wide_priors_is_what_they_draw():
+    from conftest import ROOT
+
+    rows = {}
+    for line in (ROOT / "docs" / "priors.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 5 and cells[0].startswith("`") and "/" in cells[3]:
+            rows[cells[0].strip("`")] = (cells[1].strip("`"), cells[3])
+    priors = check_priors(schema("priors=wide").priors)
+    assert set(rows) == {p.name for p in priors}
+    for p in priors:
+        key, documented = rows[p.name]
+        assert key == p.key
+        expected = quantile(p, np.array([0.05, 0.5, 0.95]))
+        np.testing.assert_allclose([float(v) for v in documented.split("/")], expected,
+                                   rtol=0.02, atol=0.006, err_msg=p.name)
