@@ -58,9 +58,6 @@ class Prior:
     hi: float
     unit: str
 
-    def arg(self, name: str) -> Any:
-        return dict(self.args)[name]
-
 
 def varying_keys() -> dict[str, Any]:
     """The keys a prior may vary: every numeric scalar of ``start`` and ``model`` (not the
