@@ -19,6 +19,7 @@ from sim.schema import (
     ConfigError,
     EventConfig,
     allowed_text,
+    in_range,
     leaf_fields,
     readable_number,
 )
@@ -34,9 +35,7 @@ def _check_field(key: str, value: Any, meta: dict) -> None:
         raise ConfigError(f"{where} is not a number; {allowed}")
     if not math.isfinite(value):
         raise ConfigError(f"{where} is not finite; {allowed}")
-    below = value <= meta["lo"] if meta["open_lo"] else value < meta["lo"]
-    above = value >= meta["hi"] if meta["open_hi"] else value > meta["hi"]
-    if below or above:
+    if not in_range(value, meta):
         raise ConfigError(f"{where} is out of range: {allowed}")
 
 

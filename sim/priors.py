@@ -27,7 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from sim.schema import ConfigError, PriorConfig, leaf_fields, range_text, readable_number
+from sim.schema import (
+    ConfigError,
+    PriorConfig,
+    in_range,
+    leaf_fields,
+    range_text,
+    readable_number,
+)
 
 # what each distribution needs (besides key and dist); low and high are optional where the
 # key's range bounds the distribution (normal, lognormal: truncation)
@@ -82,11 +89,9 @@ def _number(where: str, value: Any) -> float:
     return float(value)
 
 
-def _inside(where: str, value: float, f: Any, lo: float, hi: float) -> None:
+def _inside(where: str, value: float, f: Any) -> None:
     meta = f.metadata
-    below = value <= meta["lo"] if meta["open_lo"] else value < meta["lo"]
-    above = value >= meta["hi"] if meta["open_hi"] else value > meta["hi"]
-    if below or above or not lo <= value <= hi:
+    if not in_range(value, meta):
         raise ConfigError(f"{where} = {readable_number(value)} is outside the key's allowed "
                           f"range {range_text(meta)}")
 
@@ -101,7 +106,7 @@ def _bounds(name: str, spec: PriorConfig, f: Any) -> tuple[float, float]:
         np.nextafter(meta["hi"], -np.inf) if meta["open_hi"] else meta["hi"])
     for end, value in (("low", spec.low), ("high", spec.high)):
         if value is not None:
-            _inside(f"{where}.{end}", _number(f"{where}.{end}", value), f, -math.inf, math.inf)
+            _inside(f"{where}.{end}", _number(f"{where}.{end}", value), f)
     if not lo < hi:
         raise ConfigError(f"{where}: low = {readable_number(lo)} must be below high = "
                           f"{readable_number(hi)}")
@@ -140,7 +145,7 @@ def _check_choice(name: str, spec: PriorConfig, f: Any) -> None:
         raise ConfigError(f"{where}.values is empty; a choice needs at least one value")
     for k, value in enumerate(values):
         v = _number(f"{where}.values[{k}]", value)
-        _inside(f"{where}.values[{k}]", v, f, -math.inf, math.inf)
+        _inside(f"{where}.values[{k}]", v, f)
         if _is_integer(f) and not float(v).is_integer():
             raise ConfigError(f"{where}.values[{k}] = {readable_number(value)} is not an "
                               f"integer; {spec.key} takes whole numbers")

@@ -547,6 +547,13 @@ def readable_number(value: Any) -> str:
     return f"{value:,}"
 
 
+def in_range(value: float, meta: dict) -> bool:
+    """Whether ``value`` lies in a field's allowed range (open ends excluded)."""
+    below = value <= meta["lo"] if meta["open_lo"] else value < meta["lo"]
+    above = value >= meta["hi"] if meta["open_hi"] else value > meta["hi"]
+    return not (below or above)
+
+
 def range_text(meta: dict) -> str:
     """'[lo, hi]' with open ends as '(' or ')' and readable numbers."""
     lo = "(" if meta["open_lo"] else "["
