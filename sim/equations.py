@@ -143,16 +143,29 @@ def expected_growth(previous, weight, value, previous_value):
     return previous + weight * (log(value / previous_value) / DT - previous)
 
 
-def desired_orders(demand, capacity, pipeline, growth_exp, sentiment, lag, optimism,
-                   target_util, adjust_months, depreciation, maintenance):
+def planning_tilt(sentiment, optimism, caution):
+    """Log scaling of the capacity planners want: sentiment-driven optimism, less the caution
+    a bust leaves behind."""
+    return optimism * sentiment - caution
+
+
+def caution_step(caution, breaks, jump, months):
+    """The planners' caution after a bust (log): it jumps when the narrative breaks and fades
+    with an e-folding time of ``months`` (belief scarring: a bust raises the odds planners put
+    on the next one, and the memory fades slowly)."""
+    return caution * exp(-1.0 / months) + where(breaks, jump, 0.0)
+
+
+def desired_orders(demand, capacity, pipeline, growth_exp, tilt, lag, target_util,
+                   adjust_months, depreciation, maintenance):
     """Supply-line ordering rule: replacement and expected growth, plus a share of the gap.
 
     The target capacity is what forecast demand needs when today's orders arrive (L months
-    ahead, scaled by sentiment-driven optimism); the target supply line holds L - 1 months of
-    that need, so in steady growth orders equal the need and utilization stays on target.
-    Even with spare capacity, a share ``maintenance`` of retirements is always replaced.
+    ahead, scaled by the planning tilt); the target supply line holds L - 1 months of that
+    need, so in steady growth orders equal the need and utilization stays on target. Even
+    with spare capacity, a share ``maintenance`` of retirements is always replaced.
     """
-    target = demand * exp(optimism * sentiment) / target_util
+    target = demand * exp(tilt) / target_util
     need = target * (depreciation + growth_exp) * DT
     gap = target * exp(growth_exp * lag * DT) + (lag - 1.0) * need - capacity - pipeline
     return np.maximum(maintenance * depreciation * DT * capacity, need + gap / adjust_months)
@@ -210,10 +223,10 @@ def power_headroom(energised, queue, used, pipe_power, served_by_delivery, lag, 
     return np.maximum(energised + arriving - retained * used - pipe_power, 0.0)
 
 
-def forecast_capacity(demand, growth_exp, sentiment, months, optimism, target_util):
+def forecast_capacity(demand, growth_exp, tilt, months, target_util):
     """Capacity the planners expect to need ``months`` ahead (the target of desired_orders,
     grown at the expected growth)."""
-    return demand * exp(optimism * sentiment + growth_exp * months * DT) / target_util
+    return demand * exp(tilt + growth_exp * months * DT) / target_util
 
 
 def power_request(energised, queue, used, pipe_power, capacity, pipeline, target, per_unit,

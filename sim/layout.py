@@ -105,11 +105,11 @@ def vector_length(n_firms: int, horizon: int) -> int:
     X_MOOD_LABS, X_MOOD_CLOUDS, X_MOOD_VENDORS, X_NARRATIVE,
     X_DISTRESS_LABS, X_DISTRESS_CLOUDS, X_DISTRESS_VENDORS,
     X_POWER, X_POWER_QUEUE, X_POWER_USED, X_POWER_PIPE,
-    X_PIPE_VALUE, X_SPEND_TTM, X_LABS_PAID_IN,
-) = range(39)
+    X_PIPE_VALUE, X_SPEND_TTM, X_LABS_PAID_IN, X_CAUTION,
+) = range(40)
 # per hardware cohort (slot = purchase year mod COHORTS): capacity (bn GPU-h/month), its
 # historical cost and its book value ($B)
-X_COHORT = X_LABS_PAID_IN + 1
+X_COHORT = X_CAUTION + 1
 X_BASIS = X_COHORT + COHORTS
 X_BOOK = X_BASIS + COHORTS
 N_SCALAR_STATE = X_BOOK + COHORTS
@@ -121,7 +121,7 @@ X_DISTRESS = X_DISTRESS_LABS  # + sector: share of its debt lost in defaults, fa
 # power (GW): energised, queued, drawn by the installed base, to be drawn by capacity on order
 # analyst outputs: trailing-12-month end-user spend ($B; its ring follows the capex ring) and
 # the labs' invested capital, the funding paid into them since the start plus their start
-# cash and debt ($B)
+# cash and debt ($B); X_CAUTION: the planners' caution after a bust (log)
 
 # each firm's fields sit in adjacent rows: firm_row(p, f) + F_*
 (F_CASH, F_DEBT, F_ALIVE, F_SHARE, F_DEFAULT, F_STAKE, F_CONTRACT, F_CONTRACT_VALUE, F_USE,

@@ -43,6 +43,7 @@ from sim.equations import (
     capex_per_capacity,
     cash_distress,
     cash_opex,
+    caution_step,
     contracts_signed,
     credit_room,
     desired_orders,
@@ -64,6 +65,7 @@ from sim.equations import (
     mood_step,
     parent_support,
     payout,
+    planning_tilt,
     poisson_cdf,
     power_headroom,
     power_per_capacity,
@@ -201,6 +203,7 @@ from sim.layout import (
     X_BROKEN,
     X_CAPACITY,
     X_CAPEX_TTM,
+    X_CAUTION,
     X_COHORT,
     X_DEMAND,
     X_DISAPPOINTED,
@@ -292,6 +295,8 @@ P_ADJUST_MONTHS = param("model.capacity.adjustment_months")
 P_EXPECT_WEIGHT = param("model.capacity.expectation_weight")
 P_OPTIMISM = param("model.capacity.optimism")
 P_MAINTENANCE = param("model.capacity.maintenance_share")
+P_CAUTION_JUMP = param("model.capacity.bust_caution")
+P_CAUTION_MONTHS = param("model.capacity.caution_months")
 P_ENERGISED0 = param("start.power.energised")
 P_QUEUE0 = param("start.power.queue")
 P_INTENSITY0 = param("start.power.intensity")
@@ -660,9 +665,10 @@ def orders(x, t, p, q, obs, tmp, lag, slot, ttm_slot, n):
             x[X_PIPELINE, i], 1e-300)
         x[X_PIPE_VALUE, i] = x[X_PIPE_VALUE, i] - tmp[T_ARRIVAL_VALUE, i]
         pipeline = x[X_PIPELINE, i] - tmp[T_ARRIVALS, i]
-        wanted = desired_orders(demand_now, obs[O_CAPACITY, i], pipeline, growth_exp,
-                                x[X_SENTIMENT, i], lag, q[P_OPTIMISM], q[P_UTIL_TARGET],
-                                q[P_ADJUST_MONTHS], q[P_DEPRECIATION], q[P_MAINTENANCE])
+        tilt = planning_tilt(x[X_SENTIMENT, i], q[P_OPTIMISM], x[X_CAUTION, i])
+        wanted = desired_orders(demand_now, obs[O_CAPACITY, i], pipeline, growth_exp, tilt,
+                                lag, q[P_UTIL_TARGET], q[P_ADJUST_MONTHS], q[P_DEPRECIATION],
+                                q[P_MAINTENANCE])
         x[X_PIPELINE, i] = pipeline
         headroom = power_headroom(x[X_POWER, i], x[X_POWER_QUEUE, i], x[X_POWER_USED, i],
                                   x[X_POWER_PIPE, i], q[P_SERVED_BY_DELIVERY], lag, build_rate,
@@ -671,8 +677,9 @@ def orders(x, t, p, q, obs, tmp, lag, slot, ttm_slot, n):
         tmp[T_GROWTH_EXP, i] = growth_exp
     horizon = q[P_QUEUE_MONTHS] + lag  # power requested now runs what is ordered then
     for i in lanes(n):
-        target = forecast_capacity(obs[O_COMPUTE_DEMAND, i], tmp[T_GROWTH_EXP, i],
-                                   x[X_SENTIMENT, i], horizon, q[P_OPTIMISM], q[P_UTIL_TARGET])
+        tilt = planning_tilt(x[X_SENTIMENT, i], q[P_OPTIMISM], x[X_CAUTION, i])
+        target = forecast_capacity(obs[O_COMPUTE_DEMAND, i], tmp[T_GROWTH_EXP, i], tilt,
+                                   horizon, q[P_UTIL_TARGET])
         delivered = np.minimum(q[P_SERVED_BY_ENERGISING] * x[X_POWER_QUEUE, i],
                                q[P_QUEUE_MONTHS] * build_rate)
         requested = power_request(x[X_POWER, i], x[X_POWER_QUEUE, i], x[X_POWER_USED, i],
@@ -1041,6 +1048,8 @@ def sentiment(x, q, obs, tmp, n):
                            q[P_SENT_UTIL], q[P_SENT_VOL], tmp[T_Z_SENT, i])
         x[X_SENTIMENT, i] = s - where(breaks, q[P_BREAK_JUMP], 0.0)
         x[X_BROKEN, i] = broken
+        x[X_CAUTION, i] = caution_step(x[X_CAUTION, i], breaks, q[P_CAUTION_JUMP],
+                                       q[P_CAUTION_MONTHS])
         x[X_DISAPPOINTED, i] = disappointed
         x[X_RECOVERING, i] = where(mends, 0.0, recovering)
 
@@ -1141,9 +1150,10 @@ def implied_growth(p, orders0):
     demand0 = p[P_K0] * p[P_U0]
     for _ in range(200):
         mid = 0.5 * (lo + hi)
-        wanted = desired_orders(demand0, p[P_K0], (lag - 1.0) * orders0, mid, p[P_SENT0], lag,
-                                p[P_OPTIMISM], p[P_UTIL_TARGET], p[P_ADJUST_MONTHS],
-                                p[P_DEPRECIATION], p[P_MAINTENANCE])
+        tilt = planning_tilt(p[P_SENT0], p[P_OPTIMISM], 0.0)  # no bust before the start
+        wanted = desired_orders(demand0, p[P_K0], (lag - 1.0) * orders0, mid, tilt, lag,
+                                p[P_UTIL_TARGET], p[P_ADJUST_MONTHS], p[P_DEPRECIATION],
+                                p[P_MAINTENANCE])
         lo, hi = (mid, hi) if wanted < orders0 else (lo, mid)
     return 0.5 * (lo + hi)
 

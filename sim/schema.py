@@ -256,6 +256,11 @@ class CapacityConfig:
                             "log-scaling of the capacity forecast with sentiment")
     maintenance_share: float = param(0.5, "1", 0.0, 1.0,
                                      "share of retirements replaced even with spare capacity")
+    bust_caution: float = param(0.3, "1", 0.0, 5.0,
+                                "log cut of the capacity planners want when the narrative "
+                                "breaks (their memory of the bust)")
+    caution_months: float = param(240.0, "months", 1.0, 600.0,
+                                  "e-folding time of the planners' caution after a bust")
 
 
 @dataclass

@@ -89,7 +89,7 @@ def test_the_order_book_implies_the_expected_growth():
     orders0 = c.capex / c.capex_per_capacity
     wanted = eq.desired_orders(c.capacity * c.utilization, c.capacity,
                                (c.build_lag - 1) * orders0, x[0, L.X_GROWTH_EXP],
-                               cfg.model.sentiment.s0, c.build_lag, k.optimism,
+                               k.optimism * cfg.model.sentiment.s0, c.build_lag,
                                k.target_utilization, k.adjustment_months, k.depreciation,
                                k.maintenance_share)
     assert wanted == pytest.approx(orders0, rel=1e-9)
@@ -463,13 +463,13 @@ def test_steady_growth_orders_equal_the_need():
     target = demand / util
     need = target * (delta + growth) * DT
     capacity = target * np.exp(growth * lag * DT)
-    orders = eq.desired_orders(demand, capacity, (lag - 1.0) * need, growth, 0.0, lag, 0.3,
-                               util, adjust, delta, 0.5)
+    orders = eq.desired_orders(demand, capacity, (lag - 1.0) * need, growth, 0.0, lag, util,
+                               adjust, delta, 0.5)
     assert orders == pytest.approx(need, rel=1e-12)
 
 
 def test_spare_capacity_still_replaces_a_share_of_retirements():
-    orders = eq.desired_orders(1.0, 100.0, 0.0, 0.0, 0.0, 12.0, 0.3, 0.8, 12.0, 0.25, 0.5)
+    orders = eq.desired_orders(1.0, 100.0, 0.0, 0.0, 0.0, 12.0, 0.8, 12.0, 0.25, 0.5)
     assert orders == pytest.approx(0.5 * 0.25 * DT * 100.0)
 
 
@@ -906,7 +906,7 @@ def _sentiment_months(months, revenue_growth, *overrides):
     for _ in range(months):
         x[L.X_GROWTH + L.LABS] = revenue_growth
         model.sentiment(x, q, obs, tmp, 1)
-        path.append((x[L.X_SENTIMENT, 0], x[L.X_BROKEN, 0]))
+        path.append((x[L.X_SENTIMENT, 0], x[L.X_BROKEN, 0], x[L.X_CAUTION, 0]))
     return np.array(path)
 
 
@@ -918,6 +918,50 @@ def test_the_narrative_breaks_after_break_months_of_disappointment():
     assert path[5, 0] < path[4, 0] - 0.4  # the jump down (0.5, less the drift)
     calm = _sentiment_months(10, 0.9, *args)  # a shortfall under the threshold: no break
     assert (calm[:, 1] == 0).all()
+
+
+def test_caution_step_by_hand():
+    assert eq.caution_step(0.2, True, 0.3, 60.0) == pytest.approx(0.2 * np.exp(-1 / 60) + 0.3)
+    assert eq.caution_step(0.2, False, 0.3, 60.0) == pytest.approx(0.2 * np.exp(-1 / 60))
+
+
+def test_the_planners_caution_jumps_at_the_break_and_fades():
+    args = ("model.sentiment.narrative_growth=1.0", "model.sentiment.narrative_weight=0.0",
+            "model.sentiment.break_months=6", "model.capacity.bust_caution=0.4",
+            "model.capacity.caution_months=24")
+    path = _sentiment_months(30, 0.5, *args)
+    assert (path[:5, 2] == 0).all()  # none before the break (month index 5) ...
+    months_since = np.arange(25)
+    np.testing.assert_allclose(path[5:, 2], 0.4 * np.exp(-months_since / 24), rtol=1e-12)
+    assert (_sentiment_months(30, 0.9, *args)[:, 2] == 0).all()  # ... and none without one
+
+
+def test_caution_cuts_the_capacity_planners_want_like_less_demand():
+    """Caution m plans for demand times exp(-m): the month's wanted orders equal the ordering
+    rule's on that demand (with its growth unchanged) and no caution."""
+    _, p, x, o = quiet_path(0)
+    wanted, queue, m = [], [], 0.1
+    for caution in (0.0, m):
+        xx, oo = x[-1][:, None].copy(), o[-1][:, None].copy()
+        xx[L.X_CAUTION] = caution
+        tmp = np.zeros((L.N_SCRATCH, 1))
+        u = np.full((L.N_UNIFORMS, 1), 0.5)
+        u[[0, 2, 4, 6]] = 1.0
+        model.step(xx, 1, p, u, oo, tmp)
+        wanted.append(tmp[L.T_WANTED, 0])
+        queue.append(xx[L.X_POWER_QUEUE, 0])
+    # the supply line the rule saw: before this month's orders were added
+    pipeline = xx[L.X_PIPELINE, 0] - oo[L.O_CAPEX, 0] / tmp[L.T_UNIT_CAPEX, 0]
+    by_hand = eq.desired_orders(np.exp(-m) * oo[L.O_COMPUTE_DEMAND, 0], oo[L.O_CAPACITY, 0],
+                                pipeline, tmp[L.T_GROWTH_EXP, 0],
+                                p[model.P_OPTIMISM] * p[model.P_SENT0], p[model.P_LAG],
+                                p[model.P_UTIL_TARGET], p[model.P_ADJUST_MONTHS],
+                                p[model.P_DEPRECIATION], p[model.P_MAINTENANCE])
+    floor = p[model.P_MAINTENANCE] * p[model.P_DEPRECIATION] * DT * oo[L.O_CAPACITY, 0]
+    assert by_hand > 1.5 * floor  # the rule, not its floor, sets the orders
+    assert wanted[1] == pytest.approx(by_hand, rel=1e-12)
+    assert wanted[1] < 0.8 * wanted[0]
+    assert queue[1] < queue[0]  # the power requested for the capacity planned is less too
 
 
 def test_the_story_follows_realized_growth():
