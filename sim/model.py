@@ -158,7 +158,6 @@ from sim.layout import (
     P_COHORT_SHARES,
     P_JUMP_CDF,
     P_MONTHLY,
-    SECTORS,
     T_ARRIVAL_VALUE,
     T_ARRIVALS,
     T_CIRCULAR,
@@ -1148,7 +1147,7 @@ def implied_growth(p, orders0):
     lo, hi = -5.0, 5.0
     lag = p[P_LAG]
     demand0 = p[P_K0] * p[P_U0]
-    for _ in range(200):
+    for _ in range(64):  # 10 / 2**64: below a double's resolution of the growth rate
         mid = 0.5 * (lo + hi)
         tilt = planning_tilt(p[P_SENT0], p[P_OPTIMISM], 0.0)  # no bust before the start
         wanted = desired_orders(demand0, p[P_K0], (lag - 1.0) * orders0, mid, tilt, lag,
@@ -1231,52 +1230,52 @@ def initial_conditions(p):
     assumptions, so that month 0 reproduces the start: efficiency from tokens and inference
     compute, the labs' markup from spend, the rent curve through the start's rent, the
     order book's implied growth, and valuation multiples through the start's market values.
+    Plain scalar code on the vector, so that it also compiles (one path's draw at a time).
     """
     served = p[P_K0] * p[P_U0]
     inference = p[P_INFERENCE_SHARE] * served
-    derived = {
-        "tau0": p[P_Q0] / inference,
-        "price0": p[P_SPEND0] / p[P_Q0],
-        # the plan whose month-0 execution (own part plus the circular part, while the gate
-        # is as open as at t=0) is the start's training spend
-        "training0": (served - inference) * p[P_R0] / (
-            1.0 - p[P_CIRC_SHARE] * (1.0 - funding_gate(p[P_SENT0], p[P_GATE_CENTER],
-                                                        p[P_GATE_WIDTH]))),
-        "demand0": served,
-        "orders0": p[P_CAPEX0] / p[P_UNIT_CAPEX0],
-        "margin_keep": monthly_retention(p[P_MARGIN_DECAY]),
-        "overhang_keep": 0.5 ** (1.0 / p[P_FIRE_HALFLIFE]),
-        "distress_keep": 0.5 ** (1.0 / p[P_DISTRESS_HALFLIFE]),
-        "opex_other_share": p[P_OPEX_SHARE] - p[P_POWER_PRICE] * p[P_INTENSITY0] / p[P_C0],
-        "power_per_unit0": power_per_capacity(p[P_NEW_INTENSITY0]),
-        "power_used0": p[P_K0] * power_per_capacity(p[P_INTENSITY0]),
-        "served_by_delivery": 1.0 - (1.0 - 1.0 / p[P_QUEUE_MONTHS]) ** p[P_LAG],
-        "retained_by_delivery": (1.0 - p[P_DEPRECIATION] * DT) ** p[P_LAG],
-        "served_by_energising": 1.0 - (1.0 - 1.0 / p[P_QUEUE_MONTHS]) ** p[P_QUEUE_MONTHS],
-        "contract_keep": 1.0 - 1.0 / p[P_CONTRACT_TERM],
-        "retained_by_energising": (1.0 - p[P_DEPRECIATION] * DT) ** (p[P_QUEUE_MONTHS]
-                                                                      + p[P_LAG]),
-    }
-    derived["margin0"] = derived["price0"] * derived["tau0"] / p[P_R0] - 1.0
-    derived["rent_cap"] = p[P_RENT_FLOOR] + (p[P_R0] / p[P_C0] - p[P_RENT_FLOOR]) / p[
+    p[P_TAU0] = p[P_Q0] / inference
+    p[P_PRICE0] = p[P_SPEND0] / p[P_Q0]
+    # the plan whose month-0 execution (own part plus the circular part, while the gate is
+    # as open as at t=0) is the start's training spend
+    p[P_TRAINING0] = (served - inference) * p[P_R0] / (
+        1.0 - p[P_CIRC_SHARE] * (1.0 - funding_gate(p[P_SENT0], p[P_GATE_CENTER],
+                                                    p[P_GATE_WIDTH])))
+    p[P_DEMAND0] = served
+    p[P_ORDERS0] = p[P_CAPEX0] / p[P_UNIT_CAPEX0]
+    p[P_MARGIN_KEEP] = monthly_retention(p[P_MARGIN_DECAY])
+    p[P_OVERHANG_KEEP] = 0.5 ** (1.0 / p[P_FIRE_HALFLIFE])
+    p[P_DISTRESS_KEEP] = 0.5 ** (1.0 / p[P_DISTRESS_HALFLIFE])
+    p[P_OPEX_OTHER] = p[P_OPEX_SHARE] - p[P_POWER_PRICE] * p[P_INTENSITY0] / p[P_C0]
+    p[P_POWER_PER_UNIT0] = power_per_capacity(p[P_NEW_INTENSITY0])
+    p[P_POWER_USED0] = p[P_K0] * power_per_capacity(p[P_INTENSITY0])
+    p[P_SERVED_BY_DELIVERY] = 1.0 - (1.0 - 1.0 / p[P_QUEUE_MONTHS]) ** p[P_LAG]
+    p[P_RETAINED_BY_DELIVERY] = (1.0 - p[P_DEPRECIATION] * DT) ** p[P_LAG]
+    p[P_SERVED_BY_ENERGISING] = 1.0 - (1.0 - 1.0 / p[P_QUEUE_MONTHS]) ** p[P_QUEUE_MONTHS]
+    p[P_CONTRACT_KEEP] = 1.0 - 1.0 / p[P_CONTRACT_TERM]
+    p[P_RETAINED_BY_ENERGISING] = (1.0 - p[P_DEPRECIATION] * DT) ** (p[P_QUEUE_MONTHS]
+                                                                      + p[P_LAG])
+    p[P_MARGIN0] = p[P_PRICE0] * p[P_TAU0] / p[P_R0] - 1.0
+    p[P_RENT_CAP] = p[P_RENT_FLOOR] + (p[P_R0] / p[P_C0] - p[P_RENT_FLOOR]) / p[
         P_U0] ** p[P_RENT_CURVATURE]
-    derived["growth0"] = implied_growth(p, derived["orders0"])
+    p[P_GROWTH0] = implied_growth(p, p[P_ORDERS0])
     # the order book at t=0 was placed over the past L months, at their power intensities
-    derived["power_pipe0"] = derived["orders0"] * sum(
-        derived["power_per_unit0"] * np.exp(p[P_POWER_GAIN] * s * DT)
-        for s in range(build_lag(p)))
+    pipe = 0.0
+    for s in range(build_lag(p)):
+        pipe += p[P_POWER_PER_UNIT0] * np.exp(p[P_POWER_GAIN] * s * DT)
+    p[P_POWER_PIPE0] = p[P_ORDERS0] * pipe
     revenue, earnings = start_sectors(p)
     mood0 = np.exp(p[P_MULT_SENT_BETA] * p[P_SENT0])
-    for k, sector in enumerate(SECTORS):
+    nf = n_firms(p)
+    for k in range(N_SECTORS):
         growth_margin = max(p[P_GROWTH_START[k]] + earnings[k] / revenue[k], p[P_VALUE_FLOOR])
-        derived[f"multiple_{sector}"] = enterprise_values0(p, k).sum() / (
-            revenue[k] * growth_margin * mood0)
-        derived[f"revenue_{sector}0"] = revenue[k]
-        derived[f"earnings_{sector}0"] = earnings[k]
-        for j, weight in enumerate(value_weights(p, k)):
-            p[firm_param(FP_VALUE_WEIGHT, k, j, n_firms(p))] = weight
-    for name, value in derived.items():
-        p[param(f"derived.{name}")] = value
+        p[P_MULTIPLE + k] = enterprise_values0(p, k).sum() / (revenue[k] * growth_margin
+                                                              * mood0)
+        p[P_REVENUE0 + k] = revenue[k]
+        p[P_EARNINGS0 + k] = earnings[k]
+        weights = value_weights(p, k)
+        for j in range(nf):
+            p[firm_param(FP_VALUE_WEIGHT, k, j, nf)] = weights[j]
     p[P_JUMP_CDF:P_JUMP_CDF + MAX_JUMPS_PER_MONTH] = poisson_cdf(p[P_JUMP_RATE] * DT)
     return p
 

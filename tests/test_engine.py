@@ -152,3 +152,28 @@ def test_cheap_random_benchmark_variant_matches_between_backends():
     c = run_small(n_paths=300)
     _assert_close(a.per_path["max_drawdown"], b.per_path["max_drawdown"])
     assert not np.allclose(a.per_path["max_drawdown"], c.per_path["max_drawdown"])
+
+
+def test_the_start_derivation_compiles_and_agrees_for_other_draws():
+    """initial_conditions is plain scalar code on the vector, so that a path's own parameter
+    draw can be derived inside the engine (issue 12): compiled, it gives the Python values,
+    for the scenarios and for draws away from them (the implied growth moves with optimism
+    and the adjustment time, the multiples with the sentiment beta)."""
+    from numba import njit
+
+    from sim import kernel  # noqa: F401  (registers the model's functions with numba)
+
+    @njit(error_model="numpy")
+    def derive(p):
+        return model.initial_conditions(p)
+
+    for overrides in ([f"scenario={s}"] for s in SCENARIOS):
+        for extra in ([], ["model.capacity.optimism=1.2", "model.capacity.adjustment_months=30",
+                           "model.valuation.sentiment_beta=1.5", "model.sentiment.s0=0.4"]):
+            p = model_vector(schema(*overrides, *extra))
+            compiled = derive(p.copy())
+            np.testing.assert_allclose(compiled, p, rtol=1e-12, atol=1e-300)
+    # the derivation really depends on the draw
+    a = model_vector(schema("model.sentiment.s0=0.3", "model.capacity.optimism=0.1"))
+    b = model_vector(schema("model.sentiment.s0=0.3", "model.capacity.optimism=1.0"))
+    assert a[model.P_GROWTH0] != b[model.P_GROWTH0]
