@@ -17,7 +17,9 @@ shocks exactly. The indices are then those of a deterministic function of k + 1 
 
 This module is the analysis side: the design, the parameter values of its rows, the
 shocks' stream of each row, and the indices with bootstrap intervals (SALib's Jansen
-estimators). It reads and writes nothing.
+estimators); and, for an ordinary run whose paths share each parameter draw in groups of
+replicates, the split of an outcome's variance into parameters and shocks. It reads and
+writes nothing.
 """
 
 from __future__ import annotations
@@ -112,3 +114,41 @@ def sobol_indices(design: SobolDesign, outcome: np.ndarray, resamples: int = 100
                              "confidence": confidence, "bootstrap_resamples": resamples,
                              "estimator": "SALib sobol (Saltelli 2010 first order, Jansen "
                                           "1999 total), shocks as a factor"})
+
+
+def variance_split(outcome: np.ndarray, replicates: int) -> dict[str, float]:
+    """How much of an outcome's spread comes from the parameters and how much from the
+    shocks, by the law of total variance: Var Y = Var E[Y | theta] + E Var(Y | theta).
+
+    ``outcome`` holds groups of ``replicates`` consecutive paths that share their parameter
+    draw and differ in their shocks (n_groups x replicates values, group-major). Within a
+    group the sample variance estimates Var(Y | theta) without bias; the variance of the
+    group means, less the shocks' share of it, Var E[Y | theta]. Standard errors from the
+    groups, which are independent (the delta method on the shares)."""
+    y = np.asarray(outcome, dtype=float)
+    if replicates < 2 or y.size % replicates or y.size // replicates < 2:
+        raise ValueError(f"{y.size} values cannot be split into at least 2 groups of "
+                         f"replicates = {replicates} >= 2 paths")
+    if not np.isfinite(y).all():
+        raise ValueError("outcome has NaN or infinite values: define it on every path first")
+    groups = y.reshape(-1, replicates)
+    n = groups.shape[0]
+    within = groups.var(axis=1, ddof=1)  # per group: unbiased for Var(Y | theta)
+    means = groups.mean(axis=1)
+    shocks = within.mean()
+    parameters = max(means.var(ddof=1) - shocks / replicates, 0.0)
+    total = parameters + shocks
+    share = parameters / total if total > 0 else 0.0
+    # delta method: the share is f(mean of the group means' squared deviations, mean of the
+    # within variances), both averages over the independent groups
+    dev = (means - means.mean()) ** 2 * n / (n - 1)
+    a = dev - within / replicates  # per group: its contribution to Var E[Y | theta]
+    cov = np.cov(np.vstack([a, within])) / n
+    if total > 0:
+        grad = np.array([shocks, -parameters]) / total**2
+        share_se = float(np.sqrt(max(grad @ cov @ grad, 0.0)))
+    else:
+        share_se = 0.0
+    return {"total_variance": float(total), "parameter_variance": float(parameters),
+            "shock_variance": float(shocks), "parameter_share": float(share),
+            "parameter_share_se": share_se, "groups": n, "replicates": replicates}
