@@ -158,6 +158,24 @@ def _binned(values: np.ndarray, value_range: tuple[float, float], bins: int) -> 
     return _counts(len(v), bins, (v - lo) / (hi - lo) * bins)
 
 
+def path_parameters(p: np.ndarray, base: np.ndarray, draws: np.ndarray, slots: np.ndarray,
+                    backend: str = "numba") -> np.ndarray:
+    """The varying ``slots`` of each path's parameter vector (len(slots), paths): ``p`` with
+    the path's draw in the ``base`` slots and its start derived from it (sim.params
+    .prior_draws gives the three)."""
+    out = np.empty((slots.size, draws.shape[1]))
+    if backend == "numba":
+        _kernel_module().derive_paths(p, base, draws, slots, out)
+        return out
+    from sim import model
+
+    q = p.copy()
+    for i in range(draws.shape[1]):
+        q[base] = draws[:, i]
+        out[:, i] = model.initial_conditions(q)[slots]
+    return out
+
+
 def max_threads() -> int:
     """The most threads the engine can use (numba's NUMBA_NUM_THREADS, all cores by default)."""
     import numba

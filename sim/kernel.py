@@ -64,6 +64,7 @@ from sim.layout import (  # noqa: E402
 )
 from sim.model import (  # noqa: E402
     firm_row,
+    initial_conditions,
     initial_state,
     state_layout,
     step,
@@ -168,6 +169,19 @@ def _simulate_block(p, seed, first, last, horizon, lower, per_unit, is_log, samp
         for f in range(defaults_out.shape[1]):
             defaults_out[offset + i, f] = np.int16(x[firm_row(p, f) + F_DEFAULT, i])
         finite_out[offset + i] = nonfinite[i] == 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def derive_paths(p, base, draws, slots, out):
+    """Each path's parameters: ``p`` with path i's draw (``draws[:, i]``) in the ``base``
+    slots and the start derived from it; the ``slots`` that vary go to ``out[:, i]``."""
+    q = p.copy()
+    for i in range(draws.shape[1]):
+        for k in range(base.shape[0]):
+            q[base[k]] = draws[k, i]
+        initial_conditions(q)  # sets every derived slot: nothing carries over between paths
+        for s in range(slots.shape[0]):
+            out[s, i] = q[slots[s]]
 
 
 @njit(parallel=True, cache=True, error_model="numpy")

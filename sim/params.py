@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -213,6 +213,27 @@ def event_series(cfg: Config) -> np.ndarray:
     return series
 
 
+def _with_value(cfg: Any, key: str, value: Any) -> Any:
+    """A copy of the config with one dotted key set."""
+    head, _, rest = key.partition(".")
+    inner = getattr(cfg, head)
+    return replace(cfg, **{head: _with_value(inner, rest, value) if rest else value})
+
+
+def _check_prior_ends(cfg: Config) -> None:
+    """Each prior's draws must keep the start a state of the model: the start's checks hold
+    with the prior at either end of its range (the others at their point values)."""
+    for prior in check_priors(cfg.priors):
+        for end, value in (("lower", prior.lo), ("upper", prior.hi)):
+            value = int(value) if isinstance(_value(cfg, prior.key), int) else float(value)
+            try:
+                _check_start(_with_value(cfg, prior.key, value))
+            except ConfigError as error:
+                raise ConfigError(f"priors.{prior.name}: at its {end} end ({prior.key} = "
+                                  f"{readable_number(value)}) the start does not hold: "
+                                  f"{error}; narrow the prior") from None
+
+
 def validate(cfg: Config) -> Config:
     """Check every range and the constraints between parameters; raise ConfigError."""
     for key, f in leaf_fields():
@@ -223,7 +244,7 @@ def validate(cfg: Config) -> Config:
     _check_start(cfg)
     for name, event in cfg.events.items():
         _check_event(cfg, name, event)
-    check_priors(cfg.priors)
+    _check_prior_ends(cfg)
     e = cfg.engine
     if not e.shard_index < e.num_shards <= e.n_paths:
         raise ConfigError(f"engine.shard_index = {readable_number(e.shard_index)} must be in "
@@ -241,6 +262,11 @@ def model_vector(cfg: Config) -> np.ndarray:
         raise ConfigError(f"priors = {', '.join(sorted(cfg.priors))}: priors are checked but "
                           "not yet drawn per path by the engine (docs/priors.md); run without "
                           "priors=")
+    return _vector(cfg)
+
+
+def _vector(cfg: Config) -> np.ndarray:
+    """model_vector at the config's point values, whatever its priors."""
     nf, horizon = len(cfg.start.labs.names), cfg.model.horizon_months
     p = np.zeros(layout.vector_length(nf, horizon))
     for key in layout.SCALARS:
@@ -258,6 +284,50 @@ def model_vector(cfg: Config) -> np.ndarray:
     p[layout.P_MONTHLY:layout.N_SCALAR_PARAMS] = layout.NEUTRAL  # month_params sets them
     p[layout.events_offset(nf):] = event_series(cfg).ravel()
     return model.initial_conditions(p)
+
+
+# quantiles at which the priors are probed for the slots their draws move
+_PROBES = (0.0, 0.1, 0.37, 0.5, 0.63, 0.9, 1.0 - 1e-12)
+
+
+def _derived(p: np.ndarray, slots: list[int], values: np.ndarray) -> np.ndarray:
+    q = p.copy()
+    q[slots] = values
+    return model.initial_conditions(q)
+
+
+def varying_slots(cfg: Config) -> np.ndarray:
+    """The slots of the parameter vector that a draw of the config's priors moves: each
+    prior's own and every quantity derived from them at t = 0, found by deriving the start
+    with each prior alone and all together at quantiles across their ranges (a slot that
+    none of these moves does not depend on the priors)."""
+    from sim.priors import check_priors, quantile
+
+    priors = check_priors(cfg.priors)
+    p = _vector(cfg)
+    base = [layout.param(prior.key) for prior in priors]
+    moved = np.zeros(p.size, dtype=bool)
+    moved[base] = True
+    for u in _PROBES:
+        at = np.array([float(quantile(prior, np.array([u]))[0]) for prior in priors])
+        moved |= _derived(p, base, at) != p
+        for k in range(len(priors)):
+            alone = p[base].copy()
+            alone[k] = at[k]
+            moved |= _derived(p, base, alone) != p
+    return np.flatnonzero(moved)
+
+
+def prior_draws(cfg: Config, first: int, n: int,
+                sampling: str = "random") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The priors' slots in the parameter vector, their draws on paths ``first ..
+    first + n - 1`` (keyed by the seed and the path index) and the slots the draws move
+    (sim.engine.path_parameters derives those per path)."""
+    from sim.priors import check_priors, draw
+
+    priors = check_priors(cfg.priors)
+    base = np.array([layout.param(prior.key) for prior in priors], dtype=np.int64)
+    return base, draw(priors, cfg.engine.seed, first, n, sampling), varying_slots(cfg)
 
 
 @dataclass(frozen=True)

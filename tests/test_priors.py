@@ -199,3 +199,58 @@ def test_the_docs_table_of_the_wide_priors_is_what_they_draw():
         expected = quantile(p, np.array([0.05, 0.5, 0.95]))
         np.testing.assert_allclose([float(v) for v in documented.split("/")], expected,
                                    rtol=0.02, atol=0.006, err_msg=p.name)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_the_varying_slots_hold_every_slot_a_draw_moves(scenario):
+    """The per-path parameters are the slots varying_slots names: brute force over random
+    joint draws of the scenario's priors moves no other slot, and each named slot moves."""
+    from sim import layout
+    from sim.params import _derived, _vector, varying_slots
+
+    cfg = schema(f"scenario={scenario}", f"priors={scenario}")
+    slots = varying_slots(cfg)
+    priors = check_priors(cfg.priors)
+    base = [layout.param(prior.key) for prior in priors]
+    p = _vector(cfg)
+    values = draw(priors, seed=7, first=0, n=200)
+    moved = np.zeros(p.size, dtype=bool)
+    for i in range(values.shape[1]):
+        moved |= _derived(p, base, values[:, i]) != p
+    assert set(np.flatnonzero(moved)) == set(slots)
+    assert len(slots) > len(base)  # the derived start moves with the draws too
+
+
+def test_each_paths_parameters_are_its_own_configs_and_do_not_depend_on_the_chunk():
+    """Path i's varying parameters equal the vector of the config with path i's draws set as
+    point values (compiled and in NumPy), and the draws of paths 10..19 are the same
+    whether asked for alone or as part of paths 0..29."""
+    from sim.engine import path_parameters
+    from sim.params import _vector, prior_draws
+
+    cfg = schema("scenario=dotcom_crash", "priors=dotcom_crash")
+    priors = check_priors(cfg.priors)
+    base, draws, slots = prior_draws(cfg, 0, 30)
+    p = _vector(cfg)
+    compiled = path_parameters(p, base, draws, slots)
+    numpy = path_parameters(p, base, draws, slots, backend="numpy")
+    np.testing.assert_allclose(compiled, numpy, rtol=1e-12)
+    for i in (0, 17):
+        point = schema("scenario=dotcom_crash",
+                       *(f"{prior.key}={float(draws[k, i])!r}" for k, prior in enumerate(priors)))
+        np.testing.assert_allclose(compiled[:, i], _vector(point)[slots], rtol=1e-12)
+    _, part, _ = prior_draws(cfg, 10, 10)
+    np.testing.assert_array_equal(part, draws[:, 10:20])
+
+
+def test_a_prior_that_would_break_the_start_is_refused_with_one_line(tmp_path):
+    """Above a wait of about 23 months the start's order book cannot be powered: a prior
+    reaching there is a config error naming the prior, its end and the start's check."""
+    result = run_cli("+priors.queue={key: model.power.queue_months, dist: uniform, low: 12, "
+                     "high: 36}", "engine.n_paths=10", f"hydra.run.dir={tmp_path}/run")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert "priors.queue: at its upper end (model.power.queue_months = 36)" in lines[0]
+    assert "start.compute.capex" in lines[0] and "narrow the prior" in lines[0]
+    assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
