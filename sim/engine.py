@@ -16,7 +16,7 @@ from sim import layout, model
 from sim import reductions as R
 from sim.histogram import bin_edges, bin_layout, split_slab
 from sim.layout import EXTRA_BINS, N_HIST, N_OBS, N_SCRATCH, N_SECTORS, OUTSIDE
-from sim.params import RunSettings
+from sim.params import RunSettings, with_draw
 from sim.raw import (
     ELASTICITY_BINS,
     ELASTICITY_RANGE,
@@ -167,12 +167,8 @@ def path_parameters(p: np.ndarray, base: np.ndarray, draws: np.ndarray, slots: n
     if backend == "numba":
         _kernel_module().derive_paths(p, base, draws, slots, out)
         return out
-    from sim import model
-
-    q = p.copy()
     for i in range(draws.shape[1]):
-        q[base] = draws[:, i]
-        out[:, i] = model.initial_conditions(q)[slots]
+        out[:, i] = with_draw(p, base, draws[:, i])[slots]
     return out
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from sim import equations as eq
 from sim import layout, model
 from sim.layout import SECTORS
-from sim.priors import check_priors
+from sim.priors import check_priors, draw, quantile
 from sim.schema import (
     EVENT_KINDS,
     Config,
@@ -290,7 +290,9 @@ def _vector(cfg: Config) -> np.ndarray:
 _PROBES = (0.0, 0.1, 0.37, 0.5, 0.63, 0.9, 1.0 - 1e-12)
 
 
-def _derived(p: np.ndarray, slots: list[int], values: np.ndarray) -> np.ndarray:
+def with_draw(p: np.ndarray, slots: Any, values: np.ndarray) -> np.ndarray:
+    """A copy of the parameter vector with ``values`` in ``slots`` and the start derived
+    from them again."""
     q = p.copy()
     q[slots] = values
     return model.initial_conditions(q)
@@ -301,8 +303,6 @@ def varying_slots(cfg: Config) -> np.ndarray:
     prior's own and every quantity derived from them at t = 0, found by deriving the start
     with each prior alone and all together at quantiles across their ranges (a slot that
     none of these moves does not depend on the priors)."""
-    from sim.priors import check_priors, quantile
-
     priors = check_priors(cfg.priors)
     p = _vector(cfg)
     base = [layout.param(prior.key) for prior in priors]
@@ -310,11 +310,11 @@ def varying_slots(cfg: Config) -> np.ndarray:
     moved[base] = True
     for u in _PROBES:
         at = np.array([float(quantile(prior, np.array([u]))[0]) for prior in priors])
-        moved |= _derived(p, base, at) != p
+        moved |= with_draw(p, base, at) != p
         for k in range(len(priors)):
             alone = p[base].copy()
             alone[k] = at[k]
-            moved |= _derived(p, base, alone) != p
+            moved |= with_draw(p, base, alone) != p
     return np.flatnonzero(moved)
 
 
@@ -323,8 +323,6 @@ def prior_draws(cfg: Config, first: int, n: int,
     """The priors' slots in the parameter vector, their draws on paths ``first ..
     first + n - 1`` (keyed by the seed and the path index) and the slots the draws move
     (sim.engine.path_parameters derives those per path)."""
-    from sim.priors import check_priors, draw
-
     priors = check_priors(cfg.priors)
     base = np.array([layout.param(prior.key) for prior in priors], dtype=np.int64)
     return base, draw(priors, cfg.engine.seed, first, n, sampling), varying_slots(cfg)

@@ -206,7 +206,7 @@ def test_the_varying_slots_hold_every_slot_a_draw_moves(scenario):
     """The per-path parameters are the slots varying_slots names: brute force over random
     joint draws of the scenario's priors moves no other slot, and each named slot moves."""
     from sim import layout
-    from sim.params import _derived, _vector, varying_slots
+    from sim.params import _vector, varying_slots, with_draw
 
     cfg = schema(f"scenario={scenario}", f"priors={scenario}")
     slots = varying_slots(cfg)
@@ -216,7 +216,7 @@ def test_the_varying_slots_hold_every_slot_a_draw_moves(scenario):
     values = draw(priors, seed=7, first=0, n=200)
     moved = np.zeros(p.size, dtype=bool)
     for i in range(values.shape[1]):
-        moved |= _derived(p, base, values[:, i]) != p
+        moved |= with_draw(p, base, values[:, i]) != p
     assert set(np.flatnonzero(moved)) == set(slots)
     assert len(slots) > len(base)  # the derived start moves with the draws too
 
