@@ -318,14 +318,20 @@ def varying_slots(cfg: Config) -> np.ndarray:
     return np.flatnonzero(moved)
 
 
-def prior_draws(cfg: Config, first: int, n: int,
-                sampling: str = "random") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def prior_draws(cfg: Config, first: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The priors' slots in the parameter vector, their draws on paths ``first ..
-    first + n - 1`` (keyed by the seed and the path index) and the slots the draws move
-    (sim.engine.path_parameters derives those per path)."""
+    first + n - 1`` and the slots the draws move (sim.engine.path_parameters derives those
+    per path). Path i takes draw i // engine.prior_replicates, keyed by the seed and that
+    index alone, so consecutive paths share a draw and a shard draws what the run would."""
+    e = cfg.engine
     priors = check_priors(cfg.priors)
     base = np.array([layout.param(prior.key) for prior in priors], dtype=np.int64)
-    return base, draw(priors, cfg.engine.seed, first, n, sampling), varying_slots(cfg)
+    r = e.prior_replicates
+    first_draw, last_draw = first // r, (first + n - 1) // r
+    draws = draw(priors, e.seed, first_draw, last_draw - first_draw + 1,
+                 e.prior_sampling.value)
+    offset = first - first_draw * r
+    return base, np.repeat(draws, r, axis=1)[:, offset:offset + n], varying_slots(cfg)
 
 
 @dataclass(frozen=True)

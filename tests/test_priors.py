@@ -254,3 +254,17 @@ def test_a_prior_that_would_break_the_start_is_refused_with_one_line(tmp_path):
     assert "priors.queue: at its upper end (model.power.queue_months = 36)" in lines[0]
     assert "start.compute.capex" in lines[0] and "narrow the prior" in lines[0]
     assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
+
+
+@pytest.mark.parametrize("sampling", ["random", "sobol"])
+def test_replicated_paths_share_a_draw_whatever_the_shard(sampling):
+    from sim.params import prior_draws
+
+    cfg = schema("priors=wide", "engine.prior_replicates=3",
+                 f"engine.prior_sampling={sampling}")
+    _, draws, _ = prior_draws(cfg, 0, 30)
+    groups = draws.reshape(draws.shape[0], 10, 3)
+    assert (groups == groups[:, :, :1]).all()  # three paths per draw ...
+    assert len(np.unique(groups[0, :, 0])) == 10  # ... and ten different draws
+    _, part, _ = prior_draws(cfg, 4, 11)  # a shard that starts and ends inside groups
+    np.testing.assert_array_equal(part, draws[:, 4:15])

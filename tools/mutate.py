@@ -132,7 +132,7 @@ MUTATIONS = [
     ("pay_only_what_is_used", "compute contracts", EQ,
      "return value - np.minimum(use, rent * volume)", "return value - rent * volume"),
     ("contracts_never_run_off", "compute contracts", MODEL,
-     '"contract_keep": 1.0 - 1.0 / p[P_CONTRACT_TERM],', '"contract_keep": 1.0,'),
+     "p[P_CONTRACT_KEEP] = 1.0 - 1.0 / p[P_CONTRACT_TERM]", "p[P_CONTRACT_KEEP] = 1.0"),
     ("no_termination_fee", "compute contracts", MODEL,
      "fee = q[P_TERMINATION_FEE] * ended * q[P_CONTRACT_TERM] * value",
      "fee = 0.0 * value"),
