@@ -342,7 +342,7 @@ MUTATIONS = [
 
 def project_copy(tmp: Path) -> Path:
     """What the tests need of the project, copied into tmp."""
-    for part in ("sim", "tests", "conf", "docs"):
+    for part in ("sim", "tests", "conf", "docs", "tools"):
         shutil.copytree(ROOT / part, tmp / part, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp / "pyproject.toml")
     return tmp
