@@ -1147,9 +1147,9 @@ def implied_growth(p, orders0):
     lo, hi = -5.0, 5.0
     lag = p[P_LAG]
     demand0 = p[P_K0] * p[P_U0]
+    tilt = planning_tilt(p[P_SENT0], p[P_OPTIMISM], 0.0)  # no bust before the start
     for _ in range(64):  # 10 / 2**64: below a double's resolution of the growth rate
         mid = 0.5 * (lo + hi)
-        tilt = planning_tilt(p[P_SENT0], p[P_OPTIMISM], 0.0)  # no bust before the start
         wanted = desired_orders(demand0, p[P_K0], (lag - 1.0) * orders0, mid, tilt, lag,
                                 p[P_UTIL_TARGET], p[P_ADJUST_MONTHS], p[P_DEPRECIATION],
                                 p[P_MAINTENANCE])

@@ -60,11 +60,10 @@ def sobol_design(names: list[str], n_base: int, seed: int) -> SobolDesign:
     power of two (the Sobol' sequence is balanced at powers of two)."""
     if n_base < 2 or n_base & (n_base - 1):
         raise ValueError(f"n_base = {n_base}: a power of two, at least 2")
-    factors = (*names, SHOCKS)
-    problem = {"num_vars": len(factors), "names": list(factors),
-               "bounds": [[0.0, 1.0]] * len(factors)}
-    u = sobol_sample.sample(problem, n_base, calc_second_order=False, scramble=True, seed=seed)
-    return SobolDesign(names=factors, n_base=n_base, uniforms=u)
+    empty = SobolDesign(names=(*names, SHOCKS), n_base=n_base, uniforms=np.empty((0, 0)))
+    u = sobol_sample.sample(empty.problem, n_base, calc_second_order=False, scramble=True,
+                            seed=seed)
+    return SobolDesign(names=empty.names, n_base=n_base, uniforms=u)
 
 
 def parameter_values(design: SobolDesign, priors: list[Prior]) -> np.ndarray:
