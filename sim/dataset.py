@@ -431,8 +431,18 @@ def build(raw: RawResults, attrs: dict, start_date: str,
             "default_month": ("path", "sector", "firm"),
             "demand_growth": ("path", "growth_component")}
     for name, values in raw.per_path.items():
-        unit, long_name = PER_PATH[name]
-        data[name] = (dims.get(name, ("path",)), values, {"units": unit, "long_name": long_name})
+        if name in PER_PATH:
+            unit, long_name = PER_PATH[name]
+            data[name] = (dims.get(name, ("path",)), values,
+                          {"units": unit, "long_name": long_name})
+    if raw.parameters and "parameter_value" in raw.per_path:
+        names, keys, units = zip(*raw.parameters, strict=True)
+        data["parameter_value"] = (("path", "parameter"), raw.per_path["parameter_value"], {
+            "units": "the parameter's own (parameter_units)",
+            "long_name": "each path's draw of each prior (docs/priors.md)"})
+        coords["parameter"] = ("parameter", list(names), {"long_name": "prior name"})
+        coords["parameter_key"] = ("parameter", list(keys), {"long_name": "config key"})
+        coords["parameter_units"] = ("parameter", list(units), {"long_name": "units"})
     if raw.per_path:
         coords["path"] = ("path", raw.first_path + np.arange(raw.n_paths, dtype=np.int64),
                           {"long_name": "global path index"})

@@ -16,7 +16,7 @@ from sim import layout, model
 from sim import reductions as R
 from sim.histogram import bin_edges, bin_layout, split_slab
 from sim.layout import EXTRA_BINS, N_HIST, N_OBS, N_SCRATCH, N_SECTORS, OUTSIDE
-from sim.params import RunSettings, with_draw
+from sim.params import RunSettings
 from sim.raw import (
     ELASTICITY_BINS,
     ELASTICITY_RANGE,
@@ -158,20 +158,6 @@ def _binned(values: np.ndarray, value_range: tuple[float, float], bins: int) -> 
     return _counts(len(v), bins, (v - lo) / (hi - lo) * bins)
 
 
-def path_parameters(p: np.ndarray, base: np.ndarray, draws: np.ndarray, slots: np.ndarray,
-                    backend: str = "numba") -> np.ndarray:
-    """The varying ``slots`` of each path's parameter vector (len(slots), paths): ``p`` with
-    the path's draw in the ``base`` slots and its start derived from it (sim.params
-    .prior_draws gives the three)."""
-    out = np.empty((slots.size, draws.shape[1]))
-    if backend == "numba":
-        _kernel_module().derive_paths(p, base, draws, slots, out)
-        return out
-    for i in range(draws.shape[1]):
-        out[:, i] = with_draw(p, base, draws[:, i])[slots]
-    return out
-
-
 def max_threads() -> int:
     """The most threads the engine can use (numba's NUMBA_NUM_THREADS, all cores by default)."""
     import numba
@@ -181,7 +167,8 @@ def max_threads() -> int:
 
 def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
              cheap_random: bool = False) -> RawResults:
-    """Run ``settings.n_paths`` paths of the model with parameters ``p``.
+    """Run ``settings.n_paths`` paths of the model with parameters ``p`` (with
+    ``settings.priors``, each path's draws in their slots and the start derived from them).
 
     ``cheap_random`` replaces the random streams by a Weyl sequence: benchmarks only.
     """
@@ -210,6 +197,10 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
                           dtype=SLAB_DTYPE)
     totals = _Totals(horizon, n_bins)
     per_path = _allocate_outputs(n_total, nf) if settings.per_path else {}
+    priors = settings.priors
+    base = priors.slots if priors else None
+    if priors and settings.per_path:
+        per_path["parameter_value"] = np.empty((n_total, len(priors.priors)))
     nonfinite, first_bad = 0, -1
     chunk = max(min(settings.chunk_size, n_total, COUNT_LIMIT * threads), 1)
     red = np.empty((chunk, R.N_RED))
@@ -217,15 +208,18 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
     finite = np.empty(chunk, dtype=np.bool_)
     # A call on no paths compiles (or loads from cache) before the clock starts.
     chunk_fn(p, settings.seed, first, horizon, lower, per_unit, is_log, stride, red[:0],
-             defaults[:0], finite[:0], hist_chunk, traj, cheap_random)
+             defaults[:0], finite[:0], hist_chunk, traj, cheap_random, base,
+             priors.values(first, 0) if priors else None)
     seconds = 0.0
     progress = _progress(n_total, settings.quiet)
     for start in range(0, n_total, chunk):
         n = min(chunk, n_total - start)
         hist_chunk[...] = 0
+        draws = priors.values(first + start, n) if priors else None
         tic = time.perf_counter()
         chunk_fn(p, settings.seed, first + start, horizon, lower, per_unit, is_log,
-                 stride, red[:n], defaults[:n], finite[:n], hist_chunk, traj, cheap_random)
+                 stride, red[:n], defaults[:n], finite[:n], hist_chunk, traj, cheap_random,
+                 base, draws)
         seconds += time.perf_counter() - tic
         inside, outside = split_slab(hist_chunk.sum(axis=0, dtype=np.int64).transpose(1, 0, 2))
         totals.hist += inside
@@ -237,6 +231,8 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
             nonfinite += bad.size
             if first_bad < 0:
                 first_bad = first + start + int(bad[0])
+        if draws is not None:
+            out["parameter_value"] = draws.T
         for name, values in per_path.items():
             values[start:start + n] = out[name]
         progress.update(n)
@@ -253,7 +249,8 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
         alive_sq_horizon=totals.alive_sq, observables0=observables0,
         sample_index=sample_index, trajectories=traj,
         nonfinite_paths=nonfinite, first_nonfinite_path=first_bad, engine_seconds=seconds,
-        threads=threads, per_path=per_path)
+        threads=threads, per_path=per_path,
+        parameters=tuple((q.name, q.key, q.unit) for q in priors.priors) if priors else ())
 
 
 def warm_up(p: np.ndarray, quiet: bool = True) -> None:

@@ -51,7 +51,8 @@ def is_compiled() -> bool:
 for _module in (layout, equations, model, reductions, rng, histogram):
     vectorize.register_module(_module)
 
-from numba import njit, prange  # noqa: E402  (after the cache directory is set)
+from numba import njit, prange, types  # noqa: E402  (after the cache directory is set)
+from numba.extending import overload  # noqa: E402
 
 from sim.histogram import bin_index  # noqa: E402
 from sim.layout import (  # noqa: E402
@@ -59,13 +60,16 @@ from sim.layout import (  # noqa: E402
     F_DEFAULT,
     N_HIST,
     N_OBS,
+    N_SCALAR_PARAMS,
     N_SCRATCH,
     N_UNIFORMS,
 )
 from sim.model import (  # noqa: E402
+    drawn_state,
     firm_row,
-    initial_conditions,
     initial_state,
+    lane_params,
+    month_params,
     state_layout,
     step,
 )
@@ -80,7 +84,10 @@ _OBS = 0
 _RED = _OBS + N_OBS
 _UNIFORMS = _RED + N_RED
 _SCRATCH = _UNIFORMS + N_UNIFORMS
-_FIXED_ROWS = _SCRATCH + N_SCRATCH
+# each path's scalar parameters when they are drawn per path (left untouched otherwise: the
+# rows cost address space, not cache)
+_PARAMS = _SCRATCH + N_SCRATCH
+_FIXED_ROWS = _PARAMS + N_SCALAR_PARAMS
 
 
 @njit(cache=True, error_model="numpy")
@@ -116,10 +123,46 @@ def _draw(u, keys, paths, counter, cheap_random):
                 u[k, i] = uniform(keys[i], c)
 
 
+def _start(x, p, base, draws, offset, n, params, obs, tmp):
+    """The block's state at t=0 and its parameters: the tuple of ``p``'s scalars, or with
+    ``draws`` (priors, sim.params.prior_draws) each lane's own in ``params``."""
+
+
+@overload(_start, jit_options={"forceinline": True})
+def _start_compiled(x, p, base, draws, offset, n, params, obs, tmp):
+    if isinstance(draws, (types.NoneType, types.Omitted)):
+        def same(x, p, base, draws, offset, n, params, obs, tmp):
+            initial_state(x, p, obs, tmp)
+        return same
+
+    def drawn(x, p, base, draws, offset, n, params, obs, tmp):
+        # a short block's padding lanes repeat its last path (their results are dropped)
+        own = np.empty((draws.shape[0], LANES))
+        for i in range(LANES):
+            own[:, i] = draws[:, offset + min(i, n - 1)]
+        drawn_state(x, p, base, own, params, obs, tmp)
+    return drawn
+
+
+def _month(p, t, draws, params):
+    """Month t's parameters: ``month_params`` when every path shares them, else each lane's
+    (``params`` with the month's dated events)."""
+
+
+@overload(_month, jit_options={"forceinline": True})
+def _month_compiled(p, t, draws, params):
+    if isinstance(draws, (types.NoneType, types.Omitted)):
+        return lambda p, t, draws, params: month_params(p, t)
+    return lambda p, t, draws, params: lane_params(params, p, t)
+
+
 @njit(cache=True, error_model="numpy")
 def _simulate_block(p, seed, first, last, horizon, lower, per_unit, is_log, sample_stride,
-                    red_out, defaults_out, finite_out, hist, traj, offset, cheap_random):
-    """Paths ``first .. last - 1`` (global indices) as lanes; outputs from row ``offset``.
+                    red_out, defaults_out, finite_out, hist, traj, offset, cheap_random,
+                    base, draws):
+    """Paths ``first .. last - 1`` (global indices) as lanes; outputs from row ``offset``;
+    with ``draws`` (None: every path has the parameters ``p``) path ``first + i`` takes
+    ``draws[:, offset + i]`` in the ``base`` slots of its parameters.
 
     Every block has LANES lanes; a short block is filled up with the paths that follow
     ``last``, which are simulated (every lane takes the same vectorized code) and dropped.
@@ -134,6 +177,7 @@ def _simulate_block(p, seed, first, last, horizon, lower, per_unit, is_log, samp
     red = rows[_RED:_RED + N_RED]
     u = rows[_UNIFORMS:_UNIFORMS + N_UNIFORMS]
     tmp = rows[_SCRATCH:_SCRATCH + N_SCRATCH]
+    params = rows[_PARAMS:_PARAMS + N_SCALAR_PARAMS]
     bins = np.empty(LANES, dtype=np.int64)
     x = rows[_FIXED_ROWS:]
     paths = np.arange(first, first + LANES).astype(np.uint64)
@@ -144,13 +188,13 @@ def _simulate_block(p, seed, first, last, horizon, lower, per_unit, is_log, samp
     sampled = (paths[:n] % stride == 0) & (paths[:n] // stride < np.uint64(traj.shape[0]))
     lanes = np.nonzero(sampled)[0]
     samples = (paths[lanes] // stride).astype(np.int64)
-    initial_state(x, p, obs, tmp)
+    _start(x, p, base, draws, offset, n, params, obs, tmp)
     start(red, obs)
     _record(0, obs, hist, lower, per_unit, is_log, n, bins)
     _keep(0, obs, traj, lanes, samples)
     for t in range(1, horizon + 1):
         _draw(u, keys, paths, (t - 1) * N_UNIFORMS, cheap_random)
-        step(x, t, p, u, obs, tmp)
+        step(x, t, p, _month(p, t, draws, params), u, obs, tmp)
         update(red, obs, t, horizon)
         _record(t, obs, hist, lower, per_unit, is_log, n, bins)
         _keep(t, obs, traj, lanes, samples)
@@ -171,22 +215,10 @@ def _simulate_block(p, seed, first, last, horizon, lower, per_unit, is_log, samp
         finite_out[offset + i] = nonfinite[i] == 0.0
 
 
-@njit(cache=True, error_model="numpy")
-def derive_paths(p, base, draws, slots, out):
-    """Each path's parameters: ``p`` with path i's draw (``draws[:, i]``) in the ``base``
-    slots and the start derived from it; the ``slots`` that vary go to ``out[:, i]``."""
-    q = p.copy()
-    for i in range(draws.shape[1]):
-        for k in range(base.shape[0]):
-            q[base[k]] = draws[k, i]
-        initial_conditions(q)  # sets every derived slot: nothing carries over between paths
-        for s in range(slots.shape[0]):
-            out[s, i] = q[slots[s]]
-
-
 @njit(parallel=True, cache=True, error_model="numpy")
 def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample_stride,
-                   red_out, defaults_out, finite_out, hist, traj, cheap_random=False):
+                   red_out, defaults_out, finite_out, hist, traj, cheap_random=False,
+                   base=None, draws=None):
     """Simulate ``red_out.shape[0]`` paths starting at global index ``first_path``.
 
     Fills ``red_out`` (paths, N_RED) with the per-path reductions, ``defaults_out``
@@ -197,7 +229,9 @@ def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample
     of a block's paths were spread over megabytes, and counting cost more than the model)
     and copies the observables of sampled paths (global index a multiple of ``sample_stride``)
     into ``traj`` (samples, months + 1, N_OBS). ``cheap_random`` swaps the random streams
-    for a Weyl sequence (benchmarks only).
+    for a Weyl sequence (benchmarks only). With ``draws`` (len(base), paths) path
+    ``first_path + i`` has ``p`` with ``draws[:, i]`` in the ``base`` slots and the start
+    derived from them (priors drawn per path).
     """
     n_paths = red_out.shape[0]
     n_workers = hist.shape[0]
@@ -208,4 +242,4 @@ def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample
             hi = min(lo + LANES, end)
             _simulate_block(p, seed, first_path + lo, first_path + hi, horizon, lower,
                             per_unit, is_log, sample_stride, red_out, defaults_out,
-                            finite_out, hist[w], traj, lo, cheap_random)
+                            finite_out, hist[w], traj, lo, cheap_random, base, draws)

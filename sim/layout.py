@@ -161,8 +161,10 @@ O_ROIC = (O_ROIC_LABS, O_ROIC_CLOUDS, O_ROIC_VENDORS)  # by sector
     T_LOST, T_LAB_GATE, T_EV, T_EQUITY, T_OPEX,
     T_LOST_DEBT, T_SECTOR_DEBT, T_VENDOR_LOSS, T_POWERED, T_PREMIUM,
     T_SOLD, T_PROCEEDS, T_DEPRECIATION, T_ARRIVAL_VALUE, T_LAB_BURN, T_LAB_RUNWAY, T_RAISED,
+    # the month's trends (sim.model.trends)
+    T_BUDGET, T_BUILD_RATE, T_POWER_NEW, T_POWER_ARRIVING,
     N_SCRATCH,
-) = range(43)
+) = range(47)
 T_Z_MOOD = T_Z_MOOD_LABS    # + sector
 T_REV = T_REV_LABS          # + sector: this month's revenue ($B/month)
 T_EARN = T_EARN_LABS        # + sector: this month's operating earnings ($B/month)

@@ -66,9 +66,15 @@ def merged_raw(shards: list[xr.Dataset]) -> RawResults:
     shards = _check_shards(shards)
     head = shards[0]
     per_path = {}
+    parameters = ()
     if "path" in head.dims:
         for name in dataset.PER_PATH:
             per_path[name] = np.concatenate([ds[name].values for ds in shards])
+        if "parameter_value" in head:
+            per_path["parameter_value"] = np.concatenate(
+                [ds["parameter_value"].values for ds in shards])
+            columns = ("parameter", "parameter_key", "parameter_units")
+            parameters = tuple(zip(*(head[c].values.tolist() for c in columns), strict=True))
     first_bad = [int(ds.attrs["first_nonfinite_path"]) for ds in shards
                  if int(ds.attrs["first_nonfinite_path"]) >= 0]
     counts = {field: sum(ds[var].values.astype(np.int64) for ds in shards)
@@ -87,7 +93,8 @@ def merged_raw(shards: list[xr.Dataset]) -> RawResults:
         nonfinite_paths=attr_counts["nonfinite_paths"],
         first_nonfinite_path=min(first_bad) if first_bad else -1,
         engine_seconds=sum(float(ds.attrs["engine_seconds"]) for ds in shards),
-        threads=int(head.attrs["threads"]), per_path=per_path, **counts)
+        threads=int(head.attrs["threads"]), per_path=per_path, parameters=parameters,
+        **counts)
 
 
 def _refuse_existing(out_dir: Path, run_hash: str, n_paths: int) -> bool:

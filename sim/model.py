@@ -6,10 +6,13 @@ values to later loops in scratch rows ``tmp``. The equations themselves are the 
 of :mod:`sim.equations`; here is only which quantity goes where. In Python ``lanes`` yields
 one slice, so each loop runs once on whole rows (the NumPy reference); compiled by numba it
 is ``range(n)`` and LLVM turns each loop into SIMD code (the engine, sim.vectorize). Loops
-read parameters from the tuple ``q`` (values, not memory the loop writes) and stay small.
+read parameter k of path i as ``par(q, k, i)``: from the tuple ``q`` (values, not memory the
+loop writes) when every path has the same parameters, from column i of a 2-D ``q`` when
+priors draw them per path (``drawn_state``, docs/priors.md). Loops stay small.
 
 Sections of month t (state from month t-1):
 
+0. ``trends``             the labs' budget growth, the grid's build rate, power per unit
 1. ``exogenous``          efficiency, cost, the labs' markup, adoption; the month's normals
 2. ``capacity_and_rent``  deliveries, retirements, the rent and the token price
    ``power_supply``       the queue energises power; the power the installed base draws
@@ -160,6 +163,8 @@ from sim.layout import (
     P_MONTHLY,
     T_ARRIVAL_VALUE,
     T_ARRIVALS,
+    T_BUDGET,
+    T_BUILD_RATE,
     T_CIRCULAR,
     T_COLLATERAL,
     T_COST,
@@ -178,6 +183,8 @@ from sim.layout import (
     T_LOST_DEBT,
     T_OPEX,
     T_OVERHANG,
+    T_POWER_ARRIVING,
+    T_POWER_NEW,
     T_POWERED,
     T_PREMIUM,
     T_PROCEEDS,
@@ -234,7 +241,7 @@ from sim.layout import (
     param,
 )
 from sim.rng import box_muller
-from sim.vectorize import as_tuple, exp, lanes, where
+from sim.vectorize import as_tuple, exp, lanes, par, where
 
 # --- the parameters the model reads (their slots come from the schema, sim.layout) ---------
 P_K0 = param("start.compute.capacity")
@@ -434,6 +441,17 @@ def month_params(p, t):
                                      event_value(p, E_TERMINATION, t))
 
 
+def lane_params(q, p, t):
+    """``q`` (N_SCALAR_PARAMS rows, one column per path: parameters drawn per path) with the
+    dated events' values of month t in its last rows, like ``month_params``."""
+    n = q.shape[1]
+    for e in range(N_SCALAR_PARAMS - P_MONTHLY):
+        value = event_value(p, e, t)
+        for i in lanes(n):
+            q[P_MONTHLY + e, i] = value
+    return q
+
+
 def poisson_counts(out, u, cdf, offset):
     """Inverse-CDF Poisson draws, one per path: ``out`` = the number of CDF values below ``u``.
 
@@ -448,6 +466,32 @@ def poisson_counts(out, u, cdf, offset):
             out[i] = out[i] + (u[i] > below) * 1.0
 
 
+def power_per_unit(q, t, i):
+    """GW drawn by a unit of capacity ordered in month t (new hardware grows more frugal)."""
+    return exponential_trend(par(q, P_POWER_PER_UNIT0, i), -par(q, P_POWER_GAIN, i), t)
+
+
+def build_rate(q, t, i):
+    """GW a month that the grid can energise in month t."""
+    return exponential_trend(par(q, P_BUILD_RATE, i), par(q, P_BUILD_GROWTH, i), t)
+
+
+def budget_growth(q, t, i):
+    """How much the labs' budgets have grown since t=0 (a maturing trend)."""
+    return maturing_trend(1.0, par(q, P_TRAINING_GROWTH, i), par(q, P_TRAINING_GROWTH_END, i),
+                          par(q, P_MATURITY_HALFLIFE, i), t)
+
+
+def trends(t, q, lag, tmp, n):
+    """This month's deterministic trends, once per path (with parameters drawn per path they
+    differ between paths; the sections read them from scratch rows)."""
+    for i in lanes(n):
+        tmp[T_BUDGET, i] = budget_growth(q, t, i)
+        tmp[T_BUILD_RATE, i] = build_rate(q, t, i)
+        tmp[T_POWER_NEW, i] = power_per_unit(q, t, i)
+        tmp[T_POWER_ARRIVING, i] = power_per_unit(q, t - lag, i)
+
+
 # --- 1. exogenous progress -------------------------------------------------------------------
 def exogenous(x, q, u, tmp, n):
     """Efficiency (with jumps), the all-in cost, the labs' markup and adoption; the normals
@@ -459,14 +503,16 @@ def exogenous(x, q, u, tmp, n):
         z_tau, z_jump = box_muller(u[0, i], u[1, i])
         z_cost, z_adopt = box_muller(u[2, i], u[3, i])
         # plus this month's dated efficiency jump (0 without events)
-        x[X_LOG_TAU, i] = log_efficiency_step(x[X_LOG_TAU, i], q[P_TAU_GROWTH], q[P_TAU_VOL],
-                                              tmp[T_JUMPS, i], q[P_JUMP_MEAN], q[P_JUMP_STD],
-                                              z_tau, z_jump) + q[P_EFFICIENCY_SHOCK]
-        x[X_LOG_COST, i] = log_cost_step(x[X_LOG_COST, i], q[P_COST_GROWTH], q[P_COST_VOL],
-                                         z_cost)
-        x[X_MARGIN, i] = margin_step(x[X_MARGIN, i], q[P_MARGIN_FLOOR], q[P_MARGIN_KEEP])
-        x[X_ADOPTION, i] = adoption_step(x[X_ADOPTION, i], q[P_BASS_P], q[P_BASS_Q],
-                                         q[P_ADOPTION_VOL], z_adopt)
+        x[X_LOG_TAU, i] = log_efficiency_step(
+            x[X_LOG_TAU, i], par(q, P_TAU_GROWTH, i), par(q, P_TAU_VOL, i), tmp[T_JUMPS, i],
+            par(q, P_JUMP_MEAN, i), par(q, P_JUMP_STD, i), z_tau, z_jump
+        ) + par(q, P_EFFICIENCY_SHOCK, i)
+        x[X_LOG_COST, i] = log_cost_step(x[X_LOG_COST, i], par(q, P_COST_GROWTH, i),
+                                         par(q, P_COST_VOL, i), z_cost)
+        x[X_MARGIN, i] = margin_step(x[X_MARGIN, i], par(q, P_MARGIN_FLOOR, i),
+                                     par(q, P_MARGIN_KEEP, i))
+        x[X_ADOPTION, i] = adoption_step(x[X_ADOPTION, i], par(q, P_BASS_P, i), par(q, P_BASS_Q, i),
+                                         par(q, P_ADOPTION_VOL, i), z_adopt)
     for i in lanes(n):
         tmp[T_TAU, i] = exp(x[X_LOG_TAU, i])
         tmp[T_COST, i] = exp(x[X_LOG_COST, i])
@@ -479,11 +525,12 @@ def capacity_and_rent(x, q, obs, tmp, slot, n):
     for i in lanes(n):
         tmp[T_ARRIVALS, i] = x[slot, i]
     for i in lanes(n):
-        capacity = x[X_CAPACITY, i] * (1.0 - q[P_DEPRECIATION] * DT) + tmp[T_ARRIVALS, i]
-        overhang = x[X_OVERHANG, i] * q[P_OVERHANG_KEEP]
-        clearing = rental_price(tmp[T_COST, i], x[X_UTIL, i], q[P_RENT_FLOOR], q[P_RENT_CAP],
-                                q[P_RENT_CURVATURE], q[P_FIRE_DISCOUNT], overhang)
-        rental = sticky_rent(x[X_RENT, i], clearing, q[P_RENT_ADJUST])
+        capacity = x[X_CAPACITY, i] * (1.0 - par(q, P_DEPRECIATION, i) * DT) + tmp[T_ARRIVALS, i]
+        overhang = x[X_OVERHANG, i] * par(q, P_OVERHANG_KEEP, i)
+        clearing = rental_price(tmp[T_COST, i], x[X_UTIL, i], par(q, P_RENT_FLOOR, i),
+                                par(q, P_RENT_CAP, i), par(q, P_RENT_CURVATURE, i),
+                                par(q, P_FIRE_DISCOUNT, i), overhang)
+        rental = sticky_rent(x[X_RENT, i], clearing, par(q, P_RENT_ADJUST, i))
         x[X_RENT, i] = rental
         obs[O_TOKEN_PRICE, i] = token_price(rental, tmp[T_TAU, i], x[X_MARGIN, i])
         obs[O_CAPACITY, i] = capacity
@@ -491,39 +538,28 @@ def capacity_and_rent(x, q, obs, tmp, slot, n):
         tmp[T_OVERHANG, i] = overhang
 
 
-def power_per_unit(q, t):
-    """GW drawn by a unit of capacity ordered in month t (new hardware grows more frugal)."""
-    return exponential_trend(q[P_POWER_PER_UNIT0], -q[P_POWER_GAIN], t)
-
-
 def power_supply(x, t, q, lag, obs, tmp, n):
     """Power (GW): the queue energises at most the build rate; arriving capacity draws power
     at the intensity of its order month and retirements free theirs; the share of the
     installed capacity that has power to run (capacity is energised only where power is)."""
-    build_rate = exponential_trend(q[P_BUILD_RATE], q[P_BUILD_GROWTH], t)
-    arriving = power_per_unit(q, t - lag)
     for i in lanes(n):
-        energised = energisation(x[X_POWER_QUEUE, i], q[P_QUEUE_MONTHS], build_rate)
-        drawn = tmp[T_ARRIVALS, i] * arriving
+        energised = energisation(x[X_POWER_QUEUE, i], par(q, P_QUEUE_MONTHS, i),
+                                 tmp[T_BUILD_RATE, i])
+        drawn = tmp[T_ARRIVALS, i] * tmp[T_POWER_ARRIVING, i]
         x[X_POWER_QUEUE, i] = x[X_POWER_QUEUE, i] - energised
         # a dated power shortfall takes energised power away (and may give it back)
-        x[X_POWER, i] = np.maximum(x[X_POWER, i] + energised - q[P_POWER_LOSS], 0.0)
-        x[X_POWER_USED, i] = x[X_POWER_USED, i] * (1.0 - q[P_DEPRECIATION] * DT) + drawn
+        x[X_POWER, i] = np.maximum(x[X_POWER, i] + energised - par(q, P_POWER_LOSS, i), 0.0)
+        x[X_POWER_USED, i] = x[X_POWER_USED, i] * (1.0 - par(q, P_DEPRECIATION, i) * DT) + drawn
         x[X_POWER_PIPE, i] = x[X_POWER_PIPE, i] - drawn
         tmp[T_POWERED, i] = powered_share(x[X_POWER, i], x[X_POWER_USED, i])
         obs[O_POWER, i] = x[X_POWER, i]
 
 
 # --- 3. the labs' training plans -------------------------------------------------------------
-def budget_growth(q, t):
-    """How much the labs' budgets have grown since t=0 (a maturing trend)."""
-    return maturing_trend(1.0, q[P_TRAINING_GROWTH], q[P_TRAINING_GROWTH_END],
-                          q[P_MATURITY_HALFLIFE], t)
-
-
-def training_plan(p, q, t, j):
-    """Lab j's planned training spend this month ($B/month)."""
-    return q[P_TRAINING0] * firm_value(p, FP_TRAINING_SHARE, LABS, j) * budget_growth(q, t)
+def training_plan(q, training_share, tmp, i):
+    """A lab's planned training spend this month ($B/month), given its share of the sector's
+    training."""
+    return par(q, P_TRAINING0, i) * training_share * tmp[T_BUDGET, i]
 
 
 def training_plans(x, t, p, q, tmp, n):
@@ -532,19 +568,21 @@ def training_plans(x, t, p, q, tmp, n):
     while they invest (the funding gate). The sector's training spend before rationing;
     the suppliers' part of it in T_CIRCULAR."""
     nf = n_firms(p)
-    theta = q[P_CIRC_SHARE]
     for i in lanes(n):
-        gate = funding_gate(x[X_SENTIMENT, i], q[P_GATE_CENTER], q[P_GATE_WIDTH])
-        tmp[T_GATE, i] = gate * q[P_GATE_SCALE]  # 0 in a dated funding freeze, else 1
+        gate = funding_gate(x[X_SENTIMENT, i], par(q, P_GATE_CENTER, i), par(q, P_GATE_WIDTH, i))
+        tmp[T_GATE, i] = gate * par(q, P_GATE_SCALE, i)  # 0 in a dated funding freeze, else 1
         tmp[T_TRAINING, i] = 0.0
         tmp[T_CIRCULAR, i] = 0.0
     for j in range(nf):
         r = firm_row(p, LABS * nf + j)
-        planned = training_plan(p, q, t, j)
-        support = firm_value(p, FP_OTHER_CASH, LABS, j) * budget_growth(q, t)
+        training_share = firm_value(p, FP_TRAINING_SHARE, LABS, j)
+        other = firm_value(p, FP_OTHER_CASH, LABS, j)
         for i in lanes(n):
-            kept = training_funding(x[r + F_CASH, i], support, planned, q[P_RUNWAY_TARGET],
-                                    q[P_TRAINING_CUT])
+            planned = training_plan(q, training_share, tmp, i)
+            support = other * tmp[T_BUDGET, i]
+            theta = par(q, P_CIRC_SHARE, i)
+            kept = training_funding(x[r + F_CASH, i], support, planned, par(q, P_RUNWAY_TARGET, i),
+                                    par(q, P_TRAINING_CUT, i))
             live = x[r + F_ALIVE, i] * planned
             circular = theta * tmp[T_GATE, i] * live
             x[r + F_USE, i] = (1.0 - theta) * kept * live + circular
@@ -559,8 +597,8 @@ def demand(x, q, obs, tmp, n):
     for i in lanes(n):
         price = obs[O_TOKEN_PRICE, i]
         rental = obs[O_RENTAL_PRICE, i]
-        tokens = token_demand(q[P_Q0], x[X_ADOPTION, i], q[P_A0], price, q[P_PRICE0],
-                              q[P_ELASTICITY])
+        tokens = token_demand(par(q, P_Q0, i), x[X_ADOPTION, i], par(q, P_A0, i), price,
+                              par(q, P_PRICE0, i), par(q, P_ELASTICITY, i))
         inference = tokens / tmp[T_TAU, i]
         wanted = inference + tmp[T_TRAINING, i] / rental
         served = np.minimum(wanted, tmp[T_POWERED, i] * obs[O_CAPACITY, i])
@@ -583,32 +621,33 @@ def contracts(x, t, p, q, obs, tmp, n):
     living lab signs new ones at this month's rent to keep its contracted share. The backlog
     is the value the contracts have left to run."""
     nf = n_firms(p)
-    growth = budget_growth(q, t)
     for i in lanes(n):
         tmp[T_PREMIUM, i] = 0.0
         obs[O_BACKLOG, i] = 0.0
     for j in range(nf):
         r = firm_row(p, LABS * nf + j)
-        planned = training_plan(p, q, t, j)
-        support = firm_value(p, FP_OTHER_CASH, LABS, j) * growth
+        training_share = firm_value(p, FP_TRAINING_SHARE, LABS, j)
+        other = firm_value(p, FP_OTHER_CASH, LABS, j)
         contracted = firm_value(p, FP_CONTRACTED, LABS, j)
         for i in lanes(n):
+            planned = training_plan(q, training_share, tmp, i)
+            support = other * tmp[T_BUDGET, i]
             rent = obs[O_RENTAL_PRICE, i]
             use = (x[r + F_SHARE, i] * tmp[T_INFERENCE, i] * rent
                    + x[r + F_USE, i] * tmp[T_SERVED_SHARE, i])
-            kept = training_funding(x[r + F_CASH, i], support, planned, q[P_RUNWAY_TARGET],
-                                    q[P_TRAINING_CUT])
-            short = cash_distress(kept, q[P_TRAINING_CUT])
+            kept = training_funding(x[r + F_CASH, i], support, planned, par(q, P_RUNWAY_TARGET, i),
+                                    par(q, P_TRAINING_CUT, i))
+            short = cash_distress(kept, par(q, P_TRAINING_CUT, i))
             # ended for want of cash, and by a dated contract termination
-            ended = q[P_TERMINATION_RATE] * short
-            ended = ended + q[P_TERMINATION] * (1.0 - ended)  # exact when there is none
+            ended = par(q, P_TERMINATION_RATE, i) * short
+            ended = ended + par(q, P_TERMINATION, i) * (1.0 - ended)  # exact when there is none
             # a defaulted lab's contracts have ended (zeroed here rather than in
             # record_default, which every firm of every sector runs)
             alive = x[r + F_ALIVE, i]
             value, volume = alive * x[r + F_CONTRACT_VALUE, i], alive * x[r + F_CONTRACT, i]
-            fee = q[P_TERMINATION_FEE] * ended * q[P_CONTRACT_TERM] * value
+            fee = par(q, P_TERMINATION_FEE, i) * ended * par(q, P_CONTRACT_TERM, i) * value
             premium = take_or_pay_premium(value, volume, use, rent) + fee
-            keep = q[P_CONTRACT_KEEP] * (1.0 - ended)
+            keep = par(q, P_CONTRACT_KEEP, i) * (1.0 - ended)
             # a lab short of cash signs less, one out of cash nothing
             signed = x[r + F_ALIVE, i] * (1.0 - short) * contracts_signed(
                 contracted, use, rent, keep * volume)
@@ -617,7 +656,7 @@ def contracts(x, t, p, q, obs, tmp, n):
             x[r + F_USE, i] = use
             x[r + F_PREMIUM, i] = premium
             tmp[T_PREMIUM, i] = tmp[T_PREMIUM, i] + premium
-            obs[O_BACKLOG, i] = obs[O_BACKLOG, i] + q[P_CONTRACT_TERM] * x[
+            obs[O_BACKLOG, i] = obs[O_BACKLOG, i] + par(q, P_CONTRACT_TERM, i) * x[
                 r + F_CONTRACT_VALUE, i]
     for i in lanes(n):
         tmp[T_RENT_REVENUE, i] = tmp[T_RENT_REVENUE, i] + tmp[T_PREMIUM, i]
@@ -634,16 +673,16 @@ def cloud_plan(x, r, q, tmp, other, debt_share, i):
     its share of the wanted capacity as far as its funds (sim.equations.capex_funds) go."""
     w = x[r + F_SHARE, i]
     ebitda = cloud_ebitda(w, tmp, other, i)
-    room = credit_room(q[P_CREDIT_MULTIPLE], ebitda, w * tmp[T_COLLATERAL, i], tmp[T_GATE, i],
-                       x[r + F_DEBT, i])
+    room = credit_room(par(q, P_CREDIT_MULTIPLE, i), ebitda, w * tmp[T_COLLATERAL, i],
+                       tmp[T_GATE, i], x[r + F_DEBT, i])
     cash, debt = x[r + F_CASH, i], x[r + F_DEBT, i]
-    spare = cash - q[P_CASH_BUFFER] * w * tmp[T_OPEX, i]
-    committed = w * q[P_CIRC_CLOUD_SHARE] * tmp[T_CIRCULAR, i] + borrowing_rate(
-        q, x[X_SENTIMENT, i], x[X_DISTRESS + CLOUDS, i], debt, ebitda) * DT * (
+    spare = cash - par(q, P_CASH_BUFFER, i) * w * tmp[T_OPEX, i]
+    committed = w * par(q, P_CIRC_CLOUD_SHARE, i) * tmp[T_CIRCULAR, i] + borrowing_rate(
+        q, x[X_SENTIMENT, i], x[X_DISTRESS + CLOUDS, i], debt, ebitda, i) * DT * (
         debt + np.maximum(-cash, 0.0))
-    headroom = np.maximum(q[P_TARGET_LEVERAGE] * 12.0 * ebitda - debt, 0.0)
+    headroom = np.maximum(par(q, P_TARGET_LEVERAGE, i) * 12.0 * ebitda - debt, 0.0)
     funds = capex_funds(ebitda - committed, spare, np.minimum(room, headroom),
-                        q[P_CAPEX_PACING], debt_share)
+                        par(q, P_CAPEX_PACING, i), debt_share)
     capex = x[r + F_ALIVE, i] * np.minimum(w * tmp[T_WANTED, i] * tmp[T_UNIT_CAPEX, i], funds)
     return ebitda, room, capex
 
@@ -653,46 +692,45 @@ def orders(x, t, p, q, obs, tmp, lag, slot, ttm_slot, n):
     when it arrives; the clouds' power requests; each cloud orders its share as far as its
     own funds go."""
     nf = n_firms(p)
-    per_unit = power_per_unit(q, t)
-    build_rate = exponential_trend(q[P_BUILD_RATE], q[P_BUILD_GROWTH], t)
     for i in lanes(n):
         demand_now = obs[O_COMPUTE_DEMAND, i]
-        growth_exp = expected_growth(x[X_GROWTH_EXP, i], q[P_EXPECT_WEIGHT], demand_now,
+        growth_exp = expected_growth(x[X_GROWTH_EXP, i], par(q, P_EXPECT_WEIGHT, i), demand_now,
                                      x[X_DEMAND, i])
         # arrivals leave the order book at its average cost; they are booked at that cost
         tmp[T_ARRIVAL_VALUE, i] = tmp[T_ARRIVALS, i] * x[X_PIPE_VALUE, i] / np.maximum(
             x[X_PIPELINE, i], 1e-300)
         x[X_PIPE_VALUE, i] = x[X_PIPE_VALUE, i] - tmp[T_ARRIVAL_VALUE, i]
         pipeline = x[X_PIPELINE, i] - tmp[T_ARRIVALS, i]
-        tilt = planning_tilt(x[X_SENTIMENT, i], q[P_OPTIMISM], x[X_CAUTION, i])
+        tilt = planning_tilt(x[X_SENTIMENT, i], par(q, P_OPTIMISM, i), x[X_CAUTION, i])
         wanted = desired_orders(demand_now, obs[O_CAPACITY, i], pipeline, growth_exp, tilt,
-                                lag, q[P_UTIL_TARGET], q[P_ADJUST_MONTHS], q[P_DEPRECIATION],
-                                q[P_MAINTENANCE])
+                                lag, par(q, P_UTIL_TARGET, i), par(q, P_ADJUST_MONTHS, i),
+                                par(q, P_DEPRECIATION, i), par(q, P_MAINTENANCE, i))
         x[X_PIPELINE, i] = pipeline
         headroom = power_headroom(x[X_POWER, i], x[X_POWER_QUEUE, i], x[X_POWER_USED, i],
-                                  x[X_POWER_PIPE, i], q[P_SERVED_BY_DELIVERY], lag, build_rate,
-                                  q[P_RETAINED_BY_DELIVERY])
-        tmp[T_WANTED, i] = np.minimum(wanted, headroom / per_unit)
+                                  x[X_POWER_PIPE, i], par(q, P_SERVED_BY_DELIVERY, i), lag,
+                                  tmp[T_BUILD_RATE, i], par(q, P_RETAINED_BY_DELIVERY, i))
+        tmp[T_WANTED, i] = np.minimum(wanted, headroom / tmp[T_POWER_NEW, i])
         tmp[T_GROWTH_EXP, i] = growth_exp
-    horizon = q[P_QUEUE_MONTHS] + lag  # power requested now runs what is ordered then
     for i in lanes(n):
-        tilt = planning_tilt(x[X_SENTIMENT, i], q[P_OPTIMISM], x[X_CAUTION, i])
+        horizon = par(q, P_QUEUE_MONTHS, i) + lag  # power requested now runs what is ordered then
+        tilt = planning_tilt(x[X_SENTIMENT, i], par(q, P_OPTIMISM, i), x[X_CAUTION, i])
         target = forecast_capacity(obs[O_COMPUTE_DEMAND, i], tmp[T_GROWTH_EXP, i], tilt,
-                                   horizon, q[P_UTIL_TARGET])
-        delivered = np.minimum(q[P_SERVED_BY_ENERGISING] * x[X_POWER_QUEUE, i],
-                               q[P_QUEUE_MONTHS] * build_rate)
+                                   horizon, par(q, P_UTIL_TARGET, i))
+        delivered = np.minimum(par(q, P_SERVED_BY_ENERGISING, i) * x[X_POWER_QUEUE, i],
+                               par(q, P_QUEUE_MONTHS, i) * tmp[T_BUILD_RATE, i])
         requested = power_request(x[X_POWER, i], x[X_POWER_QUEUE, i], x[X_POWER_USED, i],
                                   x[X_POWER_PIPE, i], obs[O_CAPACITY, i], x[X_PIPELINE, i],
-                                  target, per_unit, q[P_RETAINED_BY_ENERGISING],
-                                  q[P_POWER_RESERVE], delivered, q[P_ADJUST_MONTHS])
+                                  target, tmp[T_POWER_NEW, i],
+                                  par(q, P_RETAINED_BY_ENERGISING, i),
+                                  par(q, P_POWER_RESERVE, i), delivered, par(q, P_ADJUST_MONTHS, i))
         x[X_POWER_QUEUE, i] = np.maximum(x[X_POWER_QUEUE, i] + requested, 0.0)
         obs[O_POWER_QUEUE, i] = x[X_POWER_QUEUE, i]
     for i in lanes(n):
-        unit_capex = capex_per_capacity(q[P_UNIT_CAPEX0], tmp[T_COST, i], q[P_C0])
+        unit_capex = capex_per_capacity(par(q, P_UNIT_CAPEX0, i), tmp[T_COST, i], par(q, P_C0, i))
         tmp[T_UNIT_CAPEX, i] = unit_capex
-        tmp[T_OPEX, i] = cash_opex(q[P_OPEX_OTHER], tmp[T_COST, i], obs[O_CAPACITY, i],
-                                   q[P_POWER_PRICE], x[X_POWER_USED, i])
-        tmp[T_COLLATERAL, i] = 0.5 * q[P_LOAN_TO_VALUE] * obs[O_CAPACITY, i] * unit_capex
+        tmp[T_OPEX, i] = cash_opex(par(q, P_OPEX_OTHER, i), tmp[T_COST, i], obs[O_CAPACITY, i],
+                                   par(q, P_POWER_PRICE, i), x[X_POWER_USED, i])
+        tmp[T_COLLATERAL, i] = 0.5 * par(q, P_LOAN_TO_VALUE, i) * obs[O_CAPACITY, i] * unit_capex
         obs[O_CAPEX, i] = 0.0
     for j in range(nf):
         r = firm_row(p, CLOUDS * nf + j)
@@ -706,7 +744,7 @@ def orders(x, t, p, q, obs, tmp, lag, slot, ttm_slot, n):
         placed = capex / tmp[T_UNIT_CAPEX, i]
         x[slot, i] = placed
         x[X_PIPELINE, i] = x[X_PIPELINE, i] + placed
-        x[X_POWER_PIPE, i] = x[X_POWER_PIPE, i] + placed * per_unit
+        x[X_POWER_PIPE, i] = x[X_POWER_PIPE, i] + placed * tmp[T_POWER_NEW, i]
         x[X_PIPE_VALUE, i] = x[X_PIPE_VALUE, i] + capex
         x[X_CAPEX_TTM, i] = x[X_CAPEX_TTM, i] - x[ttm_slot, i] + capex
         x[ttm_slot, i] = capex
@@ -737,21 +775,22 @@ def vintages(x, t, q, obs, tmp, n):
             for i in lanes(n):
                 x[row + into, i] = x[row + into, i] + x[row + new, i]
                 x[row + new, i] = 0.0
-    keep = 1.0 - q[P_DEPRECIATION] * DT
     for i in lanes(n):
         tmp[T_DEPRECIATION, i] = 0.0
         obs[O_WRITEDOWN, i] = 0.0
         obs[O_BOOK, i] = 0.0
     for s in range(COHORTS):
         arriving = 1.0 if s == new else 0.0
-        remaining = max(q[P_LIFE] - slot_age(t, s), 0.0)
+        age = slot_age(t, s)
         for i in lanes(n):
+            keep = 1.0 - par(q, P_DEPRECIATION, i) * DT
+            remaining = np.maximum(par(q, P_LIFE, i) - age, 0.0)
             margin = (obs[O_RENTAL_PRICE, i] * obs[O_UTILIZATION, i]
                       - tmp[T_OPEX, i] / obs[O_CAPACITY, i])
             x[X_COHORT + s, i] = keep * x[X_COHORT + s, i] + arriving * tmp[T_ARRIVALS, i]
             x[X_BASIS + s, i] = keep * x[X_BASIS + s, i] + arriving * tmp[T_ARRIVAL_VALUE, i]
             depreciation = straight_line(x[X_BASIS + s, i], x[X_BOOK + s, i],
-                                         12.0 * q[P_LIFE])
+                                         12.0 * par(q, P_LIFE, i))
             book = x[X_BOOK + s, i] - depreciation + arriving * tmp[T_ARRIVAL_VALUE, i]
             impaired = np.maximum(book - recoverable_amount(x[X_COHORT + s, i], margin,
                                                             remaining), 0.0)
@@ -762,28 +801,29 @@ def vintages(x, t, q, obs, tmp, n):
 
 
 # --- 6. firms: cash, debt, funding, defaults ---------------------------------------------------
-def borrowing_rate(q, sentiment, distress, debt, ebitda):
+def borrowing_rate(q, sentiment, distress, debt, ebitda, i):
     """A firm's interest rate (1/yr): risk-free (plus a dated rate shock) plus its spread
     (sim.equations.spread), widened by its sector's credit distress (contagion)."""
-    return q[P_RISK_FREE] + q[P_RATE_SHOCK] + spread(q[P_SPREAD0], q[P_SPREAD_SENS], sentiment,
-                                   q[P_LEVERAGE_SPREAD], leverage(debt, ebitda)) * (
-        1.0 + q[P_SPREAD_JUMP] * distress)
+    widening = spread(par(q, P_SPREAD0, i), par(q, P_SPREAD_SENS, i), sentiment,
+                      par(q, P_LEVERAGE_SPREAD, i), leverage(debt, ebitda))
+    return par(q, P_RISK_FREE, i) + par(q, P_RATE_SHOCK, i) + widening * (
+        1.0 + par(q, P_SPREAD_JUMP, i) * distress)
 
 
 def settle(cash, debt, alive, ebitda, flow, borrow_wanted, collateral, gate, sentiment,
-           distress, buffer, q):
+           distress, buffer, q, i):
     """One firm's month after its operating flow: interest (rate rising with leverage and
     falling sentiment), maturities repaid and rolled over while credit lasts, new borrowing,
     payouts of cash above the buffer. Returns (cash, debt, defaulted): a living firm defaults
     when its cash plus the credit it has left is negative."""
-    repaid = debt / q[P_DEBT_MATURITY]
-    interest = borrowing_rate(q, sentiment, distress, debt, ebitda) * DT * (
+    repaid = debt / par(q, P_DEBT_MATURITY, i)
+    interest = borrowing_rate(q, sentiment, distress, debt, ebitda, i) * DT * (
         debt + np.maximum(-cash, 0.0))
-    room = credit_room(q[P_CREDIT_MULTIPLE], ebitda, collateral, gate, debt - repaid)
+    room = credit_room(par(q, P_CREDIT_MULTIPLE, i), ebitda, collateral, gate, debt - repaid)
     borrowed = np.minimum(repaid + borrow_wanted, room)
     new_cash = cash + flow - interest - repaid + borrowed
     new_debt = debt - repaid + borrowed
-    new_cash = new_cash - payout(new_cash, buffer, q[P_PAYOUT_RATE])
+    new_cash = new_cash - payout(new_cash, buffer, par(q, P_PAYOUT_RATE, i))
     fails = (alive > 0.0) & (new_cash + room - borrowed < 0.0)
     return alive * new_cash, alive * new_debt, fails
 
@@ -826,10 +866,11 @@ def contagion(x, q, tmp, sector, n):
     it raises the sector's credit distress, which widens its spreads (borrowing_rate) and
     fades with a half-life; the vendor-financed part of a cloud's loss falls on the vendors
     (T_VENDOR_LOSS, charged in vendors_cash)."""
-    vendor_part = q[P_VENDOR_FINANCED] if sector == CLOUDS else 0.0
+    vendors_finance = 1.0 if sector == CLOUDS else 0.0
     for i in lanes(n):
-        lost = (1.0 - q[P_RECOVERY]) * tmp[T_LOST_DEBT, i]
-        x[X_DISTRESS + sector, i] = distress(x[X_DISTRESS + sector, i], q[P_DISTRESS_KEEP],
+        vendor_part = vendors_finance * par(q, P_VENDOR_FINANCED, i)
+        lost = (1.0 - par(q, P_RECOVERY, i)) * tmp[T_LOST_DEBT, i]
+        x[X_DISTRESS + sector, i] = distress(x[X_DISTRESS + sector, i], par(q, P_DISTRESS_KEEP, i),
                                              lost, tmp[T_SECTOR_DEBT, i])
         tmp[T_VENDOR_LOSS, i] = vendor_part * lost
         tmp[T_LOST_DEBT, i] = 0.0
@@ -841,33 +882,37 @@ def labs_cash(x, t, p, q, obs, tmp, n):
     fixed costs out; a funding round when the runway is short; default when cash runs out
     (its training stops, its customers go to the other labs)."""
     nf = n_firms(p)
-    growth = budget_growth(q, t)
     for i in lanes(n):
+        beta = par(q, P_FUNDING_GROWTH_BETA, i)
         tmp[T_LAB_GATE, i] = funding_gate(
-            x[X_SENTIMENT, i] + q[P_FUNDING_GROWTH_BETA] * (x[X_GROWTH, i] - q[P_LABS_GROWTH0]),
-            q[P_GATE_CENTER], q[P_GATE_WIDTH]) * q[P_GATE_SCALE]  # shut in a funding freeze
+            x[X_SENTIMENT, i] + beta * (x[X_GROWTH, i] - par(q, P_LABS_GROWTH0, i)),
+            par(q, P_GATE_CENTER, i), par(q, P_GATE_WIDTH, i)
+        ) * par(q, P_GATE_SCALE, i)  # shut in a funding freeze
     for i in lanes(n):
         tmp[T_EARN + LABS, i] = 0.0
     for j in range(nf):
         r = firm_row(p, LABS * nf + j)
-        planned = training_plan(p, q, t, j)
-        support = firm_value(p, FP_OTHER_CASH, LABS, j) * growth  # parents fund the plan
-        fixed = q[P_LABS_FIXED] * firm_value(p, FP_TRAINING_SHARE, LABS, j) * growth
+        training_share = firm_value(p, FP_TRAINING_SHARE, LABS, j)
+        other = firm_value(p, FP_OTHER_CASH, LABS, j)
         weight = firm_value(p, FP_VALUE_WEIGHT, LABS, j)
         for i in lanes(n):
+            growth = tmp[T_BUDGET, i]
+            planned = training_plan(q, training_share, tmp, i)
+            support = other * growth  # parents fund the plan
+            fixed = par(q, P_LABS_FIXED, i) * training_share * growth
             w, cash = x[r + F_SHARE, i], x[r + F_CASH, i]
             # a lab short of cash cuts its research staff with its training
-            kept = training_funding(cash, support, planned, q[P_RUNWAY_TARGET],
-                                    q[P_TRAINING_CUT])
+            kept = training_funding(cash, support, planned, par(q, P_RUNWAY_TARGET, i),
+                                    par(q, P_TRAINING_CUT, i))
             inference = w * tmp[T_INFERENCE, i] * obs[O_RENTAL_PRICE, i]
             operating = w * obs[O_SPEND, i] - inference - x[r + F_PREMIUM, i] - kept * fixed
             tmp[T_EARN + LABS, i] = tmp[T_EARN + LABS, i] + x[r + F_ALIVE, i] * operating
             # its own part of training (the suppliers pay the circular part to the clouds)
-            training = (1.0 - q[P_CIRC_SHARE]) * planned * tmp[T_SERVED_SHARE, i] * kept
+            training = (1.0 - par(q, P_CIRC_SHARE, i)) * planned * tmp[T_SERVED_SHARE, i] * kept
             flow = operating - training + parent_support(support, training - operating)
             raised = funding_round(cash, np.maximum(-flow, 0.0), tmp[T_LAB_GATE, i],
-                                   q[P_ROUND_TRIGGER], q[P_ROUND_MONTHS],
-                                   weight * w * obs[O_EQUITY + LABS, i], q[P_MAX_DILUTION])
+                                   par(q, P_ROUND_TRIGGER, i), par(q, P_ROUND_MONTHS, i),
+                                   weight * w * obs[O_EQUITY + LABS, i], par(q, P_MAX_DILUTION, i))
             tmp[T_RAISED, i] = raised
             # analyst outputs (analyst_labs, after this loop, which they would slow down)
             x[r + F_FLOW, i] = flow
@@ -879,7 +924,7 @@ def labs_cash(x, t, p, q, obs, tmp, n):
             x[r + F_CASH, i], x[r + F_DEBT, i], fails = settle(
                 x[r + F_CASH, i], x[r + F_DEBT, i], x[r + F_ALIVE, i], flow,
                 flow + tmp[T_RAISED, i], 0.0, 0.0, tmp[T_GATE, i], x[X_SENTIMENT, i],
-                x[X_DISTRESS + LABS, i], np.inf, q)
+                x[X_DISTRESS + LABS, i], np.inf, q, i)
             record_default(x, r, t, fails, i, tmp)
     hand_over(x, p, tmp, LABS, n)
     contagion(x, q, tmp, LABS, n)
@@ -915,7 +960,7 @@ def capacity_sale(x, r, on_sale, q, obs, tmp, n):
         sold = x[r + F_ALIVE, i] * np.minimum(on_sale, x[r + F_SHARE, i])
         tmp[T_SOLD, i] = sold
         tmp[T_PROCEEDS, i] = sale_proceeds(sold, obs[O_CAPACITY, i], tmp[T_UNIT_CAPEX, i],
-                                           q[P_FIRE_DISCOUNT])
+                                           par(q, P_FIRE_DISCOUNT, i))
 
 
 def clouds_cash(x, t, p, q, obs, tmp, n):
@@ -931,13 +976,14 @@ def clouds_cash(x, t, p, q, obs, tmp, n):
         for i in lanes(n):
             w, capex = x[r + F_SHARE, i], x[r + F_CAPEX, i]  # planned in orders
             ebitda = cloud_ebitda(w, tmp, other, i)
-            invested = w * q[P_CIRC_CLOUD_SHARE] * tmp[T_CIRCULAR, i]
+            invested = w * par(q, P_CIRC_CLOUD_SHARE, i) * tmp[T_CIRCULAR, i]
             outlay = capex + invested
             x[r + F_CASH, i], x[r + F_DEBT, i], fails = settle(
                 x[r + F_CASH, i], x[r + F_DEBT, i], x[r + F_ALIVE, i], ebitda,
                 ebitda - outlay + tmp[T_PROCEEDS, i], debt_share * capex,
                 w * tmp[T_COLLATERAL, i], tmp[T_GATE, i], x[X_SENTIMENT, i],
-                x[X_DISTRESS + CLOUDS, i], q[P_CASH_BUFFER] * (w * tmp[T_OPEX, i] + capex), q)
+                x[X_DISTRESS + CLOUDS, i],
+                par(q, P_CASH_BUFFER, i) * (w * tmp[T_OPEX, i] + capex), q, i)
             record_default(x, r, t, fails, i, tmp)
             buy_stake(x, r, invested, obs, i)
         for i in lanes(n):
@@ -958,39 +1004,40 @@ def clouds_cash(x, t, p, q, obs, tmp, n):
             T_DEPRECIATION, i]
 
 
-def vendor_margin(q):
+def vendor_margin(q, i):
     """Vendors' operating margin on revenue: gross margin less R&D and SG&A, which track
     revenue at their start ratio (Nvidia's run at 10-15% of revenue)."""
-    return q[P_VENDOR_MARGIN] - q[P_VENDOR_FIXED] / (q[P_GPU_SHARE] * q[P_CAPEX0])
+    return par(q, P_VENDOR_MARGIN, i) - par(q, P_VENDOR_FIXED, i) / (
+        par(q, P_GPU_SHARE, i) * par(q, P_CAPEX0, i))
 
 
 def vendors_cash(x, t, p, q, obs, tmp, n):
     """Vendors: their operating margin on the chips and systems in the clouds' capex, other
     business, less their share of circular investments."""
     nf = n_firms(p)
-    margin = vendor_margin(q)
     for j in range(nf):
         r = firm_row(p, VENDORS * nf + j)
         other = firm_value(p, FP_OTHER_CASH, VENDORS, j)
         for i in lanes(n):
+            margin = vendor_margin(q, i)
             w = x[r + F_SHARE, i]
-            revenue = w * q[P_GPU_SHARE] * obs[O_CAPEX, i]
+            revenue = w * par(q, P_GPU_SHARE, i) * obs[O_CAPEX, i]
             ebitda = margin * revenue + other
             # their part of circular investment, and their vendor financing lost this month
-            invested = w * (1.0 - q[P_CIRC_CLOUD_SHARE]) * tmp[T_CIRCULAR, i]
+            invested = w * (1.0 - par(q, P_CIRC_CLOUD_SHARE, i)) * tmp[T_CIRCULAR, i]
             outlay = invested + w * tmp[T_VENDOR_LOSS, i]
             x[r + F_CASH, i], x[r + F_DEBT, i], fails = settle(
                 x[r + F_CASH, i], x[r + F_DEBT, i], x[r + F_ALIVE, i], ebitda, ebitda - outlay,
                 0.0, 0.0, tmp[T_GATE, i], x[X_SENTIMENT, i], x[X_DISTRESS + VENDORS, i],
-                q[P_CASH_BUFFER] * (1.0 - margin) * revenue, q)
+                par(q, P_CASH_BUFFER, i) * (1.0 - margin) * revenue, q, i)
             record_default(x, r, t, fails, i, tmp)
             buy_stake(x, r, invested, obs, i)
     hand_over(x, p, tmp, VENDORS, n)
     contagion(x, q, tmp, VENDORS, n)
     for i in lanes(n):
-        revenue = q[P_GPU_SHARE] * obs[O_CAPEX, i]
+        revenue = par(q, P_GPU_SHARE, i) * obs[O_CAPEX, i]
         tmp[T_REV + VENDORS, i] = revenue
-        tmp[T_EARN + VENDORS, i] = margin * revenue
+        tmp[T_EARN + VENDORS, i] = vendor_margin(q, i) * revenue
 
 
 # --- 6b. analyst outputs ---------------------------------------------------------------------
@@ -1011,8 +1058,8 @@ def analyst_outputs(x, t, p, q, obs, tmp, n):
         x[X_SPEND_TTM, i] = x[X_SPEND_TTM, i] - x[ring, i] + spend
         x[ring, i] = spend
         obs[O_REVENUE_GAP, i] = obs[O_CAPEX_TTM, i] / x[X_SPEND_TTM, i]
-    vendor_capital = VENDOR_CAPITAL_TO_REVENUE * q[P_REVENUE0 + VENDORS]
     for i in lanes(n):
+        vendor_capital = VENDOR_CAPITAL_TO_REVENUE * par(q, P_REVENUE0 + VENDORS, i)
         # the suppliers' circular investment buys them stakes: funding paid into the labs
         x[X_LABS_PAID_IN, i] = x[X_LABS_PAID_IN, i] + tmp[T_CIRCULAR, i]
         obs[O_ROIC_LABS, i] = return_on_capital(tmp[T_EARN + LABS, i], x[X_LABS_PAID_IN, i])
@@ -1034,21 +1081,23 @@ def sentiment(x, q, obs, tmp, n):
     for i in lanes(n):
         narrative = x[X_NARRATIVE, i]
         surprise = x[X_GROWTH + LABS, i] - narrative
-        x[X_NARRATIVE, i] = narrative + q[P_NARRATIVE_WEIGHT] * surprise
-        disappointed = where(surprise < -q[P_DISAPPOINT], x[X_DISAPPOINTED, i] + 1.0, 0.0)
+        x[X_NARRATIVE, i] = narrative + par(q, P_NARRATIVE_WEIGHT, i) * surprise
+        disappointed = where(surprise < -par(q, P_DISAPPOINT, i), x[X_DISAPPOINTED, i] + 1.0, 0.0)
         broken_before = x[X_BROKEN, i]
-        breaks = (broken_before == 0.0) & (disappointed >= q[P_BREAK_MONTHS])
+        breaks = (broken_before == 0.0) & (disappointed >= par(q, P_BREAK_MONTHS, i))
         recovering = where((broken_before > 0.0) & (surprise > 0.0),
                            x[X_RECOVERING, i] + 1.0, 0.0)
-        mends = (broken_before > 0.0) & (recovering >= q[P_RECOVERY_MONTHS])
+        mends = (broken_before > 0.0) & (recovering >= par(q, P_RECOVERY_MONTHS, i))
         broken = where(breaks, 1.0, where(mends, 0.0, broken_before))
-        s = sentiment_step(x[X_SENTIMENT, i], q[P_PERSISTENCE], broken * q[P_BUST_MEAN],
-                           surprise, obs[O_UTILIZATION, i] - q[P_UTIL_TARGET], q[P_SENT_GROWTH],
-                           q[P_SENT_UTIL], q[P_SENT_VOL], tmp[T_Z_SENT, i])
-        x[X_SENTIMENT, i] = s - where(breaks, q[P_BREAK_JUMP], 0.0)
+        s = sentiment_step(x[X_SENTIMENT, i], par(q, P_PERSISTENCE, i),
+                           broken * par(q, P_BUST_MEAN, i), surprise,
+                           obs[O_UTILIZATION, i] - par(q, P_UTIL_TARGET, i),
+                           par(q, P_SENT_GROWTH, i), par(q, P_SENT_UTIL, i),
+                           par(q, P_SENT_VOL, i), tmp[T_Z_SENT, i])
+        x[X_SENTIMENT, i] = s - where(breaks, par(q, P_BREAK_JUMP, i), 0.0)
         x[X_BROKEN, i] = broken
-        x[X_CAUTION, i] = caution_step(x[X_CAUTION, i], breaks, q[P_CAUTION_JUMP],
-                                       q[P_CAUTION_MONTHS])
+        x[X_CAUTION, i] = caution_step(x[X_CAUTION, i], breaks, par(q, P_CAUTION_JUMP, i),
+                                       par(q, P_CAUTION_MONTHS, i))
         x[X_DISAPPOINTED, i] = disappointed
         x[X_RECOVERING, i] = where(mends, 0.0, recovering)
 
@@ -1067,18 +1116,27 @@ def carry(x, q, obs, tmp, n):
         for i in lanes(n):
             # new values first: in the NumPy reference x[row, i] is a view of the row
             previous = x[X_REV + k, i]
-            revenue = smoothed_run_rate(previous, tmp[T_REV + k, i], q[P_REV_SMOOTHING])
+            revenue = smoothed_run_rate(previous, tmp[T_REV + k, i], par(q, P_REV_SMOOTHING, i))
             surprise = expected_growth(0.0, 1.0, revenue, previous) - x[X_GROWTH + k, i]
-            x[X_MOOD + k, i] = mood_step(x[X_MOOD + k, i], q[P_MOOD_PERSISTENCE], surprise,
-                                         q[P_MOOD_GROWTH], q[P_MOOD_VOL], tmp[T_Z_MOOD + k, i])
-            x[X_GROWTH + k, i] = x[X_GROWTH + k, i] + q[P_GROWTH_WEIGHT] * surprise
+            x[X_MOOD + k, i] = mood_step(x[X_MOOD + k, i], par(q, P_MOOD_PERSISTENCE, i),
+                                         surprise, par(q, P_MOOD_GROWTH, i),
+                                         par(q, P_MOOD_VOL, i), tmp[T_Z_MOOD + k, i])
+            x[X_GROWTH + k, i] = x[X_GROWTH + k, i] + par(q, P_GROWTH_WEIGHT, i) * surprise
             x[X_EARN + k, i] = smoothed_run_rate(x[X_EARN + k, i], tmp[T_EARN + k, i],
-                                                 q[P_REV_SMOOTHING])
+                                                 par(q, P_REV_SMOOTHING, i))
             x[X_REV + k, i] = revenue
 
 
 # --- 9. valuation ----------------------------------------------------------------------------
-def valuation(x, p, obs, tmp):
+def sector_multiple(q, k, i):
+    """Sector k's valuation multiple (read at constant indices: a tuple's element at an index
+    known only at run time would be a branch inside the lane loop)."""
+    return where(k == LABS, par(q, P_MULTIPLE + LABS, i),
+                 where(k == CLOUDS, par(q, P_MULTIPLE + CLOUDS, i),
+                       par(q, P_MULTIPLE + VENDORS, i)))
+
+
+def valuation(x, p, q, obs, tmp):
     """Each sector's enterprise value from revenue, expected growth and operating margin,
     scaled by its mood (common sentiment plus the sector's own); each firm's equity is its
     part of that value (its share times its value weight: its enterprise value per unit of
@@ -1087,15 +1145,14 @@ def valuation(x, p, obs, tmp):
     its own multiple; a cloud's defaulted share is owned outside the index."""
     nf = n_firms(p)
     n = obs.shape[1]
-    q = as_tuple(p, N_SCALAR_PARAMS)
     for i in lanes(n):
         obs[O_INDEX, i] = 0.0
     for k in range(N_SECTORS):
-        multiple = p[P_MULTIPLE + k]
         for i in lanes(n):
-            mood = q[P_MULT_SENT_BETA] * (x[X_SENTIMENT, i] + x[X_MOOD + k, i])
+            multiple = sector_multiple(q, k, i)
+            mood = par(q, P_MULT_SENT_BETA, i) * (x[X_SENTIMENT, i] + x[X_MOOD + k, i])
             tmp[T_EV, i] = enterprise_value(multiple, x[X_REV + k, i], x[X_GROWTH + k, i],
-                                            x[X_EARN + k, i], q[P_VALUE_FLOOR], mood)
+                                            x[X_EARN + k, i], par(q, P_VALUE_FLOOR, i), mood)
             tmp[T_EQUITY, i] = 0.0
         for j in range(nf):
             r = firm_row(p, k * nf + j)
@@ -1112,17 +1169,19 @@ def valuation(x, p, obs, tmp):
 
 
 # --- the step --------------------------------------------------------------------------------
-def step(x, t, p, u, obs, tmp):
+def step(x, t, p, q, u, obs, tmp):
     """Advance the state ``x`` from month t-1 to month t and fill the observables ``obs``.
 
-    ``u`` holds this month's N_UNIFORMS uniforms, one column per path; ``tmp`` is scratch
-    space (N_SCRATCH rows).
+    ``q`` holds the scalar parameters of month t, read inside the lane loops: the tuple
+    ``month_params(p, t)`` when every path has the same, else one column per path
+    (``lane_params``: parameters drawn per path); ``u`` this month's N_UNIFORMS uniforms, one
+    column per path; ``tmp`` is scratch space (N_SCRATCH rows).
     """
     pipe, ttm, _, _ = state_layout(p)
     lag = build_lag(p)
     n = obs.shape[1]
-    q = month_params(p, t)  # the scalar parameters of month t, read inside the lane loops
     poisson_counts(tmp[T_JUMPS], u[8], p, P_JUMP_CDF)
+    trends(t, q, lag, tmp, n)
     exogenous(x, q, u, tmp, n)
     capacity_and_rent(x, q, obs, tmp, pipe + t % lag, n)
     power_supply(x, t, q, lag, obs, tmp, n)
@@ -1137,7 +1196,7 @@ def step(x, t, p, u, obs, tmp):
     analyst_outputs(x, t, p, q, obs, tmp, n)
     sentiment(x, q, obs, tmp, n)
     carry(x, q, obs, tmp, n)
-    valuation(x, p, obs, tmp)
+    valuation(x, p, q, obs, tmp)
 
 
 # --- t = 0 -----------------------------------------------------------------------------------
@@ -1400,7 +1459,8 @@ def initial_column(p):
 
 
 def initial_state(x, p, obs, tmp):
-    """Every path at t=0: the state and observables of initial_column, then the valuation."""
+    """Every path at t=0 alike: the state and observables of initial_column, then the
+    valuation."""
     v, o = initial_column(p)
     n = obs.shape[1]
     for r in range(v.shape[0]):
@@ -1409,8 +1469,35 @@ def initial_state(x, p, obs, tmp):
     for r in range(N_OBS):
         for i in lanes(n):
             obs[r, i] = o[r]
+    start_valuation(x, p, as_tuple(p, N_SCALAR_PARAMS), obs, tmp)
+
+
+def drawn_state(x, p, base, draws, q, obs, tmp):
+    """Paths whose parameters are drawn at t=0: path i's vector is ``p`` with ``draws[:, i]``
+    in the ``base`` slots and its start derived from them (initial_conditions; only the
+    scalar parameters may differ between paths, sim.params.check_priors). Its scalar
+    parameters go to column i of ``q``, its state and observables to column i of ``x`` and
+    ``obs``; then the valuation, path by path."""
+    own = p.copy()
+    for i in range(draws.shape[1]):
+        for k in range(base.shape[0]):
+            own[base[k]] = draws[k, i]
+        initial_conditions(own)  # sets every derived slot: nothing carries over
+        for s in range(N_SCALAR_PARAMS):
+            q[s, i] = own[s]
+        v, o = initial_column(own)
+        for r in range(v.shape[0]):
+            x[r, i] = v[r]
+        for r in range(N_OBS):
+            obs[r, i] = o[r]
+    start_valuation(x, p, q, obs, tmp)
+
+
+def start_valuation(x, p, q, obs, tmp):
+    """The valuation at t=0 (sectors' and firms' equity, the index)."""
+    n = obs.shape[1]
     for i in lanes(n):  # hand_over and contagion clear them after every sector
         tmp[T_LOST, i] = 0.0
         tmp[T_LOST_DEBT, i] = 0.0
         tmp[T_SECTOR_DEBT, i] = 0.0
-    valuation(x, p, obs, tmp)
+    valuation(x, p, q, obs, tmp)

@@ -12,7 +12,7 @@ import numpy as np
 from sim import equations as eq
 from sim import layout, model
 from sim.layout import SECTORS
-from sim.priors import check_priors, draw, quantile
+from sim.priors import Prior, check_priors, draw, quantile
 from sim.schema import (
     EVENT_KINDS,
     Config,
@@ -245,6 +245,7 @@ def validate(cfg: Config) -> Config:
     for name, event in cfg.events.items():
         _check_event(cfg, name, event)
     _check_prior_ends(cfg)
+    _check_prior_slots(cfg)
     e = cfg.engine
     if not e.shard_index < e.num_shards <= e.n_paths:
         raise ConfigError(f"engine.shard_index = {readable_number(e.shard_index)} must be in "
@@ -254,19 +255,9 @@ def validate(cfg: Config) -> Config:
 
 
 def model_vector(cfg: Config) -> np.ndarray:
-    """The kernel's parameter vector (layout in sim.layout): every numeric start and model
-    value, the derived t=0 quantities, then the per-firm lists and the dated events'
-    series. Priors are validated with the rest, but the engine does not draw them per path
-    yet (docs/priors.md), so a config with priors stops here rather than run without them."""
-    if cfg.priors:
-        raise ConfigError(f"priors = {', '.join(sorted(cfg.priors))}: priors are checked but "
-                          "not yet drawn per path by the engine (docs/priors.md); run without "
-                          "priors=")
-    return _vector(cfg)
-
-
-def _vector(cfg: Config) -> np.ndarray:
-    """model_vector at the config's point values, whatever its priors."""
+    """The kernel's parameter vector (layout in sim.layout) at the config's point values:
+    every numeric start and model value, the derived t=0 quantities, then the per-firm lists
+    and the dated events' series (priors replace some of them path by path: path_draws)."""
     nf, horizon = len(cfg.start.labs.names), cfg.model.horizon_months
     p = np.zeros(layout.vector_length(nf, horizon))
     for key in layout.SCALARS:
@@ -304,7 +295,7 @@ def varying_slots(cfg: Config) -> np.ndarray:
     with each prior alone and all together at quantiles across their ranges (a slot that
     none of these moves does not depend on the priors)."""
     priors = check_priors(cfg.priors)
-    p = _vector(cfg)
+    p = model_vector(cfg)
     base = [layout.param(prior.key) for prior in priors]
     moved = np.zeros(p.size, dtype=bool)
     moved[base] = True
@@ -318,20 +309,62 @@ def varying_slots(cfg: Config) -> np.ndarray:
     return np.flatnonzero(moved)
 
 
-def prior_draws(cfg: Config, first: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The priors' slots in the parameter vector, their draws on paths ``first ..
-    first + n - 1`` and the slots the draws move (sim.engine.path_parameters derives those
-    per path). Path i takes draw i // engine.prior_replicates, keyed by the seed and that
-    index alone, so consecutive paths share a draw and a shard draws what the run would."""
+def _shared_by_all(slots: np.ndarray) -> str:
+    """What the slots beyond the scalar parameters hold (the engine keeps one copy of them
+    for all paths)."""
+    if np.any((slots >= layout.P_JUMP_CDF) & (slots < layout.P_COHORT_SHARES)):
+        return "the Poisson probabilities of efficiency jumps"
+    return "per-firm values"
+
+
+def _check_prior_slots(cfg: Config) -> None:
+    """The engine draws the scalar parameters per path and keeps one copy of the rest (the
+    jump probabilities, per-firm values, dated events): a prior must move scalars only."""
+    for name in sorted(cfg.priors):
+        moved = varying_slots(replace(cfg, priors={name: cfg.priors[name]}))
+        shared = moved[moved >= layout.P_MONTHLY]
+        if shared.size:
+            key = check_priors({name: cfg.priors[name]})[0].key
+            raise ConfigError(f"priors.{name}: {key} moves {_shared_by_all(shared)}, which "
+                              "all paths share; it cannot be drawn per path (allowed: keys "
+                              "that move scalar parameters only, docs/priors.md)")
+
+
+@dataclass(frozen=True)
+class PathDraws:
+    """The priors of a run, drawn path by path: path i takes draw i // ``replicates``, keyed
+    by the seed and that index alone, so consecutive paths share a draw and a shard or a
+    chunk draws what the whole run would."""
+
+    priors: tuple[Prior, ...]
+    seed: int
+    replicates: int
+    sampling: str
+
+    @property
+    def slots(self) -> np.ndarray:
+        """The priors' slots in the parameter vector (the engine's ``base``)."""
+        return np.array([layout.param(prior.key) for prior in self.priors], dtype=np.int64)
+
+    def values(self, first: int, n: int) -> np.ndarray:
+        """The draws (len(priors), n) of paths ``first .. first + n - 1``."""
+        r = self.replicates
+        if n == 0:
+            return np.empty((len(self.priors), 0))
+        first_draw, last_draw = first // r, (first + n - 1) // r
+        draws = draw(list(self.priors), self.seed, first_draw, last_draw - first_draw + 1,
+                     self.sampling)
+        offset = first - first_draw * r
+        return np.repeat(draws, r, axis=1)[:, offset:offset + n]
+
+
+def path_draws(cfg: Config) -> PathDraws | None:
+    """The config's priors as draws per path; None without priors."""
+    if not cfg.priors:
+        return None
     e = cfg.engine
-    priors = check_priors(cfg.priors)
-    base = np.array([layout.param(prior.key) for prior in priors], dtype=np.int64)
-    r = e.prior_replicates
-    first_draw, last_draw = first // r, (first + n - 1) // r
-    draws = draw(priors, e.seed, first_draw, last_draw - first_draw + 1,
-                 e.prior_sampling.value)
-    offset = first - first_draw * r
-    return base, np.repeat(draws, r, axis=1)[:, offset:offset + n], varying_slots(cfg)
+    return PathDraws(priors=tuple(check_priors(cfg.priors)), seed=e.seed,
+                     replicates=e.prior_replicates, sampling=e.prior_sampling.value)
 
 
 @dataclass(frozen=True)
@@ -351,6 +384,7 @@ class RunSettings:
     backend: str = "numba"
     num_shards: int = 1
     shard_index: int = 0
+    priors: PathDraws | None = None  # None: every path has the point values
 
     def shard_range(self) -> tuple[int, int]:
         """(first global path index, number of paths) of this shard."""
@@ -366,4 +400,4 @@ def run_settings(cfg: Config) -> RunSettings:
                        horizon=cfg.model.horizon_months, n_firms=len(cfg.start.labs.names),
                        per_path=cfg.output.per_path, quiet=cfg.output.quiet,
                        backend=e.backend.value, num_shards=e.num_shards,
-                       shard_index=e.shard_index)
+                       shard_index=e.shard_index, priors=path_draws(cfg))

@@ -48,7 +48,9 @@ DISTRIBUTIONS = {
     "choice": ("values",),
 }
 OPTIONAL = {"normal": ("low", "high"), "lognormal": ("low", "high"), "choice": ("weights",)}
-FIXED = ("model.horizon_months",)  # the run's length, not an assumption about the world
+# the run's length, and the build lag, which sizes the state's order pipeline: shared by all
+# paths, not assumptions a path can draw
+FIXED = ("model.horizon_months", "start.compute.build_lag")
 _NUMBERS = ("low", "high", "mode", "mean", "sd", "median", "sigma", "a", "b")
 
 

@@ -52,6 +52,9 @@ class RawResults:
     engine_seconds: float
     threads: int
     per_path: dict[str, np.ndarray] = field(default_factory=dict)
+    # the priors drawn per path: (name, key, units) each, in the order of the per-path
+    # "parameter_value" columns
+    parameters: tuple[tuple[str, str, str], ...] = ()
 
 
 PER_PATH_DTYPES = {

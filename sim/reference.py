@@ -18,11 +18,15 @@ from sim.layout import (
     N_FIRM_ROWS,
     N_HIST,
     N_OBS,
+    N_SCALAR_PARAMS,
     N_SCRATCH,
     N_UNIFORMS,
 )
 from sim.model import (
+    drawn_state,
     initial_state,
+    lane_params,
+    month_params,
     state_layout,
     step,
 )
@@ -31,7 +35,8 @@ from sim.rng import cheap_uniform, path_key, uniform
 
 
 def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample_stride,
-                   red_out, defaults_out, finite_out, hist, traj, cheap_random=False):
+                   red_out, defaults_out, finite_out, hist, traj, cheap_random=False,
+                   base=None, draws=None):
     """Same contract as :func:`sim.kernel.simulate_chunk` (``hist`` may have one worker)."""
     n_paths = red_out.shape[0]
     n_bins = hist.shape[3] - EXTRA_BINS
@@ -48,7 +53,11 @@ def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample
     tmp = np.empty((N_SCRATCH, n_paths))
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         keys = path_key(np.uint64(seed), paths)
-        initial_state(x, p, obs, tmp)
+        if draws is None:
+            initial_state(x, p, obs, tmp)
+        else:
+            params = np.empty((N_SCALAR_PARAMS, n_paths))
+            drawn_state(x, p, base, draws, params, obs, tmp)
         start(red, obs)
         _record(0, obs, hist[0], lower, per_unit, is_log, n_bins)
         traj[slots, 0, :] = obs[:, sampled].T
@@ -57,7 +66,8 @@ def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample
             for k in range(N_UNIFORMS):
                 u[k] = (cheap_uniform(paths.astype(np.float64), 1.0 * (counter + k))
                         if cheap_random else uniform(keys, np.uint64(counter + k)))
-            step(x, t, p, u, obs, tmp)
+            q = month_params(p, t) if draws is None else lane_params(params, p, t)
+            step(x, t, p, q, u, obs, tmp)
             update(red, obs, t, horizon)
             _record(t, obs, hist[0], lower, per_unit, is_log, n_bins)
             traj[slots, t, :] = obs[:, sampled].T

@@ -66,13 +66,20 @@ def as_tuple(a, n):
     return tuple(a[:n])
 
 
+def par(q, k, i):
+    """Parameter ``k`` of path ``i``: ``q[k]`` when ``q`` is the month's tuple of values
+    (every path alike) and, in Python, a row over the paths when ``q`` holds one column per
+    path (parameters drawn per path); compiled, that column's element ``q[k, i]``."""
+    return q[k]
+
+
 def cos_sin_turns(u):
     """(cos 2 pi u, sin 2 pi u) for u in [0, 1] (elementwise)."""
     angle = 2.0 * np.pi * u
     return np.cos(angle), np.sin(angle)
 
 
-_ELEMENTARY = (lanes, where, as_tuple, exp, log, log10, power, cos_sin_turns)
+_ELEMENTARY = (lanes, where, as_tuple, par, exp, log, log10, power, cos_sin_turns)
 
 
 def register_module(module) -> None:
@@ -240,6 +247,15 @@ def _array_head(typingctx, array, length):
         return context.make_tuple(builder, tuple_type, values)
 
     return tuple_type(array, length), codegen
+
+
+@overload(par, jit_options=_INLINE)
+def _par_compiled(q, k, i):
+    if isinstance(q, types.BaseTuple):
+        return lambda q, k, i: q[k]
+    if isinstance(q, types.Array) and q.ndim == 2:
+        return lambda q, k, i: q[k, i]
+    return None
 
 
 @overload(as_tuple, jit_options=_INLINE, prefer_literal=True)

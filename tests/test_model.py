@@ -34,7 +34,7 @@ def quiet_path(months: int, *overrides: str):
     u[[0, 2, 4, 6]] = 1.0  # log(1) = 0: every normal is exactly 0
     states, observed = [x[:, 0].copy()], [obs[:, 0].copy()]
     for t in range(1, months + 1):
-        model.step(x, t, p, u, obs, tmp)
+        model.step(x, t, p, model.month_params(p, t), u, obs, tmp)
         states.append(x[:, 0].copy())
         observed.append(obs[:, 0].copy())
     return cfg, p, np.array(states), np.array(observed)
@@ -273,6 +273,7 @@ def month_until(section, x, p, obs, tmp, t=1):
     lag = model.build_lag(p)
     tmp[L.T_JUMPS] = 0.0
     steps = [
+        ("trends", lambda: model.trends(t, q, lag, tmp, 1)),
         ("exogenous", lambda: model.exogenous(x, q, u, tmp, 1)),
         ("capacity_and_rent", lambda: model.capacity_and_rent(x, q, obs, tmp,
                                                               pipe + t % lag, 1)),
@@ -428,10 +429,10 @@ def test_labs_operating_earnings_by_hand():
     m = cfg.model.labs
     before = x.copy()
     month_until("labs_cash", x, p, obs, tmp)
-    growth = model.budget_growth(tuple(p[:L.N_SCALAR_PARAMS]), 1)
+    growth = model.budget_growth(tuple(p[:L.N_SCALAR_PARAMS]), 1, 0)
     total = 0.0
     for j, r in enumerate(firm_rows(p, L.LABS)):
-        planned = model.training_plan(p, tuple(p[:L.N_SCALAR_PARAMS]), 1, j)
+        planned = p[L.param("derived.training0")] * cfg.start.labs.training_share[j] * growth
         support = cfg.start.labs.other_cash[j] * growth
         kept = eq.training_funding(before[r + L.F_CASH, 0], support, planned, m.runway_target,
                                    m.training_cut)
@@ -704,7 +705,7 @@ def test_a_cloud_above_its_target_leverage_borrows_nothing_for_capex():
         debt, cash = x[r + L.F_DEBT, 0], x[r + L.F_CASH, 0]
         w = x[r + L.F_SHARE, 0]
         committed = w * f.circular_cloud_share * tmp[L.T_CIRCULAR, 0] + model.borrowing_rate(
-            q, x[L.X_SENTIMENT, 0], x[L.X_DISTRESS + L.CLOUDS, 0], debt, ebitda) / 12 * debt
+            q, x[L.X_SENTIMENT, 0], x[L.X_DISTRESS + L.CLOUDS, 0], debt, ebitda, 0) / 12 * debt
         spare = cash - f.cash_buffer_months * w * tmp[L.T_OPEX, 0]
         headroom = max(f.target_leverage * 12 * ebitda - debt, 0.0)
         assert room > 0.0
@@ -733,12 +734,12 @@ def _settle(cash, debt, ebitda, flow, gate, **overrides):
     cfg = schema(*(f"model.finance.{k}={v}" for k, v in overrides.items()))
     q = tuple(model_vector(cfg)[:L.N_SCALAR_PARAMS])
     return model.settle(np.array([cash]), np.array([debt]), np.array([1.0]), ebitda, flow, 0.0,
-                        0.0, gate, 0.0, 0.0, np.inf, q), q
+                        0.0, gate, 0.0, 0.0, np.inf, q, 0), q
 
 
 def test_debt_rolls_over_while_credit_lasts():
     (cash, debt, fails), q = _settle(50.0, 60.0, 2.0, 0.0, 1.0)
-    rate = model.borrowing_rate(q, 0.0, 0.0, 60.0, 2.0)
+    rate = model.borrowing_rate(q, 0.0, 0.0, 60.0, 2.0, 0)
     assert debt[0] == pytest.approx(60.0)  # the maturing part was refinanced
     assert cash[0] == pytest.approx(50.0 - rate * DT * 60.0)
     assert not fails[0]
@@ -746,7 +747,7 @@ def test_debt_rolls_over_while_credit_lasts():
 
 def test_without_credit_maturities_are_paid_from_cash_and_then_the_firm_defaults():
     (cash, debt, fails), q = _settle(50.0, 60.0, 2.0, 0.0, 0.0)
-    rate = model.borrowing_rate(q, 0.0, 0.0, 60.0, 2.0)
+    rate = model.borrowing_rate(q, 0.0, 0.0, 60.0, 2.0, 0)
     repaid = 60.0 / q[model.P_DEBT_MATURITY]
     assert debt[0] == pytest.approx(60.0 - repaid)
     assert cash[0] == pytest.approx(50.0 - rate * DT * 60.0 - repaid)
@@ -763,10 +764,10 @@ def test_distress_by_hand():
 def test_distress_widens_a_sectors_spreads():
     cfg = schema()
     q = tuple(model_vector(cfg)[:L.N_SCALAR_PARAMS])
-    calm = model.borrowing_rate(q, 0.0, 0.0, 60.0, 2.0)
+    calm = model.borrowing_rate(q, 0.0, 0.0, 60.0, 2.0, 0)
     jump = cfg.model.contagion.spread_jump
     spread = calm - cfg.start.finance.risk_free
-    assert model.borrowing_rate(q, 0.0, 0.2, 60.0, 2.0) == pytest.approx(
+    assert model.borrowing_rate(q, 0.0, 0.2, 60.0, 2.0, 0) == pytest.approx(
         cfg.start.finance.risk_free + spread * (1.0 + jump * 0.2))
 
 
@@ -841,7 +842,7 @@ def test_vendors_margin_is_gross_margin_less_their_costs_at_the_start_ratio():
     cfg = schema()
     v, c = cfg.start.vendors, cfg.start.compute
     q = tuple(model_vector(cfg)[:L.N_SCALAR_PARAMS])
-    assert model.vendor_margin(q) == pytest.approx(
+    assert model.vendor_margin(q, 0) == pytest.approx(
         v.gross_margin - v.fixed / (v.gpu_share * c.capex))
 
 
@@ -947,7 +948,7 @@ def test_caution_cuts_the_capacity_planners_want_like_less_demand():
         tmp = np.zeros((L.N_SCRATCH, 1))
         u = np.full((L.N_UNIFORMS, 1), 0.5)
         u[[0, 2, 4, 6]] = 1.0
-        model.step(xx, 1, p, u, oo, tmp)
+        model.step(xx, 1, p, model.month_params(p, 1), u, oo, tmp)
         wanted.append(tmp[L.T_WANTED, 0])
         queue.append(xx[L.X_POWER_QUEUE, 0])
     # the supply line the rule saw: before this month's orders were added

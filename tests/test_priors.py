@@ -104,8 +104,12 @@ def test_bad_priors_on_the_command_line_are_one_line_and_exit_2(tmp_path):
             (["priors=wide", "priors.elasticity.dist=gamma"], "gamma"),
             (["priors=wide", "priors.elasticity.hihg=2"], "did you mean high"),
             (["priors=no_such_priors"], "no_such_priors"),
-            # valid, but not yet drawn by the engine: stop rather than run without them
-            (["priors=wide"], "not yet drawn")):
+            # the engine keeps one copy of the jump probabilities for all paths
+            (["+priors.j={key:model.efficiency.jump_rate,dist:uniform,low:0.5,high:2}"],
+             "priors.j: model.efficiency.jump_rate moves the Poisson probabilities"),
+            # the build lag sizes the state
+            (["+priors.lag={key:start.compute.build_lag,dist:choice,values:[4,6]}"],
+             "priors.lag.key = 'start.compute.build_lag' is not a number a prior can vary")):
         result = run_cli(*args, f"hydra.run.dir={tmp_path / 'run'}", "output.quiet=true")
         assert result.returncode == 2, result.stderr
         assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
@@ -206,41 +210,19 @@ def test_the_varying_slots_hold_every_slot_a_draw_moves(scenario):
     """The per-path parameters are the slots varying_slots names: brute force over random
     joint draws of the scenario's priors moves no other slot, and each named slot moves."""
     from sim import layout
-    from sim.params import _vector, varying_slots, with_draw
+    from sim.params import model_vector, varying_slots, with_draw
 
     cfg = schema(f"scenario={scenario}", f"priors={scenario}")
     slots = varying_slots(cfg)
     priors = check_priors(cfg.priors)
     base = [layout.param(prior.key) for prior in priors]
-    p = _vector(cfg)
+    p = model_vector(cfg)
     values = draw(priors, seed=7, first=0, n=200)
     moved = np.zeros(p.size, dtype=bool)
     for i in range(values.shape[1]):
         moved |= with_draw(p, base, values[:, i]) != p
     assert set(np.flatnonzero(moved)) == set(slots)
     assert len(slots) > len(base)  # the derived start moves with the draws too
-
-
-def test_each_paths_parameters_are_its_own_configs_and_do_not_depend_on_the_chunk():
-    """Path i's varying parameters equal the vector of the config with path i's draws set as
-    point values (compiled and in NumPy), and the draws of paths 10..19 are the same
-    whether asked for alone or as part of paths 0..29."""
-    from sim.engine import path_parameters
-    from sim.params import _vector, prior_draws
-
-    cfg = schema("scenario=dotcom_crash", "priors=dotcom_crash")
-    priors = check_priors(cfg.priors)
-    base, draws, slots = prior_draws(cfg, 0, 30)
-    p = _vector(cfg)
-    compiled = path_parameters(p, base, draws, slots)
-    numpy = path_parameters(p, base, draws, slots, backend="numpy")
-    np.testing.assert_allclose(compiled, numpy, rtol=1e-12)
-    for i in (0, 17):
-        point = schema("scenario=dotcom_crash",
-                       *(f"{prior.key}={float(draws[k, i])!r}" for k, prior in enumerate(priors)))
-        np.testing.assert_allclose(compiled[:, i], _vector(point)[slots], rtol=1e-12)
-    _, part, _ = prior_draws(cfg, 10, 10)
-    np.testing.assert_array_equal(part, draws[:, 10:20])
 
 
 def test_a_prior_that_would_break_the_start_is_refused_with_one_line(tmp_path):
@@ -258,13 +240,13 @@ def test_a_prior_that_would_break_the_start_is_refused_with_one_line(tmp_path):
 
 @pytest.mark.parametrize("sampling", ["random", "sobol"])
 def test_replicated_paths_share_a_draw_whatever_the_shard(sampling):
-    from sim.params import prior_draws
+    from sim.params import path_draws
 
     cfg = schema("priors=wide", "engine.prior_replicates=3",
                  f"engine.prior_sampling={sampling}")
-    _, draws, _ = prior_draws(cfg, 0, 30)
+    draws = path_draws(cfg).values(0, 30)
     groups = draws.reshape(draws.shape[0], 10, 3)
     assert (groups == groups[:, :, :1]).all()  # three paths per draw ...
     assert len(np.unique(groups[0, :, 0])) == 10  # ... and ten different draws
-    _, part, _ = prior_draws(cfg, 4, 11)  # a shard that starts and ends inside groups
-    np.testing.assert_array_equal(part, draws[:, 4:15])
+    # a shard or chunk that starts and ends inside groups
+    np.testing.assert_array_equal(path_draws(cfg).values(4, 11), draws[:, 4:15])
