@@ -1024,11 +1024,11 @@ def test_stakes_are_marked_to_the_labs_value():
     """A cloud's equity holds its stake at the labs' equity of the same month: a stake 0.1
     larger adds a tenth of the labs' equity to the clouds'; a default takes it away."""
     p, x, obs, tmp = start_state()
-    model.valuation(x, p, obs, tmp)
+    model.valuation(x, p, tuple(p[:L.N_SCALAR_PARAMS]), obs, tmp)
     clouds, labs = obs[L.O_EQUITY + L.CLOUDS, 0], obs[L.O_EQUITY + L.LABS, 0]
     alphabet = firm_rows(p, L.CLOUDS)[1]
     x[alphabet + L.F_STAKE] += 0.1
-    model.valuation(x, p, obs, tmp)
+    model.valuation(x, p, tuple(p[:L.N_SCALAR_PARAMS]), obs, tmp)
     assert obs[L.O_EQUITY + L.CLOUDS, 0] == pytest.approx(clouds + 0.1 * labs)
     model.record_default(x, alphabet, 3, np.array([True]), slice(None), tmp)
     assert x[alphabet + L.F_STAKE, 0] == 0.0
@@ -1051,7 +1051,7 @@ def test_valuation_gives_each_living_firm_its_part_of_the_sectors_value():
     x[rows[0] + L.F_ALIVE] = 0.0  # Nvidia gone
     x[L.X_SENTIMENT] = 0.2  # the common AI mood is up, the vendors' own mood down
     x[L.X_MOOD + L.VENDORS] = -0.5
-    model.valuation(x, p, obs, tmp)
+    model.valuation(x, p, tuple(p[:L.N_SCALAR_PARAMS]), obs, tmp)
     m = cfg.model.valuation
     ev = eq.enterprise_value(p[L.param("derived.multiple_vendors")], x[L.X_REV + L.VENDORS, 0],
                              x[L.X_GROWTH + L.VENDORS, 0], x[L.X_EARN + L.VENDORS, 0],
