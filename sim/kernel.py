@@ -19,6 +19,7 @@ import hashlib
 import os
 from pathlib import Path
 
+import llvmlite.binding as llvm
 import numba
 import numpy as np
 
@@ -52,6 +53,16 @@ for _module in (layout, equations, model, reductions, rng, histogram):
     vectorize.register_module(_module)
 
 from numba import njit, prange, types  # noqa: E402  (after the cache directory is set)
+
+# LLVM's loop vectorizer leaves a loop scalar when proving that its loads and stores do not
+# overlap takes more than 8 run-time checks. The lane loops that touch a firm's rows (at
+# run-time offsets) need more, and with priors, whose parameters are rows too, far more
+# (the firms' cash sections ran 4-10x slower). The checks run once per call of a loop over
+# 256 lanes, so they cost nothing next to the loop: allow up to 1024. Set once, before
+# anything compiles (a process-wide LLVM option; part of the numba cache's key, as this
+# file is).
+llvm.set_option("", "--runtime-memory-check-threshold=1024")
+llvm.set_option("", "--vectorize-memory-check-threshold=1024")
 from numba.extending import overload  # noqa: E402
 
 from sim.histogram import bin_index  # noqa: E402
@@ -84,10 +95,9 @@ _OBS = 0
 _RED = _OBS + N_OBS
 _UNIFORMS = _RED + N_RED
 _SCRATCH = _UNIFORMS + N_UNIFORMS
-# each path's scalar parameters when they are drawn per path (left untouched otherwise: the
-# rows cost address space, not cache)
-_PARAMS = _SCRATCH + N_SCRATCH
-_FIXED_ROWS = _PARAMS + N_SCALAR_PARAMS
+# the scratch rows, then each path's scalar parameters when they are drawn per path (one
+# view, sim.layout.T_PARAMS; left untouched otherwise: the rows cost address space, not cache)
+_FIXED_ROWS = _SCRATCH + N_SCRATCH + N_SCALAR_PARAMS
 
 
 @njit(cache=True, error_model="numpy")
@@ -176,8 +186,8 @@ def _simulate_block(p, seed, first, last, horizon, lower, per_unit, is_log, samp
     obs = rows[_OBS:_OBS + N_OBS]
     red = rows[_RED:_RED + N_RED]
     u = rows[_UNIFORMS:_UNIFORMS + N_UNIFORMS]
-    tmp = rows[_SCRATCH:_SCRATCH + N_SCRATCH]
-    params = rows[_PARAMS:_PARAMS + N_SCALAR_PARAMS]
+    tmp = rows[_SCRATCH:_FIXED_ROWS]
+    params = tmp
     bins = np.empty(LANES, dtype=np.int64)
     x = rows[_FIXED_ROWS:]
     paths = np.arange(first, first + LANES).astype(np.uint64)

@@ -165,6 +165,9 @@ O_ROIC = (O_ROIC_LABS, O_ROIC_CLOUDS, O_ROIC_VENDORS)  # by sector
     T_BUDGET, T_BUILD_RATE, T_POWER_NEW, T_POWER_ARRIVING,
     N_SCRATCH,
 ) = range(47)
+# with parameters drawn per path, each path's scalar parameters follow the scratch rows
+# (sim.model.drawn_state): the lane loops then read them from the array they already use
+T_PARAMS = N_SCRATCH
 T_Z_MOOD = T_Z_MOOD_LABS    # + sector
 T_REV = T_REV_LABS          # + sector: this month's revenue ($B/month)
 T_EARN = T_EARN_LABS        # + sector: this month's operating earnings ($B/month)

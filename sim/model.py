@@ -183,6 +183,7 @@ from sim.layout import (
     T_LOST_DEBT,
     T_OPEX,
     T_OVERHANG,
+    T_PARAMS,
     T_POWER_ARRIVING,
     T_POWER_NEW,
     T_POWERED,
@@ -442,13 +443,14 @@ def month_params(p, t):
 
 
 def lane_params(q, p, t):
-    """``q`` (N_SCALAR_PARAMS rows, one column per path: parameters drawn per path) with the
-    dated events' values of month t in its last rows, like ``month_params``."""
+    """``q`` (the scratch rows followed by N_SCALAR_PARAMS rows, one column per path:
+    parameters drawn per path) with the dated events' values of month t in its last rows,
+    like ``month_params``."""
     n = q.shape[1]
     for e in range(N_SCALAR_PARAMS - P_MONTHLY):
         value = event_value(p, e, t)
         for i in lanes(n):
-            q[P_MONTHLY + e, i] = value
+            q[T_PARAMS + P_MONTHLY + e, i] = value
     return q
 
 
@@ -1476,15 +1478,15 @@ def drawn_state(x, p, base, draws, q, obs, tmp):
     """Paths whose parameters are drawn at t=0: path i's vector is ``p`` with ``draws[:, i]``
     in the ``base`` slots and its start derived from them (initial_conditions; only the
     scalar parameters may differ between paths, sim.params.check_priors). Its scalar
-    parameters go to column i of ``q``, its state and observables to column i of ``x`` and
-    ``obs``; then the valuation, path by path."""
+    parameters go to column i of ``q`` from row T_PARAMS, its state and observables to
+    column i of ``x`` and ``obs``; then the valuation, path by path."""
     own = p.copy()
     for i in range(draws.shape[1]):
         for k in range(base.shape[0]):
             own[base[k]] = draws[k, i]
         initial_conditions(own)  # sets every derived slot: nothing carries over
         for s in range(N_SCALAR_PARAMS):
-            q[s, i] = own[s]
+            q[T_PARAMS + s, i] = own[s]
         v, o = initial_column(own)
         for r in range(v.shape[0]):
             x[r, i] = v[r]

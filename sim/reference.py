@@ -56,7 +56,8 @@ def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample
         if draws is None:
             initial_state(x, p, obs, tmp)
         else:
-            params = np.empty((N_SCALAR_PARAMS, n_paths))
+            tmp = np.empty((N_SCRATCH + N_SCALAR_PARAMS, n_paths))
+            params = tmp  # sim.layout.T_PARAMS
             drawn_state(x, p, base, draws, params, obs, tmp)
         start(red, obs)
         _record(0, obs, hist[0], lower, per_unit, is_log, n_bins)

@@ -26,6 +26,8 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic, overload, register_jitable
 
+from sim.layout import T_PARAMS
+
 
 def lanes(n):
     """The lane loop: one slice of all paths in Python, ``range(n)`` when compiled."""
@@ -68,9 +70,11 @@ def as_tuple(a, n):
 
 def par(q, k, i):
     """Parameter ``k`` of path ``i``: ``q[k]`` when ``q`` is the month's tuple of values
-    (every path alike) and, in Python, a row over the paths when ``q`` holds one column per
-    path (parameters drawn per path); compiled, that column's element ``q[k, i]``."""
-    return q[k]
+    (every path alike); with parameters drawn per path ``q`` is the block's scratch rows,
+    whose rows from T_PARAMS hold one column per path: in Python the row over the paths,
+    compiled that column's element ``q[T_PARAMS + k, i]`` (rows of an array the loops
+    already use, at constant offsets from the others)."""
+    return q[k] if isinstance(q, tuple) else q[T_PARAMS + k]
 
 
 def cos_sin_turns(u):
@@ -254,7 +258,7 @@ def _par_compiled(q, k, i):
     if isinstance(q, types.BaseTuple):
         return lambda q, k, i: q[k]
     if isinstance(q, types.Array) and q.ndim == 2:
-        return lambda q, k, i: q[k, i]
+        return lambda q, k, i: q[T_PARAMS + k, i]
     return None
 
 

@@ -307,7 +307,7 @@ MUTATIONS = [
     ("start_not_derived_per_path", "priors per path", MODEL,
      "initial_conditions(own)  # sets every derived slot", "own = own  # sets every derived slot"),
     ("lanes_read_the_first_path", "priors per path", "sim/vectorize.py",
-     "return lambda q, k, i: q[k, i]", "return lambda q, k, i: q[k, 0]"),
+     "return lambda q, k, i: q[T_PARAMS + k, i]", "return lambda q, k, i: q[T_PARAMS + k, 0]"),
     ("events_not_read_each_month", "dated events", MODEL,
      "return p[event_index(series, min(t, horizon), n_firms(p), horizon)]",
      "return p[event_index(series, 0, n_firms(p), horizon)]"),
