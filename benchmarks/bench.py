@@ -10,6 +10,7 @@ Measured:
 - cold start (empty numba cache: import + compile + 1,000 paths) and warm start;
 - thread scaling 1 -> all threads (from the throughput rows);
 - the share of engine time spent in the random streams (a Weyl sequence instead);
+- the cost of drawing parameters per path (`priors=wide`) against point values;
 - a 6-job sweep run serially with 1 and 2 threads and through joblib with 2 jobs x 1 thread.
 """
 
@@ -39,6 +40,8 @@ FULL = {"paths": [100_000, 1_000_000, 10_000_000], "ratio_paths": [100_000, 1_00
         "sweep_paths": 200_000}
 QUICK = {"paths": [20_000, 50_000], "ratio_paths": [20_000], "rss_paths": [100_000],
          "scenarios": ["soft_landing"], "repeats": 3, "sweep_paths": 10_000}
+# parameters drawn per path: the wide priors (11 of them, conf/priors/wide.yaml)
+PRIORS = ("priors=wide",)
 # a 6-job sweep under three layouts of the same 2 cores
 SWEEP_ARGS = ["-m", "scenario=soft_landing,excess_capacity,dotcom_crash",
               "model.demand.elasticity=0.9,1.2", "output.quiet=true"]
@@ -49,22 +52,23 @@ SWEEP_LAYOUTS = {
 }
 
 
-def _settings(scenario: str, n_paths: int, threads: int):
+def _settings(scenario: str, n_paths: int, threads: int, overrides: tuple[str, ...] = ()):
     from sim.app import compose
     from sim.params import model_vector, run_settings
 
-    cfg = compose(f"scenario={scenario}")
+    cfg = compose(f"scenario={scenario}", *overrides)
     settings = replace(run_settings(cfg), n_paths=n_paths, threads=threads, quiet=True,
                        per_path=False)
     return model_vector(cfg), settings
 
 
 def engine_seconds(scenario: str, n_paths: int, threads: int, backend: str,
-                   repeats: int, cheap_random: bool = False) -> list[float]:
+                   repeats: int, cheap_random: bool = False,
+                   overrides: tuple[str, ...] = ()) -> list[float]:
     """Engine-only seconds of ``repeats`` runs after one warm-up run."""
     from sim.engine import simulate
 
-    p, settings = _settings(scenario, n_paths, threads)
+    p, settings = _settings(scenario, n_paths, threads, overrides)
     simulate(p, replace(settings, n_paths=min(n_paths, 1000)), backend=backend,
              cheap_random=cheap_random)  # warm-up
     return [simulate(p, settings, backend=backend, cheap_random=cheap_random).engine_seconds
@@ -163,6 +167,11 @@ def run_suite(plan: dict, horizon: int = 120) -> dict:
         rows.append({"kind": "engine_vs_numpy", "scenario": scenario, "paths": n,
                      "engine_seconds": engine, "numpy_seconds": reference,
                      "ratio": reference / engine, "threads": all_threads})
+        drawn = statistics.median(engine_seconds(scenario, n, all_threads, "numba",
+                                                 plan["repeats"], overrides=PRIORS))
+        rows.append({"kind": "priors_cost", "scenario": scenario, "paths": n,
+                     "priors": PRIORS[0], "seconds": engine, "seconds_with_priors": drawn,
+                     "ratio": drawn / engine, "threads": all_threads})
     # a whole process first, so that no measured one compiles what only the command line
     # uses (LLVM's memory would count: 935 against 580 MB at 1e6 paths, record 20261202T110615)
     peak_rss(1000, True)
@@ -218,6 +227,11 @@ def markdown(results: list[dict]) -> str:
             if r["kind"] == "peak_rss":
                 out.append(f"| | {r['paths']:,} | {'on' if r['per_path'] else 'off'} | "
                            f"{r['bytes'] / 1e6:.0f} |")
+        for r in rows:
+            if r["kind"] == "priors_cost":
+                out += ["", f"Parameters drawn per path (`{r['priors']}`, {r['paths']:,} paths, "
+                            f"{r['threads']} threads): {r['seconds_with_priors']:.3f} s against "
+                            f"{r['seconds']:.3f} s with point values, {r['ratio']:.2f}x."]
         for r in rows:
             if r["kind"] == "rng_share":
                 out += ["", f"Random streams (SplitMix64 hashing, {r['paths']:,} paths): "

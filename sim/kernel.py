@@ -133,37 +133,37 @@ def _draw(u, keys, paths, counter, cheap_random):
                 u[k, i] = uniform(keys[i], c)
 
 
-def _start(x, p, base, draws, offset, n, params, obs, tmp):
-    """The block's state at t=0 and its parameters: the tuple of ``p``'s scalars, or with
-    ``draws`` (priors, sim.params.prior_draws) each lane's own in ``params``."""
+def _start(x, p, base, draws, offset, n, obs, tmp):
+    """The block's state at t=0; with ``draws`` (priors, sim.params.PathDraws) each lane's
+    own, and its parameters in the scratch rows from T_PARAMS."""
 
 
 @overload(_start, jit_options={"forceinline": True})
-def _start_compiled(x, p, base, draws, offset, n, params, obs, tmp):
+def _start_compiled(x, p, base, draws, offset, n, obs, tmp):
     if isinstance(draws, (types.NoneType, types.Omitted)):
-        def same(x, p, base, draws, offset, n, params, obs, tmp):
+        def same(x, p, base, draws, offset, n, obs, tmp):
             initial_state(x, p, obs, tmp)
         return same
 
-    def drawn(x, p, base, draws, offset, n, params, obs, tmp):
+    def drawn(x, p, base, draws, offset, n, obs, tmp):
         # a short block's padding lanes repeat its last path (their results are dropped)
         own = np.empty((draws.shape[0], LANES))
         for i in range(LANES):
             own[:, i] = draws[:, offset + min(i, n - 1)]
-        drawn_state(x, p, base, own, params, obs, tmp)
+        drawn_state(x, p, base, own, obs, tmp)
     return drawn
 
 
-def _month(p, t, draws, params):
+def _month(p, t, draws, tmp):
     """Month t's parameters: ``month_params`` when every path shares them, else each lane's
-    (``params`` with the month's dated events)."""
+    (the scratch rows, with the month's dated events)."""
 
 
 @overload(_month, jit_options={"forceinline": True})
-def _month_compiled(p, t, draws, params):
+def _month_compiled(p, t, draws, tmp):
     if isinstance(draws, (types.NoneType, types.Omitted)):
-        return lambda p, t, draws, params: month_params(p, t)
-    return lambda p, t, draws, params: lane_params(params, p, t)
+        return lambda p, t, draws, tmp: month_params(p, t)
+    return lambda p, t, draws, tmp: lane_params(tmp, p, t)
 
 
 @njit(cache=True, error_model="numpy")
@@ -187,7 +187,6 @@ def _simulate_block(p, seed, first, last, horizon, lower, per_unit, is_log, samp
     red = rows[_RED:_RED + N_RED]
     u = rows[_UNIFORMS:_UNIFORMS + N_UNIFORMS]
     tmp = rows[_SCRATCH:_FIXED_ROWS]
-    params = tmp
     bins = np.empty(LANES, dtype=np.int64)
     x = rows[_FIXED_ROWS:]
     paths = np.arange(first, first + LANES).astype(np.uint64)
@@ -198,13 +197,13 @@ def _simulate_block(p, seed, first, last, horizon, lower, per_unit, is_log, samp
     sampled = (paths[:n] % stride == 0) & (paths[:n] // stride < np.uint64(traj.shape[0]))
     lanes = np.nonzero(sampled)[0]
     samples = (paths[lanes] // stride).astype(np.int64)
-    _start(x, p, base, draws, offset, n, params, obs, tmp)
+    _start(x, p, base, draws, offset, n, obs, tmp)
     start(red, obs)
     _record(0, obs, hist, lower, per_unit, is_log, n, bins)
     _keep(0, obs, traj, lanes, samples)
     for t in range(1, horizon + 1):
         _draw(u, keys, paths, (t - 1) * N_UNIFORMS, cheap_random)
-        step(x, t, p, _month(p, t, draws, params), u, obs, tmp)
+        step(x, t, p, _month(p, t, draws, tmp), u, obs, tmp)
         update(red, obs, t, horizon)
         _record(t, obs, hist, lower, per_unit, is_log, n, bins)
         _keep(t, obs, traj, lanes, samples)

@@ -7,8 +7,9 @@ of :mod:`sim.equations`; here is only which quantity goes where. In Python ``lan
 one slice, so each loop runs once on whole rows (the NumPy reference); compiled by numba it
 is ``range(n)`` and LLVM turns each loop into SIMD code (the engine, sim.vectorize). Loops
 read parameter k of path i as ``par(q, k, i)``: from the tuple ``q`` (values, not memory the
-loop writes) when every path has the same parameters, from column i of a 2-D ``q`` when
-priors draw them per path (``drawn_state``, docs/priors.md). Loops stay small.
+loop writes) when every path has the same parameters; when priors draw them per path ``q``
+is the scratch rows ``tmp``, whose rows from T_PARAMS hold them (``drawn_state``,
+docs/priors.md). Loops stay small.
 
 Sections of month t (state from month t-1):
 
@@ -1175,9 +1176,10 @@ def step(x, t, p, q, u, obs, tmp):
     """Advance the state ``x`` from month t-1 to month t and fill the observables ``obs``.
 
     ``q`` holds the scalar parameters of month t, read inside the lane loops: the tuple
-    ``month_params(p, t)`` when every path has the same, else one column per path
-    (``lane_params``: parameters drawn per path); ``u`` this month's N_UNIFORMS uniforms, one
-    column per path; ``tmp`` is scratch space (N_SCRATCH rows).
+    ``month_params(p, t)`` when every path has the same, else ``tmp`` itself, whose rows
+    from T_PARAMS hold one column per path (``lane_params``: parameters drawn per path);
+    ``u`` this month's N_UNIFORMS uniforms, one column per path; ``tmp`` is scratch space
+    (N_SCRATCH rows).
     """
     pipe, ttm, _, _ = state_layout(p)
     lag = build_lag(p)
@@ -1474,25 +1476,26 @@ def initial_state(x, p, obs, tmp):
     start_valuation(x, p, as_tuple(p, N_SCALAR_PARAMS), obs, tmp)
 
 
-def drawn_state(x, p, base, draws, q, obs, tmp):
+def drawn_state(x, p, base, draws, obs, tmp):
     """Paths whose parameters are drawn at t=0: path i's vector is ``p`` with ``draws[:, i]``
     in the ``base`` slots and its start derived from them (initial_conditions; only the
     scalar parameters may differ between paths, sim.params.check_priors). Its scalar
-    parameters go to column i of ``q`` from row T_PARAMS, its state and observables to
-    column i of ``x`` and ``obs``; then the valuation, path by path."""
+    parameters go to column i of the scratch rows ``tmp`` from row T_PARAMS (the ``q`` of
+    ``step``), its state and observables to column i of ``x`` and ``obs``; then the
+    valuation, path by path."""
     own = p.copy()
     for i in range(draws.shape[1]):
         for k in range(base.shape[0]):
             own[base[k]] = draws[k, i]
         initial_conditions(own)  # sets every derived slot: nothing carries over
         for s in range(N_SCALAR_PARAMS):
-            q[T_PARAMS + s, i] = own[s]
+            tmp[T_PARAMS + s, i] = own[s]
         v, o = initial_column(own)
         for r in range(v.shape[0]):
             x[r, i] = v[r]
         for r in range(N_OBS):
             obs[r, i] = o[r]
-    start_valuation(x, p, q, obs, tmp)
+    start_valuation(x, p, tmp, obs, tmp)
 
 
 def start_valuation(x, p, q, obs, tmp):

@@ -56,9 +56,8 @@ def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample
         if draws is None:
             initial_state(x, p, obs, tmp)
         else:
-            tmp = np.empty((N_SCRATCH + N_SCALAR_PARAMS, n_paths))
-            params = tmp  # sim.layout.T_PARAMS
-            drawn_state(x, p, base, draws, params, obs, tmp)
+            tmp = np.empty((N_SCRATCH + N_SCALAR_PARAMS, n_paths))  # sim.layout.T_PARAMS
+            drawn_state(x, p, base, draws, obs, tmp)
         start(red, obs)
         _record(0, obs, hist[0], lower, per_unit, is_log, n_bins)
         traj[slots, 0, :] = obs[:, sampled].T
@@ -67,7 +66,7 @@ def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample
             for k in range(N_UNIFORMS):
                 u[k] = (cheap_uniform(paths.astype(np.float64), 1.0 * (counter + k))
                         if cheap_random else uniform(keys, np.uint64(counter + k)))
-            q = month_params(p, t) if draws is None else lane_params(params, p, t)
+            q = month_params(p, t) if draws is None else lane_params(tmp, p, t)
             step(x, t, p, q, u, obs, tmp)
             update(red, obs, t, horizon)
             _record(t, obs, hist[0], lower, per_unit, is_log, n_bins)

@@ -22,7 +22,7 @@ def test_quick_benchmark_writes_json_and_table(tmp_path):
     assert {"host", "numba", "numpy", "commit", "date"} <= set(data["machine"])
     kinds = {row["kind"] for row in data["rows"]}
     assert kinds == {"throughput", "engine_vs_numpy", "peak_rss", "start", "sweep_layout",
-                     "rng_share"}
+                     "rng_share", "priors_cost"}
     for row in data["rows"]:
         if row["kind"] == "throughput":
             assert row["path_steps_per_s"] > 0 and len(row["runs"]) == 3
@@ -30,3 +30,4 @@ def test_quick_benchmark_writes_json_and_table(tmp_path):
             assert row["bytes"] > 10_000_000
     page = (tmp_path / "BENCHMARKS.md").read_text()
     assert "M path-steps/s" in page and data["machine"]["commit"] in page
+    assert "Parameters drawn per path (`priors=wide`" in page
