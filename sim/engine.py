@@ -199,6 +199,7 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
     per_path = _allocate_outputs(n_total, nf) if settings.per_path else {}
     priors = settings.priors
     base = priors.slots if priors else None
+    period = priors.stream_period if priors else 0
     if priors and settings.per_path:
         per_path["parameter_value"] = np.empty((n_total, len(priors.priors)))
     nonfinite, first_bad = 0, -1
@@ -209,7 +210,7 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
     # A call on no paths compiles (or loads from cache) before the clock starts.
     chunk_fn(p, settings.seed, first, horizon, lower, per_unit, is_log, stride, red[:0],
              defaults[:0], finite[:0], hist_chunk, traj, cheap_random, base,
-             priors.values(first, 0) if priors else None)
+             priors.values(first, 0) if priors else None, period)
     seconds = 0.0
     progress = _progress(n_total, settings.quiet)
     for start in range(0, n_total, chunk):
@@ -219,7 +220,7 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
         tic = time.perf_counter()
         chunk_fn(p, settings.seed, first + start, horizon, lower, per_unit, is_log,
                  stride, red[:n], defaults[:n], finite[:n], hist_chunk, traj, cheap_random,
-                 base, draws)
+                 base, draws, period)
         seconds += time.perf_counter() - tic
         inside, outside = split_slab(hist_chunk.sum(axis=0, dtype=np.int64).transpose(1, 0, 2))
         totals.hist += inside

@@ -12,7 +12,7 @@ import numpy as np
 from sim import equations as eq
 from sim import layout, model
 from sim.layout import SECTORS
-from sim.priors import Prior, check_priors, draw, quantile
+from sim.priors import Prior, check_priors, draw, quantile, saltelli_period
 from sim.schema import (
     EVENT_KINDS,
     Config,
@@ -346,6 +346,11 @@ class PathDraws:
         """The priors' slots in the parameter vector (the engine's ``base``)."""
         return np.array([layout.param(prior.key) for prior in self.priors], dtype=np.int64)
 
+    @property
+    def stream_period(self) -> int:
+        """Rows per base of the Saltelli design the paths form (0: not a design)."""
+        return saltelli_period(len(self.priors)) if self.sampling == "saltelli" else 0
+
     def values(self, first: int, n: int) -> np.ndarray:
         """The draws (len(priors), n) of paths ``first .. first + n - 1``."""
         r = self.replicates
@@ -363,6 +368,10 @@ def path_draws(cfg: Config) -> PathDraws | None:
     if not cfg.priors:
         return None
     e = cfg.engine
+    if e.prior_sampling.value == "saltelli" and e.prior_replicates != 1:
+        raise ConfigError(f"engine.prior_replicates = {e.prior_replicates}: with "
+                          "engine.prior_sampling=saltelli it must be 1 (the design's rows "
+                          "already share parameters and shocks)")
     return PathDraws(priors=tuple(check_priors(cfg.priors)), seed=e.seed,
                      replicates=e.prior_replicates, sampling=e.prior_sampling.value)
 

@@ -287,7 +287,47 @@ def quantile(prior: Prior, u: np.ndarray) -> np.ndarray:
 # a prior's uniform is draw PRIOR_COUNTER + k of its path's stream: far past the counters of
 # the monthly shocks (at most 600 months x sim.layout.N_UNIFORMS), so the two never meet
 PRIOR_COUNTER = 2**62
-SAMPLING = ("random", "sobol")
+SAMPLING = ("random", "sobol", "saltelli")
+
+
+def saltelli_period(n_priors: int) -> int:
+    """Rows per base point of a Saltelli design over ``n_priors`` priors and the shocks:
+    A, AB_1 .. AB_{n_priors + 1} (the last takes B's shocks) and B."""
+    return n_priors + 3
+
+
+def _sobol_points(dims: int, seed: int, first: int, n: int) -> np.ndarray:
+    """Points ``first .. first + n - 1`` (n, dims) of a scrambled Sobol' sequence."""
+    import warnings
+
+    from scipy.stats import qmc
+
+    engine = qmc.Sobol(d=dims, scramble=True, seed=np.random.default_rng(seed))
+    with warnings.catch_warnings():  # the balance warning is about n, not about us
+        warnings.simplefilter("ignore", UserWarning)
+        if first:  # (scipy cannot fast-forward by 0)
+            engine.fast_forward(first)
+        return engine.random(n)
+
+
+def _saltelli_uniforms(n_priors: int, seed: int, first: int, n: int) -> np.ndarray:
+    """The priors' uniforms (n_priors, n) of design rows ``first .. first + n - 1``: base j
+    is point j of a scrambled Sobol' sequence in 2 (n_priors + 1) dimensions, A its first
+    half and B its second (Saltelli 2010; SALib's layout, rows in SALib's order). Row b of a
+    base is A (b = 0), A with column b - 1 from B (AB_b), or B (the last)."""
+    period = saltelli_period(n_priors)
+    rows = np.arange(first, first + n)
+    first_base = first // period
+    points = _sobol_points(2 * (n_priors + 1), seed, first_base,
+                           (first + n - 1) // period - first_base + 1)
+    k = n_priors + 1
+    a, b = points[rows // period - first_base, :n_priors], points[rows // period - first_base,
+                                                                   k:k + n_priors]
+    block = rows % period
+    out = np.where(block[:, None] == period - 1, b, a)
+    swap = (block >= 1) & (block <= n_priors)
+    out[swap, block[swap] - 1] = b[swap, block[swap] - 1]
+    return out.T.copy()
 
 
 def prior_uniforms(n_priors: int, seed: int, first: int, n: int,
@@ -305,16 +345,9 @@ def prior_uniforms(n_priors: int, seed: int, first: int, n: int,
     if n_priors == 0 or n == 0:
         return np.empty((n_priors, n))
     if sampling == "sobol":
-        import warnings
-
-        from scipy.stats import qmc
-
-        engine = qmc.Sobol(d=n_priors, scramble=True, seed=np.random.default_rng(seed))
-        with warnings.catch_warnings():  # the balance warning is about n, not about us
-            warnings.simplefilter("ignore", UserWarning)
-            if first:  # (scipy cannot fast-forward by 0)
-                engine.fast_forward(first)
-            return engine.random(n).T.copy()
+        return _sobol_points(n_priors, seed, first, n).T.copy()
+    if sampling == "saltelli":
+        return _saltelli_uniforms(n_priors, seed, first, n)
     with np.errstate(over="ignore"):  # the hashes wrap around 2**64 on purpose
         keys = path_key(np.uint64(seed), np.arange(first, first + n, dtype=np.uint64))
         return np.stack([uniform(keys, np.uint64(PRIOR_COUNTER + k))

@@ -39,6 +39,17 @@ def path_key(seed, path):
     return mix64(mix64(seed * _GOLDEN + _ONE) ^ ((path + _ONE) * _PATH_SALT))
 
 
+def design_stream(path, period):
+    """The random stream of design row ``path`` in a Saltelli design of ``period`` rows per
+    base point (0: not a design, every path has its own stream). Base j's rows draw A's
+    shocks (stream 2j) except the last two, AB_shocks and B, which draw B's (2j + 1):
+    (b + 2) // period is 1 exactly for those rows b = period - 2, period - 1."""
+    if period == 0:
+        return path
+    p = np.uint64(period)
+    return np.uint64(2) * (path // p) + (path % p + np.uint64(2)) // p
+
+
 def uniform(key, counter):
     """Uniform on the open interval (0, 1): draw number ``counter`` of the stream ``key``."""
     return ((mix64(key + (counter + _ONE) * _GOLDEN) >> _S11) + 0.5) * _TWO_POW_M53

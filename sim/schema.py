@@ -406,11 +406,13 @@ class Backend(Enum):
 
 
 class PriorSampling(Enum):
-    """Where the priors' uniforms come from: each path's own random stream, or a scrambled
-    Sobol' sequence indexed by path (sim.priors.prior_uniforms)."""
+    """Where the priors' uniforms come from: each path's own random stream, a scrambled
+    Sobol' sequence indexed by path, or the rows of a Saltelli design for Sobol' indices
+    (sim.priors.prior_uniforms)."""
 
     random = "random"
     sobol = "sobol"
+    saltelli = "saltelli"
 
 
 @dataclass
@@ -427,9 +429,10 @@ class EngineConfig:
     num_shards: int = param(1, "shards", 1, 2**20,
                             "split the run's paths into this many shards (bubblesim-merge)")
     shard_index: int = param(0, "1", 0, 2**20, "which shard this process runs (0-based)")
-    prior_sampling: PriorSampling = setting(PriorSampling.random, "random, sobol",
+    prior_sampling: PriorSampling = setting(PriorSampling.random, "random, sobol, saltelli",
                                             "uniforms of the priors' draws: each path's own "
-                                            "stream or a scrambled Sobol' sequence")
+                                            "stream, a scrambled Sobol' sequence, or a "
+                                            "Saltelli design for bubblesim-sensitivity")
     prior_replicates: int = param(1, "paths", 1, 1024,
                                   "consecutive paths that share one draw of the priors (2 or "
                                   "more: a spread splits into parameters and shocks)")

@@ -3,10 +3,11 @@
 The model is stochastic: a path's outcome depends on its parameters and on its shocks. The
 shocks are treated as one more input factor, ``shocks`` (Iooss and Ribatet 2009, "Global
 sensitivity analysis of computer models with functional inputs", Reliab. Eng. Syst. Saf.
-94; Marrel et al. 2012): the Saltelli design (SALib's scrambled Sobol' sample, A, B and the
-k + 1 matrices AB_i) gets a column for it, and every row of the design is one path whose
-random streams are keyed by that column's value, so rows that share the value share their
-shocks exactly. The indices are then those of a deterministic function of k + 1 inputs:
+94; Marrel et al. 2012) in a Saltelli design (A and B from a scrambled Sobol' sequence, and
+the k + 1 matrices AB_i, in SALib's layout). Every row of the design is one path; a row's
+"value" of the shocks factor is a random stream, A's or B's, so the rows that take A's
+value (A and every AB_i but the last) share their shocks exactly, as do AB_shocks and B.
+The indices are then those of a deterministic function of k + 1 inputs:
 
 - a parameter's first-order index is the share of the outcome's variance its value alone
   explains, averaged over the shocks; its total index adds its interactions, with the
@@ -14,6 +15,11 @@ shocks exactly. The indices are then those of a deterministic function of k + 1 
 - the shocks' total index is E[Var(Y | parameters)] / Var(Y), the share of the spread that
   is shock noise (the law of total variance), and 1 minus it the share the parameters
   explain jointly.
+
+Why this design rather than a given-data estimator on an ordinary run: it needs no
+smoothing or binning of a 10-dimensional parameter space, its estimators are unbiased with
+bootstrap intervals, and the engine makes rows share shocks for free (a row's shocks are a
+function of its index); its price is k + 3 paths per base point.
 
 This module is the analysis side: the design, the parameter values of its rows, the
 shocks' stream of each row, and the indices with bootstrap intervals (SALib's Jansen
@@ -29,21 +35,22 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 from SALib.analyze import sobol as sobol_analyze
-from SALib.sample import sobol as sobol_sample
 
-from sim.priors import Prior, quantile
+from sim.priors import Prior, draw, saltelli_period
+from sim.rng import design_stream
 
 SHOCKS = "shocks"  # the factor that stands for a path's random streams
 
 
 @dataclass(frozen=True)
 class SobolDesign:
-    """A Saltelli design over the priors and the shocks (rows: paths; SALib's row order,
-    n_base blocks of A, AB_1 .. AB_{k+1}, B)."""
+    """A Saltelli design over the priors and the shocks, its rows in SALib's order: n_base
+    blocks of A, AB_1 .. AB_{k+1} (the last with B's shocks), B. A run sampled with
+    ``engine.prior_sampling=saltelli`` is such a design, path i its row i
+    (sim.priors.prior_uniforms draws the parameters, sim.rng.design_stream the shocks)."""
 
     names: tuple[str, ...]  # the priors' names, then SHOCKS
     n_base: int
-    uniforms: np.ndarray  # (n_base * (k + 3), k + 1), each column's uniforms in [0, 1)
 
     @property
     def problem(self) -> dict:
@@ -51,33 +58,47 @@ class SobolDesign:
                 "bounds": [[0.0, 1.0]] * len(self.names)}
 
     @property
+    def period(self) -> int:
+        """Rows per base point."""
+        return saltelli_period(len(self.names) - 1)
+
+    @property
     def n_rows(self) -> int:
-        return self.uniforms.shape[0]
+        return self.n_base * self.period
 
 
-def sobol_design(names: list[str], n_base: int, seed: int) -> SobolDesign:
-    """The design for priors ``names`` (and the shocks) with ``n_base`` base samples, a
-    power of two (the Sobol' sequence is balanced at powers of two)."""
-    if n_base < 2 or n_base & (n_base - 1):
-        raise ValueError(f"n_base = {n_base}: a power of two, at least 2")
-    empty = SobolDesign(names=(*names, SHOCKS), n_base=n_base, uniforms=np.empty((0, 0)))
-    u = sobol_sample.sample(empty.problem, n_base, calc_second_order=False, scramble=True,
-                            seed=seed)
-    return SobolDesign(names=empty.names, n_base=n_base, uniforms=u)
+def sobol_design(names: list[str], n_base: int) -> SobolDesign:
+    """The design for priors ``names`` (and the shocks) with ``n_base`` base points (a power
+    of two balances the Sobol' sequence best; any number from 2 works)."""
+    if n_base < 2:
+        raise ValueError(f"n_base = {n_base}: Sobol' indices need at least 2 base points")
+    return SobolDesign(names=(*names, SHOCKS), n_base=n_base)
 
 
-def parameter_values(design: SobolDesign, priors: list[Prior]) -> np.ndarray:
-    """Each row's parameter values (rows x priors), through the priors' inverse CDFs."""
+def design_of_run(names: list[str], n_paths: int) -> SobolDesign:
+    """The design that the first paths of a Saltelli-sampled run of ``n_paths`` paths with
+    priors ``names`` form (a last, incomplete base point is left out)."""
+    period = saltelli_period(len(names))
+    if n_paths // period < 2:
+        raise ValueError(f"{n_paths} paths hold {n_paths // period} base points of a Saltelli "
+                         f"design over {len(names)} priors ({period} paths each); Sobol' "
+                         f"indices need at least 2, i.e. {2 * period} paths")
+    return sobol_design(names, n_paths // period)
+
+
+def parameter_values(design: SobolDesign, priors: list[Prior], seed: int) -> np.ndarray:
+    """Each row's parameter values (rows x priors): what the engine draws for the paths of a
+    run with ``engine.prior_sampling=saltelli`` and this seed."""
     names = [p.name for p in priors]
     if names != list(design.names[:-1]):
         raise ValueError(f"the design is over {list(design.names[:-1])}, not {names}")
-    return np.column_stack([quantile(p, design.uniforms[:, j]) for j, p in enumerate(priors)])
+    return draw(priors, seed, 0, design.n_rows, "saltelli").T
 
 
 def shock_streams(design: SobolDesign) -> np.ndarray:
-    """Each row's random-stream index (uint64): the bits of its shocks uniform, so rows with
-    the same value (A's in A and the AB_i, B's in B and AB_shocks) draw the same shocks."""
-    return np.ascontiguousarray(design.uniforms[:, -1]).view(np.uint64).copy()
+    """Each row's random-stream index (uint64): rows of a base point share A's shocks or
+    B's, as the engine keys them."""
+    return design_stream(np.arange(design.n_rows, dtype=np.uint64), design.period)
 
 
 def sobol_indices(design: SobolDesign, outcome: np.ndarray, resamples: int = 1000,

@@ -40,13 +40,7 @@ def test_each_path_runs_as_the_config_with_its_draws_as_point_values(path):
     rounding: compiled for one set of values, LLVM computes some terms once per run rather
     than per path, in another order."""
     drawn = run_small(*PRIORS, n_paths=64)
-    cfg = schema(*PRIORS)
-    values = drawn.per_path["parameter_value"][path]
-    point = schema("scenario=dotcom_crash", *(f"{prior.key}={float(v)!r}" for prior, v in
-                                              zip(run_settings(cfg).priors.priors, values,
-                                                  strict=True)))
-    fixed = simulate(model_vector(point), replace(run_settings(point), n_paths=path + 1,
-                                                  quiet=True))
+    fixed = _point_run(drawn.per_path["parameter_value"][path], path + 1)
     for name in COMPARED:
         np.testing.assert_allclose(fixed.per_path[name][path], drawn.per_path[name][path],
                                    rtol=1e-9, err_msg=name)
@@ -86,3 +80,48 @@ def test_results_nc_holds_each_paths_draws_with_units(tmp_path):
         assert list(ds["parameter_key"].values) == [p.key for p in priors.priors]
         assert list(ds["parameter_units"].values) == [p.unit for p in priors.priors]
         np.testing.assert_array_equal(values.values, priors.values(0, 300).T)
+
+
+SALTELLI = (*PRIORS, "engine.prior_sampling=saltelli")
+
+
+def _point_run(values, n_paths):
+    """A run without priors whose config sets ``values`` (one per prior) as point values."""
+    priors = run_settings(schema(*PRIORS)).priors.priors
+    point = schema("scenario=dotcom_crash", *(f"{prior.key}={float(v)!r}" for prior, v in
+                                              zip(priors, values, strict=True)))
+    return simulate(model_vector(point), replace(run_settings(point), n_paths=n_paths,
+                                                 quiet=True))
+
+
+def test_a_saltelli_run_is_the_design_with_its_rows_sharing_shocks_as_designed():
+    """Rows of a base point: A, AB_1 .. AB_k (A with one column of B), AB_shocks (A's
+    parameters, B's shocks), B. Each row runs as the point-value config on the stream the
+    design gives it: A's rows on stream 2j, AB_shocks and B on 2j + 1."""
+    k = len(run_settings(schema(*PRIORS)).priors.priors)
+    period = k + 3
+    run = run_small(*SALTELLI, n_paths=2 * period)
+    numpy = run_small(*SALTELLI, n_paths=2 * period, backend="numpy")
+    draws = run.per_path["parameter_value"].reshape(2, period, k)
+    a, b = draws[:, 0], draws[:, -1]
+    for i in range(k):
+        expected = a.copy()
+        expected[:, i] = b[:, i]
+        np.testing.assert_array_equal(draws[:, 1 + i], expected)
+    np.testing.assert_array_equal(draws[:, k + 1], a)
+    assert (a != b).all()
+    for name in COMPARED:
+        np.testing.assert_allclose(run.per_path[name], numpy.per_path[name], rtol=1e-9,
+                                   err_msg=name)
+    for row, stream in [(period, 2), (period + k + 1, 3), (2 * period - 1, 3)]:
+        fixed = _point_run(run.per_path["parameter_value"][row], stream + 1)
+        for name in COMPARED:
+            np.testing.assert_allclose(fixed.per_path[name][stream], run.per_path[name][row],
+                                       rtol=1e-9, err_msg=f"{name}, row {row}")
+    # A and AB_shocks share parameters, not shocks: their paths differ
+    assert run.per_path["terminal_index"][period] != run.per_path["terminal_index"][period + k + 1]
+
+
+def test_saltelli_sampling_refuses_replicates():
+    with pytest.raises(Exception, match="engine.prior_replicates = 2: with engine.prior_"):
+        run_settings(schema(*SALTELLI, "engine.prior_replicates=2"))

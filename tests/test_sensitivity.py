@@ -8,8 +8,10 @@ import pytest
 from scipy import special
 
 from sim.priors import check_prior, prior_config
+from sim.rng import path_key, uniform
 from sim.sensitivity import (
     SHOCKS,
+    design_of_run,
     parameter_values,
     shock_streams,
     sobol_design,
@@ -40,16 +42,19 @@ def _contains(ds, name, factor, value):
 
 
 def _noise(design, sd):
-    """The shocks' effect: a normal of sd ``sd`` from each row's shocks uniform (equal
-    uniforms, equal noise, as equal streams give equal shocks)."""
-    return sd * special.ndtri(design.uniforms[:, -1])
+    """The shocks' effect: a normal of sd ``sd`` drawn from each row's random stream, as the
+    engine draws a path's shocks (equal streams, equal noise)."""
+    with np.errstate(over="ignore"):  # the hashes wrap around 2**64 on purpose
+        keys = path_key(np.uint64(5), shock_streams(design))
+        return sd * special.ndtri(uniform(keys, np.uint64(0)))
 
 
 @pytest.fixture(scope="module")
 def ishigami_design():
+    """The design a Saltelli-sampled run draws: its rows' parameters and streams."""
     names = ["x1", "x2", "x3"]
-    design = sobol_design(names, 2**13, seed=1)
-    return design, parameter_values(design, _uniform_priors(names))
+    design = sobol_design(names, 2**13)
+    return design, parameter_values(design, _uniform_priors(names), seed=1)
 
 
 def test_ishigami_indices_are_recovered_and_the_unused_shocks_get_zero(ishigami_design):
@@ -78,7 +83,7 @@ def test_the_shocks_total_index_is_the_noise_share_of_the_variance(ishigami_desi
 
 
 def test_rows_that_share_the_shocks_value_share_the_stream():
-    design = sobol_design(["x1", "x2"], 8, seed=0)
+    design = sobol_design(["x1", "x2"], 8)
     streams = shock_streams(design).reshape(8, 5)  # per base sample: A, AB1, AB2, ABs, B
     assert (streams[:, 0] == streams[:, 1]).all() and (streams[:, 0] == streams[:, 2]).all()
     assert (streams[:, 3] == streams[:, 4]).all()  # AB_shocks takes B's shocks
@@ -87,15 +92,17 @@ def test_rows_that_share_the_shocks_value_share_the_stream():
 
 
 def test_a_constant_outcome_and_bad_input():
-    design = sobol_design(["x1"], 4, seed=0)
+    design = sobol_design(["x1"], 4)
     ds = sobol_indices(design, np.ones(design.n_rows))
     assert (ds.first_order == 0).all() and (ds.total_order == 0).all()
     with pytest.raises(ValueError, match="NaN"):
         sobol_indices(design, np.full(design.n_rows, np.nan))
     with pytest.raises(ValueError, match="rows"):
         sobol_indices(design, np.ones(3))
-    with pytest.raises(ValueError, match="power of two"):
-        sobol_design(["x1"], 12, seed=0)
+    with pytest.raises(ValueError, match="at least 2"):
+        sobol_design(["x1"], 1)
+    with pytest.raises(ValueError, match="at least 2, i.e. 10 paths"):
+        design_of_run(["x1", "x2"], 9)
 
 
 @pytest.mark.parametrize("replicates", [2, 4])
