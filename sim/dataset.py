@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from sim import analysis, layout
+from sim import analysis, layout, sensitivity
 from sim.layout import LINEAR, OUTSIDE
 from sim.raw import (
     ELASTICITY_BINS,
@@ -69,6 +69,7 @@ BAND_SERIES = tuple(range(layout.O_EQUITY_LABS)) + (
 PER_PATH = {
     "max_drawdown": ("1", "maximum drawdown of the index (fraction of its running peak lost)"),
     "peak_to_trough_months": ("months", "months from the peak to the trough of the max drawdown"),
+    "trough_month": ("months", "month of the trough of the max drawdown (0: never fell)"),
     "recovery_months": ("months", "months from the trough until the index regained its peak "
                                   "(NaN: not regained by the horizon, censored)"),
     "terminal_index": ("1", "index at the horizon relative to t=0"),
@@ -134,6 +135,20 @@ HEADLINE = {
                                             "due to cheaper tokens", "share"),
     "median_implied_elasticity": ("1", "median implied elasticity of token demand",
                                   "elasticity"),
+}
+# the per-path outcome (sim.sensitivity.path_outcomes) whose spread each headline figure
+# summarizes; the others are read off bands or are the same on every path
+SPREAD_OUTCOME = {
+    "median_max_drawdown": "max_drawdown", "p95_max_drawdown": "max_drawdown",
+    "prob_max_drawdown_gt_50pct": "crash",
+    "median_peak_to_trough_months": "peak_to_trough_months",
+    "median_months_underwater": "months_underwater",
+    "prob_recovered_by_horizon": "recovered", "median_recovery_months": "recovery_months",
+    **{f"survival_{s}_at_horizon": f"survival_{s}" for s in layout.SECTORS},
+    "median_terminal_index": "terminal_index",
+    "prob_lab_runway_below_6_months": "lab_runway_short", "prob_lab_default": "lab_default",
+    **{f"median_growth_{part}": f"growth_{part}" for part in GROWTH_PARTS[:-1]},
+    "median_implied_elasticity": "implied_elasticity",
 }
 
 
@@ -325,7 +340,36 @@ def _analysis_variables(raw: RawResults, bands: np.ndarray) -> dict:
             ("_upper", "95% upper limits of the headline figures")]):
         data[f"headline{suffix}"] = (("figure",), figures[:, column], {
             "units": "see figure_units", "long_name": text})
+    split = _spread_from_parameters(raw)
+    if split is not None:
+        for column, (suffix, text) in enumerate([
+                ("", "share of the spread across paths of the outcome behind each headline "
+                     "figure that parameter uncertainty explains, Var E[Y | parameters] / "
+                     "Var Y (the rest is shock noise; NaN: no per-path outcome)"),
+                ("_se", "standard error of that share")]):
+            data[f"headline_parameter_share{suffix}"] = (("figure",), split[:, column], {
+                "units": "1", "long_name": text})
     return data
+
+
+def _spread_from_parameters(raw: RawResults) -> np.ndarray | None:
+    """(figure, [share, SE]) of each headline figure's outcome variance that the priors
+    explain (law of total variance over paths that share their draws); None without priors,
+    per-path outputs or paths that share draws."""
+    if not raw.parameters or "max_drawdown" not in raw.per_path:
+        return None
+    groups = sensitivity.shared_draw_groups(raw.first_path, raw.n_paths, raw.prior_replicates,
+                                            raw.design_period)
+    if groups is None:
+        return None
+    outcomes = sensitivity.path_outcomes(raw.per_path, raw.horizon)
+    out = np.full((len(HEADLINE), 2), np.nan)
+    for row, figure in enumerate(HEADLINE):
+        values = outcomes[SPREAD_OUTCOME[figure]][0] if figure in SPREAD_OUTCOME else None
+        if values is not None and np.isfinite(values[groups]).all():
+            split = sensitivity.variance_split(values[groups].ravel(), groups.shape[1])
+            out[row] = split["parameter_share"], split["parameter_share_se"]
+    return out
 
 
 def _bands(raw: RawResults) -> tuple[np.ndarray, np.ndarray]:
@@ -452,4 +496,7 @@ def build(raw: RawResults, attrs: dict, start_date: str,
     ds.attrs["short_runway_paths"] = raw.short_runway_paths
     ds.attrs["lab_default_paths"] = raw.lab_default_paths
     ds.attrs["runway_short_months"] = RUNWAY_SHORT
+    if raw.parameters:
+        ds.attrs["prior_replicates"] = raw.prior_replicates
+        ds.attrs["design_period"] = raw.design_period
     return ds

@@ -70,6 +70,7 @@ def per_path_outputs(red: np.ndarray, defaults: np.ndarray, n_firms: int,
     return {
         "max_drawdown": mdd,
         "peak_to_trough_months": trough - red[:, R.R_MDD_PEAK_MONTH],
+        "trough_month": trough,
         # never fell: nothing to recover (0); still under water at the horizon: censored (NaN)
         "recovery_months": np.where(mdd <= 0.0, 0.0,
                                     np.where(recovery >= 0, recovery - trough, np.nan)),
@@ -251,7 +252,8 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
         sample_index=sample_index, trajectories=traj,
         nonfinite_paths=nonfinite, first_nonfinite_path=first_bad, engine_seconds=seconds,
         threads=threads, per_path=per_path,
-        parameters=tuple((q.name, q.key, q.unit) for q in priors.priors) if priors else ())
+        parameters=tuple((q.name, q.key, q.unit) for q in priors.priors) if priors else (),
+        prior_replicates=priors.replicates if priors else 1, design_period=period)
 
 
 def warm_up(p: np.ndarray, quiet: bool = True) -> None:

@@ -69,7 +69,8 @@ def merged_raw(shards: list[xr.Dataset]) -> RawResults:
     parameters = ()
     if "path" in head.dims:
         for name in dataset.PER_PATH:
-            per_path[name] = np.concatenate([ds[name].values for ds in shards])
+            if name in head:  # (older files lack the newer outputs)
+                per_path[name] = np.concatenate([ds[name].values for ds in shards])
         if "parameter_value" in head:
             per_path["parameter_value"] = np.concatenate(
                 [ds["parameter_value"].values for ds in shards])
@@ -94,7 +95,8 @@ def merged_raw(shards: list[xr.Dataset]) -> RawResults:
         first_nonfinite_path=min(first_bad) if first_bad else -1,
         engine_seconds=sum(float(ds.attrs["engine_seconds"]) for ds in shards),
         threads=int(head.attrs["threads"]), per_path=per_path, parameters=parameters,
-        **counts)
+        prior_replicates=int(head.attrs.get("prior_replicates", 1)),
+        design_period=int(head.attrs.get("design_period", 0)), **counts)
 
 
 def _refuse_existing(out_dir: Path, run_hash: str, n_paths: int) -> bool:

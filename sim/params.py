@@ -368,12 +368,11 @@ def path_draws(cfg: Config) -> PathDraws | None:
     if not cfg.priors:
         return None
     e = cfg.engine
-    if e.prior_sampling.value == "saltelli" and e.prior_replicates != 1:
-        raise ConfigError(f"engine.prior_replicates = {e.prior_replicates}: with "
-                          "engine.prior_sampling=saltelli it must be 1 (the design's rows "
-                          "already share parameters and shocks)")
+    sampling = e.prior_sampling.value
+    # a design's rows share parameters and shocks by its own rule
+    replicates = 1 if sampling == "saltelli" else e.prior_replicates
     return PathDraws(priors=tuple(check_priors(cfg.priors)), seed=e.seed,
-                     replicates=e.prior_replicates, sampling=e.prior_sampling.value)
+                     replicates=replicates, sampling=sampling)
 
 
 @dataclass(frozen=True)

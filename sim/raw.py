@@ -55,11 +55,16 @@ class RawResults:
     # the priors drawn per path: (name, key, units) each, in the order of the per-path
     # "parameter_value" columns
     parameters: tuple[tuple[str, str, str], ...] = ()
+    # how paths share their draws: consecutive groups of prior_replicates paths (1: none), or
+    # the rows of a Saltelli design of design_period rows per base (0: not a design)
+    prior_replicates: int = 1
+    design_period: int = 0
 
 
 PER_PATH_DTYPES = {
     "max_drawdown": np.float64,
     "peak_to_trough_months": np.int16,
+    "trough_month": np.int16,
     "recovery_months": np.float64,
     "terminal_index": np.float64,
     "min_utilization": np.float64,

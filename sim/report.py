@@ -37,6 +37,9 @@ COLUMNS = {
 DASH = ("'-': not reached within the horizon (e.g. fewer than half of the paths recovered) "
         "or not kept (output.per_path=false).")
 FEW_PATHS = 100
+SPLIT_TEXT = ("Spread from parameters: the share of the variance across paths of the outcome "
+              "behind each figure that the priors explain, Var E[Y | parameters] / Var Y, from "
+              "paths that share their draws (the rest is shock noise; docs/priors.md).")
 
 
 def with_se(value: float, se: float, lower: float = math.nan, upper: float = math.nan) -> str:
@@ -65,6 +68,17 @@ def headline(ds: xr.Dataset) -> dict[str, tuple[float, float, float, float]]:
                for name in ("headline", "headline_se", "headline_lower", "headline_upper")]
     names = [str(f) for f in ds["figure"].values]
     return {name: tuple(float(c[i]) for c in columns) for i, name in enumerate(names)}
+
+
+def parameter_shares(ds: xr.Dataset) -> dict[str, str]:
+    """figure -> 'share ± SE' of its outcome's spread that the priors explain ('-': none);
+    empty for a run without them."""
+    if "headline_parameter_share" not in ds:
+        return {}
+    shares = ds["headline_parameter_share"].values
+    ses = ds["headline_parameter_share_se"].values
+    return {str(name): "-" if math.isnan(share) else f"{share:.1%} ± {se:.1%}"
+            for name, share, se in zip(ds["figure"].values, shares, ses, strict=True)}
 
 
 def warnings(ds: xr.Dataset) -> list[str]:
@@ -113,10 +127,16 @@ def summary(ds: xr.Dataset) -> str:
     lines = [f"# bubblesim: {run_label(ds)}", "",
              f"{ds.attrs['n_paths']:,} paths, {ds.attrs['horizon_months']} months from {start}, "
              f"seed {ds.attrs['seed']}. Each value is an estimate ± its Monte Carlo standard "
-             "error; where that error would read 0 (all paths agree), its 95% interval.", "",
-             "| figure | value | unit |", "|---|---:|---|"]
+             "error; where that error would read 0 (all paths agree), its 95% interval.", ""]
+    split = parameter_shares(ds)
+    if split:
+        lines += [SPLIT_TEXT, "", "| figure | value | unit | spread from parameters |",
+                  "|---|---:|---|---:|"]
+    else:
+        lines += ["| figure | value | unit |", "|---|---:|---|"]
     for name, figures in headline(ds).items():
-        lines.append(f"| {labels[name]} | {with_se(*figures)} | {units[name]} |")
+        row = f"| {labels[name]} | {with_se(*figures)} | {units[name]} |"
+        lines.append(row + (f" {split[name]} |" if split else ""))
     lines += ["", DASH]
     notes = warnings(ds)
     if notes:

@@ -433,9 +433,10 @@ class EngineConfig:
                                             "uniforms of the priors' draws: each path's own "
                                             "stream, a scrambled Sobol' sequence, or a "
                                             "Saltelli design for bubblesim-sensitivity")
-    prior_replicates: int = param(1, "paths", 1, 1024,
+    prior_replicates: int = param(2, "paths", 1, 1024,
                                   "consecutive paths that share one draw of the priors (2 or "
-                                  "more: a spread splits into parameters and shocks)")
+                                  "more: a spread splits into parameters and shocks; not "
+                                  "used by a saltelli design)")
 
 
 @dataclass

@@ -36,10 +36,86 @@ import numpy as np
 import xarray as xr
 from SALib.analyze import sobol as sobol_analyze
 
+from sim.layout import SECTORS
 from sim.priors import Prior, draw, saltelli_period
+from sim.raw import GROWTH_PARTS, RUNWAY_SHORT
 from sim.rng import design_stream
 
 SHOCKS = "shocks"  # the factor that stands for a path's random streams
+CRASH_THRESHOLD = 0.5  # max drawdown above which a path counts as a crash
+# the outcomes the issue asks about, in this order; path_outcomes defines more
+OUTCOMES = ("max_drawdown", "crash", *(f"survival_{s}" for s in SECTORS),
+            "capex_max_drawdown", "rental_price_max_drawdown", "terminal_index",
+            "recovery_months")
+
+
+def path_outcomes(per_path: dict[str, np.ndarray], horizon: int,
+                  crash_threshold: float = CRASH_THRESHOLD) -> dict[str, tuple]:
+    """name -> (one value per path, unit, long name) for the outcomes a path's
+    parameters and shocks can be held responsible for, from a run's per-path outputs.
+
+    Indicators are 0 or 1 (their mean is the probability). A recovery not seen by the
+    horizon counts the months waited by then (a lower bound): dropping those paths would
+    drop the slowest recoveries, and Sobol' indices need a value on every path."""
+    pp = per_path
+    mdd = pp["max_drawdown"]
+    recovery = pp["recovery_months"]
+    alive = pp["default_month"] < 0  # (path, sector, firm)
+    out = {
+        "max_drawdown": (mdd, "1", "maximum drawdown of the index"),
+        "crash": ((mdd > crash_threshold).astype(float), "1",
+                  f"crash: max drawdown above {crash_threshold:g} (1) or not (0)"),
+        "terminal_index": (pp["terminal_index"], "1", "index at the horizon relative to t=0"),
+        "capex_max_drawdown": (pp["capex_max_drawdown"], "1",
+                               "fall of trailing-12-month capex from its peak"),
+        "rental_price_max_drawdown": (pp["rental_price_max_drawdown"], "1",
+                                      "fall of the GPU-hour rental price from its peak"),
+        "recovery_months": (np.where(np.isnan(recovery), horizon - pp["trough_month"],
+                                     recovery), "months",
+                            "months from the trough to recovery (not recovered: the months "
+                            "waited by the horizon)"),
+        "recovered": ((~np.isnan(recovery)).astype(float), "1",
+                      "index back at its peak by the horizon (1) or not (0)"),
+        "peak_to_trough_months": (pp["peak_to_trough_months"].astype(float), "months",
+                                  "months from the peak to the trough of the max drawdown"),
+        "months_underwater": (pp["months_underwater"].astype(float), "months",
+                              "months the index spent below its running peak"),
+        "lab_runway_short": ((pp["min_lab_runway"] < RUNWAY_SHORT).astype(float), "1",
+                             f"a lab's runway fell below {RUNWAY_SHORT:g} months (1) or not "
+                             "(0)"),
+        "lab_default": ((~alive[:, SECTORS.index("labs")].all(axis=1)).astype(float), "1",
+                        "a lab defaulted (1) or not (0)"),
+    }
+    for k, part in enumerate(GROWTH_PARTS[:-1]):
+        out[f"growth_{part}"] = (pp["demand_growth"][:, k], "1",
+                                 f"contribution of {part.replace('_', ' ')} to ln "
+                                 "compute-demand growth")
+    out["implied_elasticity"] = (pp["implied_elasticity"], "1",
+                                 "implied elasticity of token demand (NaN: prices never "
+                                 "moved)")
+    for k, sector in enumerate(SECTORS):
+        out[f"survival_{sector}"] = (alive[:, k].mean(axis=1), "1",
+                                     f"share of the {sector}' firms alive at the horizon")
+    return out
+
+
+def shared_draw_groups(first_path: int, n_paths: int, replicates: int,
+                       design_period: int) -> np.ndarray | None:
+    """Indices (groups, members) into paths ``first_path ..`` of paths that share their
+    parameters and differ in their shocks: consecutive replicates, or each design base's A
+    and AB_shocks rows; only groups wholly among these paths. None: no two paths share."""
+    paths = np.arange(first_path, first_path + n_paths)
+    if design_period:
+        a = paths[paths % design_period == 0]
+        a = a[a + design_period - 2 < first_path + n_paths]
+        groups = np.column_stack([a, a + design_period - 2])
+    elif replicates > 1:
+        heads = paths[paths % replicates == 0]
+        heads = heads[heads + replicates <= first_path + n_paths]
+        groups = heads[:, None] + np.arange(replicates)
+    else:
+        return None
+    return groups - first_path if len(groups) >= 2 else None
 
 
 @dataclass(frozen=True)
