@@ -8,9 +8,12 @@ EMA Workbench's (Kwakkel 2017, Environ. Model. Softw. 96), maintained and BSD-li
 its quasi-p-values: for each restricted limit, the binomial probability of seeing the box's
 density or more if that limit were not there (Bryant and Lempert 2010).
 
-Which box: the one on the peeling trajectory with the largest coverage x density (both
-matter: a box of all paths covers every case, a tiny pure box explains few), unless a step
-of the trajectory is asked for. This module reads and writes nothing.
+Which box: the one on the peeling trajectory with the largest weighted relative accuracy,
+mass x (density - base rate) (Lavrac, Kavsek, Flach and Todorovski 2004, a standard quality
+of subgroups), which is the base rate times (coverage - mass): the box that holds the
+largest share of the cases less its share of all paths. The whole space scores 0, a tiny
+pure box little; coverage x density would keep the whole space whenever cases are common.
+A step of the trajectory can be asked for instead. This module reads and writes nothing.
 """
 
 from __future__ import annotations
@@ -52,7 +55,8 @@ def prim_box(values: np.ndarray, names: list[str], case: np.ndarray, *,
     box = _prim(values, names, case, threshold, peel_alpha, mass_min)
     trajectory = box.peeling_trajectory
     coverage, density = trajectory["coverage"].to_numpy(), trajectory["density"].to_numpy()
-    chosen = int(np.argmax(coverage * density)) if step is None else step
+    mass = trajectory["mass"].to_numpy()
+    chosen = int(np.argmax(coverage - mass)) if step is None else step
     if not 0 <= chosen < len(trajectory):
         raise ValueError(f"step = {step}: the trajectory has steps 0 .. {len(trajectory) - 1}")
     limits = box.box_lims[chosen]
@@ -69,7 +73,7 @@ def prim_box(values: np.ndarray, names: list[str], case: np.ndarray, *,
     attrs = {"chosen_step": chosen, "paths": case.size, "cases": int(case.sum()),
              "base_rate": float(case.mean()), "threshold": threshold,
              "peel_alpha": peel_alpha, "mass_min": mass_min,
-             "method": "PRIM (EMA Workbench), box of largest coverage x density"
+             "method": "PRIM (EMA Workbench), box of largest coverage - mass"
                        if step is None else f"PRIM (EMA Workbench), step {step}"}
     return xr.Dataset(
         {
@@ -77,7 +81,7 @@ def prim_box(values: np.ndarray, names: list[str], case: np.ndarray, *,
                          {"long_name": "share of all cases inside the box", "units": "1"}),
             "density": ("step", density,
                         {"long_name": "share of the box's paths that are cases", "units": "1"}),
-            "mass": ("step", trajectory["mass"].to_numpy(),
+            "mass": ("step", mass,
                      {"long_name": "share of all paths inside the box", "units": "1"}),
             "restricted_dimensions": ("step", trajectory["res_dim"].to_numpy().astype(int),
                                       {"long_name": "parameters the box restricts"}),
@@ -90,6 +94,8 @@ def prim_box(values: np.ndarray, names: list[str], case: np.ndarray, *,
             "quasi_p_value": (("parameter", "bound"), p_values,
                               {"long_name": "quasi-p-value of each restricted limit (NaN: "
                                             "not restricted)", "units": "1"}),
+            "parameter_range": (("parameter", "bound"), np.column_stack([low, high]),
+                                {"long_name": "range of the parameters' values PRIM saw"}),
         },
         coords={"step": peel, "parameter": list(names), "bound": list(BOUNDS)},
         attrs=attrs,

@@ -17,9 +17,10 @@ from filelock import FileLock, Timeout
 RESULTS = "results.nc"
 SUMMARY = "summary.md"
 PLOTS = "plots"
+SENSITIVITY = "sensitivity.nc"  # bubblesim-sensitivity's results, beside results.nc
 LOCK = ".bubblesim.lock"
 FAILED = "FAILED"  # marker a sweep job leaves when it failed
-DERIVED = (SUMMARY, PLOTS)  # made from results.nc: stale once it is replaced
+DERIVED = (SUMMARY, PLOTS, SENSITIVITY)  # made from results.nc: stale once it is replaced
 TITLE = "bubblesim run"
 # what plots and reports need; files without them predate the analysis stage
 REQUIRED = ("headline", "headline_se", "exceedance", "survival_lower", "recovery_km")

@@ -599,6 +599,148 @@ FIGURES = {
 }
 
 
+def _sensitivity_footer(fig: plt.Figure, sens: xr.Dataset) -> None:
+    run = f"{sens.attrs.get('scenario', '')} {sens.attrs.get('run_label', '')}".strip()
+    _footer_text(fig, f"bubblesim-sensitivity | {run} | "
+                      f"{paths_text(int(sens.attrs['n_paths']))} | "
+                      f"{int(sens.attrs['n_base']):,} base points, "
+                      f"{int(sens.attrs['bootstrap_resamples'])} bootstrap resamples")
+
+
+def sensitivity_indices(sens: xr.Dataset) -> plt.Figure:
+    """Each outcome's first-order and total Sobol' indices per factor, with intervals."""
+    outcomes = [str(o) for o in sens["outcome"].values]
+    cols = min(3, len(outcomes))
+    rows = -(-len(outcomes) // cols)
+    factors = [str(f) for f in sens["factor"].values]
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 0.28 * len(factors) * rows + 1.5),
+                             constrained_layout=True, squeeze=False, sharey=True)
+    y = np.arange(len(factors))
+    for ax, outcome in zip(axes.flat, outcomes, strict=False):
+        s = sens.sel(outcome=outcome)
+        for name, offset, color in (("first_order", -0.18, "tab:blue"),
+                                    ("total_order", 0.18, "tab:orange")):
+            value = s[name].values
+            err = np.vstack([value - s[f"{name}_lower"].values,
+                             s[f"{name}_upper"].values - value])
+            ax.barh(y + offset, value, height=0.36, color=color, xerr=err, capsize=2,
+                    error_kw={"lw": 0.8}, label=name.replace("_", " "))
+        ax.axvline(0, color="k", lw=0.6)
+        title, color = str(s["outcome_long_name"].values), "black"
+        if int(s["unusual_paths"]) < 0.01 * int(sens.attrs["rows"]):
+            title += f"\nonly {int(s['unusual_paths']):,} paths differ from the rest: unreliable"
+            color = "firebrick"
+        ax.set_title(title, fontsize=8, color=color)
+        ax.set_yticks(y, factors, fontsize=8)
+        ax.grid(axis="x", alpha=0.3)
+    for ax in axes.flat[len(outcomes):]:
+        ax.set_visible(False)
+    axes.flat[0].invert_yaxis()
+    axes.flat[0].legend(fontsize=7, loc="lower right")
+    for ax in axes[-1]:
+        ax.set_xlabel("Sobol' index [share of variance]")
+    fig.suptitle(f"Sobol' indices with {sens.attrs['confidence']:.0%} bootstrap intervals "
+                 "(shocks: the paths' random streams as a factor)")
+    _sensitivity_footer(fig, sens)
+    return fig
+
+
+def top_parameters(sens: xr.Dataset, outcome: str, n: int = 2) -> list[str]:
+    """The ``n`` priors with the largest total index for ``outcome`` (the shocks left out)."""
+    total = sens["total_order"].sel(outcome=outcome).drop_sel(factor="shocks")
+    order = np.argsort(-total.values)
+    return [str(total["factor"].values[i]) for i in order[:n]]
+
+
+def outcome_surface(run: xr.Dataset, sens: xr.Dataset, outcome: str,
+                    values: np.ndarray, bins: int = 24) -> plt.Figure:
+    """The mean of ``outcome`` (``values``, one per path) over the two most important priors,
+    in bins of their ranges."""
+    names = top_parameters(sens, outcome)
+    draws = run["parameter_value"].sel(parameter=names).values
+    edges = [np.linspace(draws[:, j].min(), draws[:, j].max(), bins + 1) for j in range(2)]
+    total, _, _ = np.histogram2d(draws[:, 0], draws[:, 1], bins=edges, weights=values)
+    count, _, _ = np.histogram2d(draws[:, 0], draws[:, 1], bins=edges)
+    mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    fig, ax = plt.subplots(figsize=(6.5, 5), constrained_layout=True)
+    mesh = ax.pcolormesh(edges[0], edges[1], mean.T, cmap="viridis", shading="flat")
+    units = dict(zip(sens["parameter"].values, sens["parameter_units"].values, strict=True))
+    ax.set_xlabel(f"{names[0]} [{units[names[0]]}]")
+    ax.set_ylabel(f"{names[1]} [{units[names[1]]}]")
+    long = str(sens["outcome_long_name"].sel(outcome=outcome).values)
+    fig.colorbar(mesh, ax=ax, label=f"mean {long}")
+    ax.set_title(f"{outcome} against its two most important priors\n(mean over the paths in "
+                 "each cell: the other priors and the shocks averaged out)", fontsize=9)
+    _sensitivity_footer(fig, sens)
+    return fig
+
+
+def prim_trajectory(sens: xr.Dataset) -> plt.Figure:
+    """PRIM's peeling trajectory (coverage against density) and the chosen box's limits as
+    shares of each prior's range, restricted limits with their quasi-p-values."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layout=True)
+    chosen = int(sens.attrs["prim_chosen_step"])
+    dims = sens["prim_restricted_dimensions"].values
+    points = left.scatter(sens["prim_coverage"], sens["prim_density"], c=dims, cmap="viridis",
+                          s=14)
+    left.scatter(sens["prim_coverage"][chosen], sens["prim_density"][chosen], s=120,
+                 facecolors="none", edgecolors="firebrick", label=f"chosen box (step {chosen})")
+    fig.colorbar(points, ax=left, label="priors restricted")
+    left.set_xlabel("coverage [share of all cases inside the box]")
+    left.set_ylabel("density [share of the box's paths that are cases]")
+    left.set_title(f"peeling trajectory, case {sens.attrs['prim_case']} (base rate "
+                   f"{float(sens.attrs['prim_base_rate']):.2f})", fontsize=9)
+    left.legend(fontsize=8)
+    left.grid(alpha=0.3)
+    names = [str(p) for p in sens["parameter"].values]
+    full = sens["prim_parameter_range"].values
+    box = sens["prim_box_limit"].values
+    span = np.where(full[:, 1] > full[:, 0], full[:, 1] - full[:, 0], 1.0)
+    low, high = (box[:, 0] - full[:, 0]) / span, (box[:, 1] - full[:, 0]) / span
+    y = np.arange(len(names))
+    restricted = sens["prim_box_restricted"].values
+    right.barh(y, high - low, left=low, color=np.where(restricted, "tab:red", "0.8"))
+    for j in np.flatnonzero(restricted):
+        p = sens["prim_quasi_p_value"].values[j]
+        text = ", ".join(f"{side} {v:.1g}" if v > 0 else f"{side} <1e-300"
+                         for side, v in zip(("low", "high"), p, strict=True) if np.isfinite(v))
+        right.text(1.02, j, f"{box[j, 0]:.3g}-{box[j, 1]:.3g} (p: {text})", va="center",
+                   fontsize=7)
+    right.set_yticks(y, names, fontsize=8)
+    right.invert_yaxis()
+    right.set_xlim(0, 1.6)
+    right.set_xlabel("share of the prior's range inside the box")
+    right.set_title(f"the chosen box: coverage {float(sens['prim_coverage'][chosen]):.2f}, "
+                    f"density {float(sens['prim_density'][chosen]):.2f}", fontsize=9)
+    _sensitivity_footer(fig, sens)
+    return fig
+
+
+def plot_sensitivity(run_dir: Path, fmt: str = "png", out_dir: Path | None = None) -> list[Path]:
+    """The figures of a run's sensitivity.nc (bubblesim-sensitivity) into ``out_dir``
+    (default <run dir>/plots/): the indices, the first outcome against its two most
+    important priors, and PRIM's box."""
+    from sim.sensitivity import path_outcomes
+    from sim.uncertainty import per_path
+
+    run = io.read_results(run_dir)
+    file = Path(run_dir) / io.SENSITIVITY
+    try:
+        with xr.open_dataset(file, engine="h5netcdf") as handle:
+            sens = handle.load()
+    except Exception as exc:  # noqa: BLE001  (h5py raises several types for bad files)
+        raise io.OutputError(f"{file}: not a readable NetCDF file ({type(exc).__name__}); "
+                             "rerun bubblesim-sensitivity --overwrite") from None
+    outcome = str(sens["outcome"].values[0])
+    values = path_outcomes(per_path(run), int(run.attrs["horizon_months"]))[outcome][0]
+    out_dir = Path(out_dir or Path(run_dir) / PLOTS)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return [_save(sensitivity_indices(sens), out_dir / f"sensitivity_indices.{fmt}", fmt),
+            _save(outcome_surface(run, sens, outcome, values),
+                  out_dir / f"sensitivity_{outcome}.{fmt}", fmt),
+            _save(prim_trajectory(sens), out_dir / f"prim_box.{fmt}", fmt)]
+
+
 def job_style(job: str) -> tuple[tuple, str]:
     """Colour and line style of a sweep job, from its number (its directory name) alone, so a
     job keeps them across re-plots and when other jobs are missing."""
@@ -720,9 +862,13 @@ def plot_run(path: Path, fmt: str = "png", out_dir: Path | None = None) -> list[
     """Write every figure of the run at ``path`` into ``out_dir`` (default <run dir>/plots/);
     return the files."""
     ds = io.read_results(path)
-    out_dir = Path(out_dir or io.results_path(path).parent / PLOTS)
+    run_dir = io.results_path(path).parent
+    out_dir = Path(out_dir or run_dir / PLOTS)
     out_dir.mkdir(parents=True, exist_ok=True)
-    return [_save(make(ds), out_dir / f"{name}.{fmt}", fmt) for name, make in FIGURES.items()]
+    files = [_save(make(ds), out_dir / f"{name}.{fmt}", fmt) for name, make in FIGURES.items()]
+    if (run_dir / io.SENSITIVITY).exists():
+        files += plot_sensitivity(run_dir, fmt, out_dir)
+    return files
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,7 +37,8 @@ def per_path_bytes(n_firms: int) -> int:
     # drawdowns, recovery, terminal index, utilization; 3 sectors; the demand decomposition
     # (4 parts, the total), the implied elasticity, the shortest lab runway
     floats = 6 + 3 + 4 + 3
-    return 8 * floats + 2 * 2 + 2 * 3 * n_firms + 8
+    # int16: peak-to-trough months, trough month, months under water, default months
+    return 8 * floats + 2 * 3 + 2 * 3 * n_firms + 8
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ BUBBLESIM = [sys.executable, "-m", "sim"]
 MERGE = [sys.executable, "-m", "sim.merge"]
 REPORT = [sys.executable, "-m", "sim.report"]
 PLOT = [sys.executable, "-m", "sim.plots"]
+SENSITIVITY = [sys.executable, "-m", "sim.uncertainty"]
 
 register_configs()
 

@@ -179,6 +179,7 @@ def test_labs_can_fail_and_their_compute_purchases_stop():
 def test_the_read_side_imports_neither_numba_nor_the_engine(tmp_path):
     code = ("import sys\n"
             "import sim.analysis, sim.dataset, sim.io, sim.plots, sim.report, sim.merge\n"
+            "import sim.sensitivity, sim.discovery, sim.uncertainty\n"
             "bad = [m for m in ('numba', 'sim.engine', 'sim.kernel', 'sim.model', 'sim.vectorize',"
             " 'sim.reference') if m in sys.modules]\n"
             "print(bad); sys.exit(1 if bad else 0)\n")
