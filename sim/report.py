@@ -97,6 +97,11 @@ def warnings(ds: xr.Dataset) -> list[str]:
                      "not meaningful")
     elif n < FEW_PATHS:
         lines.append(f"only {n} paths: quantile bands are coarse and standard errors rough")
+    if int(ds.attrs.get("design_period", 0)):
+        lines.append("the paths are the rows of a Saltelli design (engine.prior_sampling="
+                     "saltelli): rows of a base point share parameters or shocks, so the "
+                     "standard errors, which treat paths as independent, are too small; cite "
+                     "a run with engine.prior_sampling=random")
     if int(ds.attrs["horizon_months"]) < 2:
         lines.append("a 1-month horizon: drawdown, recovery and survival figures describe one "
                      "step, and there are no annual hazards")

@@ -31,6 +31,8 @@ COMMANDS = (
     ("bubblesim-merge SHARD_DIR ... --out DIR", "join the shards of one run"),
     ("bubblesim-events [KEY=VALUE ...] --out DIR",
      "each dated event's effect (events=NAME), paired against no events"),
+    ("bubblesim-sensitivity RUN [--case 'max_drawdown>0.5']",
+     "Sobol' indices and PRIM of a run sampled with engine.prior_sampling=saltelli"),
     ("bubblesim --hydra-help", "Hydra's own options (launchers, sweepers, logging)"),
 )
 

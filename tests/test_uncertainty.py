@@ -42,6 +42,8 @@ def test_sensitivity_nc_holds_every_outcomes_indices_and_the_figures_exist(analy
     for name in ("sensitivity_indices", "sensitivity_max_drawdown", "prim_box"):
         assert (run / "plots" / f"{name}.png").stat().st_size > 10_000, name
         assert f"{name}.png" in stdout
+    # a design's rows are dependent: its summary says the standard errors are too small
+    assert "rows of a Saltelli design" in (run / "summary.md").read_text()
 
 
 def test_a_prior_that_cannot_matter_gets_indices_whose_intervals_hold_zero(analysed):
