@@ -199,6 +199,68 @@ def collect(paths: list[Path]) -> tuple[list[tuple[str, xr.Dataset | None, Path]
     return rows, problems
 
 
+TOP = 3  # priors shown per outcome
+INDICES = ("total_order", "total_order_lower", "total_order_upper", "unusual_paths")
+
+
+def saved_indices(run_dir: Path) -> xr.Dataset | None:
+    """The Sobol' indices (outcome x factor) saved for a run: its sensitivity.nc, or its
+    job's slice of the sweep.nc beside it; None if neither holds any."""
+    run_dir = Path(run_dir)
+    own = run_dir / io.SENSITIVITY
+    if own.is_file():
+        with xr.open_dataset(own, engine="h5netcdf") as ds:
+            return ds[[*INDICES]].load()
+    sweep = run_dir.parent / "sweep.nc"
+    if not sweep.is_file():
+        return None
+    with xr.open_dataset(sweep, engine="h5netcdf") as ds:
+        if "total_order" not in ds:
+            return None
+        jobs = [d for d in ds["job_dir"].dims]
+        flat = ds.stack(_job=jobs) if jobs != ["job"] else ds.rename(job="_job")
+        match = np.flatnonzero(flat["job_dir"].values == run_dir.name)
+        if not match.size:
+            return None
+        found = flat[[*INDICES]].isel(_job=int(match[0])).load()
+    return found if np.isfinite(found["total_order"]).any() else None
+
+
+def importance(rows: list[tuple[str, xr.Dataset | None, Path]]) -> str:
+    """Per run with saved Sobol' indices, its most important priors per outcome (total index
+    with its interval) and the shocks' share; '' when no run has any."""
+    lines = []
+    for label, ds, path in rows:
+        found = saved_indices(path) if ds is not None else None
+        if found is None:
+            continue
+        for outcome in found["outcome"].values:
+            total = found.sel(outcome=outcome)
+            priors = total.drop_sel(factor="shocks").dropna("factor")
+            order = np.argsort(-priors["total_order"].values)[:TOP]
+            cells = [_index_cell(priors.isel(factor=int(i))) for i in order]
+            cells += ["-"] * (TOP - len(cells))
+            few = int(total["unusual_paths"])
+            name = (f"{outcome} (unreliable: {few:,} paths differ)"
+                    if few < 0.01 * int(ds.attrs["n_paths"]) else str(outcome))
+            lines.append(f"| {label} | {name} | " + " | ".join(cells) + " | "
+                         + _index_cell(total.sel(factor="shocks"), named=False) + " |")
+    if not lines:
+        return ""
+    head = ("\n## Most important priors per outcome\n\nTotal Sobol' index (share of the "
+            "outcome's variance a prior explains with its interactions) with its 95% bootstrap "
+            "interval; shocks: the share that is the paths' luck (docs/priors.md).\n\n"
+            "| run | outcome | " + " | ".join(f"#{k + 1}" for k in range(TOP))
+            + " | shocks |\n|---|---|" + "---|" * (TOP + 1))
+    return head + "\n" + "\n".join(lines) + "\n"
+
+
+def _index_cell(index: xr.Dataset, named: bool = True) -> str:
+    text = (f"{float(index['total_order']):.2f} ({float(index['total_order_lower']):.2f}-"
+            f"{float(index['total_order_upper']):.2f})")
+    return f"{index['factor'].item()} {text}" if named else text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="bubblesim-report",
@@ -221,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     sys.stdout.write(table(_distinct(rows)))
+    labelled = [(label, ds, path) for (label, ds), (_, _, path)
+                in zip(_distinct(rows), rows, strict=True)]
+    sys.stdout.write(importance(labelled))
     return 0
 
 

@@ -2,8 +2,9 @@
 
 ``sim.callbacks.SweepDataset.on_multirun_end`` runs after every launcher (basic, joblib,
 submitit, ray) has finished all jobs. It reads each job directory's overrides and
-results.nc, stacks the jobs' summaries with each swept key as a dimension when the sweep is
-a full grid (a ``job`` dimension with the overrides as coordinates otherwise), marks failed,
+results.nc, stacks the jobs' summaries (and, for jobs sampled as a Saltelli design, the
+Sobol' indices of their default outcomes) with each swept key as a dimension when the sweep
+is a full grid (a ``job`` dimension with the overrides as coordinates otherwise), marks failed,
 unfinished or missing jobs (the jobs Hydra launched are read from multirun.yaml), and exits
 non-zero if any job did not finish. ``sweep_jobs`` is what report and plots use to name the
 jobs that did not finish.
@@ -35,8 +36,9 @@ SUMMARY_VARIABLES = (
     "recovery_km", "recovery_km_lower", "recovery_km_upper", "headline", "headline_se",
     "max_drawdown_histogram", "peak_to_trough_histogram", "demand_growth_histogram",
     "implied_elasticity_histogram", "circularity", "revenue_gap", "roic", "backlog",
-    "lab_burn", "lab_runway",
+    "lab_burn", "lab_runway", "headline_parameter_share", "headline_parameter_share_se",
 )
+INDEX_RESAMPLES = 200  # bootstrap resamples of the Sobol' indices sweep.nc holds per job
 # keys that never distinguish jobs' results
 IGNORED_PREFIXES = ("hydra.", "output.quiet", "output.overwrite", "engine.threads",
                     "engine.chunk_size")
@@ -145,10 +147,22 @@ def sweep_jobs(sweep_dir: Path) -> list[Job]:
 
 
 def _load_job(job: Job) -> xr.Dataset | None:
+    """A finished job's summaries, with the Sobol' indices of the default outcomes when its
+    paths are a Saltelli design (sim.uncertainty)."""
     if job.status != "finished":
         return None
     ds = io.read_results(job.path)
-    return ds[[name for name in SUMMARY_VARIABLES if name in ds]]
+    summary = ds[[name for name in SUMMARY_VARIABLES if name in ds]]
+    if not int(ds.attrs.get("design_period", 0)) or "parameter_value" not in ds:
+        return summary
+    from sim import sensitivity, uncertainty
+
+    try:
+        found = uncertainty.indices(ds, list(sensitivity.OUTCOMES), INDEX_RESAMPLES, seed=0)
+    except ValueError:  # an outcome NaN on some path (the run's warnings name them)
+        return summary
+    return xr.merge([summary, found.drop_vars(["outcome_units", "outcome_long_name"])],
+                    combine_attrs="drop")
 
 
 def resume_command(argv: list[str], sweep_dir: Path) -> str:

@@ -108,3 +108,35 @@ def test_a_run_that_is_not_a_design_is_refused_with_the_remedy(tmp_path):
     assert not (run / "sensitivity.nc").exists()
     missing = run_cli(str(tmp_path / "nowhere"), command=SENSITIVITY)
     assert missing.returncode == 1 and "no such file" in missing.stderr
+
+
+def test_a_sweep_of_designs_stacks_their_indices_and_the_report_ranks_the_priors(tmp_path):
+    """Priors compose with a scenario sweep: sweep.nc holds each job's Sobol' indices along
+    the swept key (those of sim.uncertainty.indices on the job's own results), and
+    bubblesim-report lists each job's most important priors per outcome."""
+    from sim import sweep as sweep_module
+    from sim.uncertainty import indices
+
+    done = run_cli("-m", "scenario=soft_landing,dotcom_crash", "priors=wide",
+                   "engine.prior_sampling=saltelli", f"engine.n_paths={128 * 14}",
+                   f"hydra.sweep.dir={tmp_path}", "output.quiet=true")
+    assert done.returncode == 0, done.stderr
+    with xr.open_dataset(tmp_path / "sweep.nc") as swept:
+        total = swept["total_order"].load()
+        jobs = dict(zip(swept["scenario"].values, swept["job_dir"].values, strict=True))
+    assert set(total.dims) == {"scenario", "outcome", "factor"}
+    assert set(jobs) == {"soft_landing", "dotcom_crash"}
+    for scenario, job in jobs.items():
+        with xr.open_dataset(tmp_path / job / "results.nc") as results:
+            own = indices(results.load(), list(OUTCOMES), sweep_module.INDEX_RESAMPLES, 0)
+        np.testing.assert_allclose(
+            total.sel(scenario=scenario, outcome=own["outcome"], factor=own["factor"]).values,
+            own["total_order"].values, rtol=1e-12)
+    report = run_cli(str(tmp_path), command=[*SENSITIVITY[:2], "sim.report"])
+    assert report.returncode == 0, report.stderr
+    table = report.stdout.split("## Most important priors per outcome")[1]
+    for scenario in jobs:
+        top = total.sel(scenario=scenario, outcome="max_drawdown").drop_sel(factor="shocks")
+        first = str(top["factor"].values[int(np.argmax(top.values))])
+        assert (f"| {scenario} priors=wide engine.prior_sampling=saltelli | max_drawdown | "
+                f"{first} {float(top.max()):.2f} (") in table
