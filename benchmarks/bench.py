@@ -11,7 +11,12 @@ Measured:
 - thread scaling 1 -> all threads (from the throughput rows);
 - the share of engine time spent in the random streams (a Weyl sequence instead);
 - the cost of drawing parameters per path (`priors=wide`) against point values;
-- a 6-job sweep run serially with 1 and 2 threads and through joblib with 2 jobs x 1 thread.
+- a 6-job sweep run serially with 1 and 2 threads and through joblib with 2 jobs x 1 thread;
+- uncertainty end to end on 2 threads: a Saltelli-design run with 10 priors, then
+  `bubblesim-sensitivity` on it (Sobol' indices, PRIM, figures): seconds and peak RSS of each
+  process (target at 1,000,000 paths: under 3 minutes end to end).
+
+`--only uncertainty` measures that part alone (its record holds only that row).
 """
 
 from __future__ import annotations
@@ -37,9 +42,10 @@ RESULTS = HERE / "results"
 FULL = {"paths": [100_000, 1_000_000, 10_000_000], "ratio_paths": [100_000, 1_000_000],
         "rss_paths": [1_000_000, 10_000_000], "scenarios": ["soft_landing", "excess_capacity",
                                                            "dotcom_crash"], "repeats": 3,
-        "sweep_paths": 200_000}
+        "sweep_paths": 200_000, "uncertainty_paths": 1_000_000}
 QUICK = {"paths": [20_000, 50_000], "ratio_paths": [20_000], "rss_paths": [100_000],
-         "scenarios": ["soft_landing"], "repeats": 3, "sweep_paths": 10_000}
+         "scenarios": ["soft_landing"], "repeats": 3, "sweep_paths": 10_000,
+         "uncertainty_paths": 30_000}
 # parameters drawn per path: the wide priors (11 of them, conf/priors/wide.yaml)
 PRIORS = ("priors=wide",)
 # a 6-job sweep under three layouts of the same 2 cores
@@ -50,6 +56,11 @@ SWEEP_LAYOUTS = {
     "joblib, 2 jobs x 1 thread": (["hydra/launcher=parallel"], {}),
     "serial, 1 job x 2 threads": ([], {"NUMBA_NUM_THREADS": "2"}),
 }
+# issue 12's uncertainty workflow: the dotcom_crash priors but one (10 of 11) as a Saltelli
+# design, on 2 threads; then `bubblesim-sensitivity` with its defaults
+UNCERTAINTY_ARGS = ["scenario=dotcom_crash", "priors=dotcom_crash", "~priors.recovery_rate",
+                    "engine.prior_sampling=saltelli", "engine.threads=2", "output.quiet=true"]
+UNCERTAINTY_TARGET_SECONDS = 180.0  # at 1,000,000 paths
 
 
 def _settings(scenario: str, n_paths: int, threads: int, overrides: tuple[str, ...] = ()):
@@ -83,19 +94,53 @@ def _cli_seconds(args: list[str], env: dict) -> float:
     return time.perf_counter() - tic
 
 
+def _process_cost(module: str, args: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS bytes of a fresh `python -m module args` process (run in a
+    child of a child, so the RUSAGE_CHILDREN maximum belongs to that process alone)."""
+    code = ("import subprocess, sys, resource, time; tic = time.perf_counter(); "
+            "subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+            "print(time.perf_counter() - tic, "
+            "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)")
+    out = subprocess.run([sys.executable, "-c", code, sys.executable, "-m", module, *args],
+                         capture_output=True, text=True, check=True, cwd=ROOT)
+    seconds, peak = out.stdout.split()
+    return float(seconds), int(peak)
+
+
 def peak_rss(n_paths: int, per_path: bool) -> int:
-    """Peak RSS of a fresh process running n_paths (measured in a child of a child, so the
-    RUSAGE_CHILDREN maximum belongs to that run alone)."""
-    code = ("import subprocess, sys, resource; subprocess.run(sys.argv[1:], check=True, "
-            "capture_output=True); print(resource.getrusage(resource.RUSAGE_CHILDREN)"
-            ".ru_maxrss * 1024)")
+    """Peak RSS of a fresh `bubblesim` process running n_paths."""
     with tempfile.TemporaryDirectory() as tmp:
-        out = subprocess.run(
-            [sys.executable, "-c", code, sys.executable, "-m", "sim",
-             f"engine.n_paths={n_paths}", f"output.per_path={str(per_path).lower()}",
-             "output.quiet=true", f"hydra.run.dir={tmp}/run"],
-            capture_output=True, text=True, check=True, cwd=ROOT)
-    return int(out.stdout.strip())
+        return _process_cost("sim", [f"engine.n_paths={n_paths}",
+                                     f"output.per_path={str(per_path).lower()}",
+                                     "output.quiet=true", f"hydra.run.dir={tmp}/run"])[1]
+
+
+def _uncertainty_costs(n_paths: int, run_dir: Path) -> dict:
+    """Seconds and peak RSS of the Saltelli run into run_dir, then of its sensitivity."""
+    from sim import io
+
+    run_seconds, run_peak = _process_cost("sim", [*UNCERTAINTY_ARGS, f"engine.n_paths={n_paths}",
+                                                  f"hydra.run.dir={run_dir}"])
+    attrs = io.read_attrs(run_dir)  # (numpy scalars from netCDF: JSON wants Python ones)
+    seconds, peak = _process_cost("sim.uncertainty", [str(run_dir)])
+    return {"run_seconds": run_seconds, "run_peak_rss": run_peak,
+            "engine_seconds": float(attrs["engine_seconds"]), "threads": int(attrs["threads"]),
+            "sensitivity_seconds": seconds,
+            "sensitivity_peak_rss": peak, "total_seconds": run_seconds + seconds}
+
+
+def uncertainty(n_paths: int) -> dict:
+    """The uncertainty workflow end to end at n_paths, after the same at 1,000 paths (so the
+    numba cache holds every kernel it uses and no measured process compiles)."""
+    import xarray as xr
+
+    with tempfile.TemporaryDirectory() as tmp:
+        _uncertainty_costs(1000, Path(tmp) / "warm")
+        costs = _uncertainty_costs(n_paths, Path(tmp) / "run")
+        with xr.open_dataset(Path(tmp) / "run" / "results.nc", engine="h5netcdf") as ds:
+            priors = int(ds.sizes["parameter"])
+    return {"kind": "uncertainty", "scenario": "dotcom_crash", "paths": n_paths,
+            "priors": priors, **costs}
 
 
 def sweep_layouts(n_paths: int) -> list[dict]:
@@ -138,7 +183,14 @@ def machine() -> dict:
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
-def run_suite(plan: dict, horizon: int = 120) -> dict:
+def run_suite(plan: dict, horizon: int = 120, only: str | None = None) -> dict:
+    """The record: every measurement of the plan, or only the uncertainty workflow."""
+    rows = ([uncertainty(plan["uncertainty_paths"])] if only == "uncertainty"
+            else suite_rows(plan, horizon))
+    return {"machine": machine(), "plan": plan, "rows": rows}
+
+
+def suite_rows(plan: dict, horizon: int) -> list[dict]:
     import numba
 
     all_threads = numba.config.NUMBA_NUM_THREADS
@@ -181,7 +233,8 @@ def run_suite(plan: dict, horizon: int = 120) -> dict:
                          "bytes": peak_rss(n, per_path)})
     rows.append({"kind": "start", **start_times()})
     rows += sweep_layouts(plan["sweep_paths"])
-    return {"machine": machine(), "plan": plan, "rows": rows}
+    rows.append(uncertainty(plan["uncertainty_paths"]))
+    return rows
 
 
 def _scaling(rows: list[dict]) -> list[str]:
@@ -195,6 +248,30 @@ def _scaling(rows: list[dict]) -> list[str]:
     return lines
 
 
+def _table(head: str, align: str, lines: list[str]) -> list[str]:
+    """A table after a blank line, or nothing without rows (a record of one part)."""
+    return ["", head, align, *lines] if lines else []
+
+
+def _uncertainty(r: dict) -> list[str]:
+    """The uncertainty workflow's stages: seconds and peak RSS of each process."""
+    verdict = ""
+    if r["paths"] >= 1_000_000:
+        within = r["total_seconds"] < UNCERTAINTY_TARGET_SECONDS
+        verdict = f": {'met' if within else 'missed'} ({r['total_seconds'] / 60:.1f} min)"
+    return _table(
+        f"| uncertainty end to end ({r['paths']:,} paths, {r['priors']} priors, "
+        f"{r['threads']} threads) | seconds | peak RSS MB |", "|---|---:|---:|",
+        [f"| `bubblesim` (Saltelli design) | {r['run_seconds']:.1f} | "
+         f"{r['run_peak_rss'] / 1e6:.0f} |",
+         f"| of which the engine | {r['engine_seconds']:.1f} | |",
+         f"| `bubblesim-sensitivity` (Sobol' indices, PRIM, figures) | "
+         f"{r['sensitivity_seconds']:.1f} | {r['sensitivity_peak_rss'] / 1e6:.0f} |",
+         f"| total | {r['total_seconds']:.1f} | "
+         f"{max(r['run_peak_rss'], r['sensitivity_peak_rss']) / 1e6:.0f} |"]) + [
+        "", f"Target: under 3 minutes end to end at 1,000,000 paths{verdict}."]
+
+
 def markdown(results: list[dict]) -> str:
     out = ["# Benchmarks", "",
            "Generated by `benchmarks/bench.py` from benchmarks/results/*.json; do not edit.",
@@ -204,29 +281,25 @@ def markdown(results: list[dict]) -> str:
         m = res["machine"]
         out += [f"## {m['date']} on {m['host']} (commit {m['commit']})", "",
                 f"{m['cpu']}, {m['cores']} cores; Python {m['python']}, numpy {m['numpy']}, "
-                f"numba {m['numba']}", "",
-                "| scenario | paths | threads | seconds | M path-steps/s |",
-                "|---|---:|---:|---:|---:|"]
+                f"numba {m['numba']}"]
         rows = res["rows"]
-        for r in rows:
-            if r["kind"] == "throughput":
-                out.append(f"| {r['scenario']} | {r['paths']:,} | {r['threads']} | "
-                           f"{r['seconds']:.3f} | {r['path_steps_per_s'] / 1e6:.2f} |")
-        out += ["", "| scenario | paths | threads | scaling |", "|---|---:|---|---:|",
-                *_scaling(rows), "",
-                "| engine vs NumPy reference | paths | engine s | NumPy s | ratio |",
-                "|---|---:|---:|---:|---:|"]
-        for r in rows:
-            if r["kind"] == "engine_vs_numpy":
-                out.append(f"| {r['scenario']} ({r['threads']} threads vs 1 core) | "
-                           f"{r['paths']:,} | {r['engine_seconds']:.3f} | "
-                           f"{r['numpy_seconds']:.3f} | {r['ratio']:.2f}x |")
-        out += ["", "| peak RSS of `bubblesim` | paths | per-path outputs | MB |",
-                "|---|---:|---|---:|"]
-        for r in rows:
-            if r["kind"] == "peak_rss":
-                out.append(f"| | {r['paths']:,} | {'on' if r['per_path'] else 'off'} | "
-                           f"{r['bytes'] / 1e6:.0f} |")
+        out += _table("| scenario | paths | threads | seconds | M path-steps/s |",
+                      "|---|---:|---:|---:|---:|",
+                      [f"| {r['scenario']} | {r['paths']:,} | {r['threads']} | "
+                       f"{r['seconds']:.3f} | {r['path_steps_per_s'] / 1e6:.2f} |"
+                       for r in rows if r["kind"] == "throughput"])
+        out += _table("| scenario | paths | threads | scaling |", "|---|---:|---|---:|",
+                      _scaling(rows))
+        out += _table("| engine vs NumPy reference | paths | engine s | NumPy s | ratio |",
+                      "|---|---:|---:|---:|---:|",
+                      [f"| {r['scenario']} ({r['threads']} threads vs 1 core) | "
+                       f"{r['paths']:,} | {r['engine_seconds']:.3f} | "
+                       f"{r['numpy_seconds']:.3f} | {r['ratio']:.2f}x |"
+                       for r in rows if r["kind"] == "engine_vs_numpy"])
+        out += _table("| peak RSS of `bubblesim` | paths | per-path outputs | MB |",
+                      "|---|---:|---|---:|",
+                      [f"| | {r['paths']:,} | {'on' if r['per_path'] else 'off'} | "
+                       f"{r['bytes'] / 1e6:.0f} |" for r in rows if r["kind"] == "peak_rss"])
         for r in rows:
             if r["kind"] == "priors_cost":
                 out += ["", f"Parameters drawn per path (`{r['priors']}`, {r['paths']:,} paths, "
@@ -248,7 +321,11 @@ def markdown(results: list[dict]) -> str:
             if r["kind"] == "start":
                 out += ["", f"Start of `bubblesim engine.n_paths=1000` (whole process): cold "
                             f"(empty numba cache) {r['cold_start_seconds']:.1f} s, warm "
-                            f"{r['warm_start_seconds']:.1f} s.", ""]
+                            f"{r['warm_start_seconds']:.1f} s."]
+        for r in rows:  # (records before issue 12 have none)
+            if r["kind"] == "uncertainty":
+                out += _uncertainty(r)
+        out.append("")
     return "\n".join(out) + "\n"
 
 
@@ -257,12 +334,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, under 2 minutes")
     parser.add_argument("--paths", type=int, nargs="*", help="override the path counts")
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory for the JSON")
+    parser.add_argument("--only", choices=["uncertainty"],
+                        help="measure one part alone (uncertainty: the Saltelli run and "
+                        "bubblesim-sensitivity end to end)")
     args = parser.parse_args(argv)
     plan = dict(QUICK if args.quick else FULL)
     if args.paths:
         plan.update(paths=args.paths, ratio_paths=args.paths[:1], rss_paths=args.paths[:1],
-                    sweep_paths=args.paths[0])
-    result = run_suite(plan)
+                    sweep_paths=args.paths[0], uncertainty_paths=args.paths[0])
+    result = run_suite(plan, only=args.only)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     target = args.out / f"{stamp}-{socket.gethostname()}.json"
