@@ -720,8 +720,7 @@ def plot_sensitivity(run_dir: Path, fmt: str = "png", out_dir: Path | None = Non
     """The figures of a run's sensitivity.nc (bubblesim-sensitivity) into ``out_dir``
     (default <run dir>/plots/): the indices, the first outcome against its two most
     important priors, and PRIM's box."""
-    from sim.sensitivity import path_outcomes
-    from sim.uncertainty import per_path
+    from sim.sensitivity import run_outcomes
 
     run = io.read_results(run_dir)
     file = Path(run_dir) / io.SENSITIVITY
@@ -732,7 +731,7 @@ def plot_sensitivity(run_dir: Path, fmt: str = "png", out_dir: Path | None = Non
         raise io.OutputError(f"{file}: not a readable NetCDF file ({type(exc).__name__}); "
                              "rerun bubblesim-sensitivity --overwrite") from None
     outcome = str(sens["outcome"].values[0])
-    values = path_outcomes(per_path(run), int(run.attrs["horizon_months"]))[outcome][0]
+    values = run_outcomes(run)[outcome][0]
     out_dir = Path(out_dir or Path(run_dir) / PLOTS)
     out_dir.mkdir(parents=True, exist_ok=True)
     return [_save(sensitivity_indices(sens), out_dir / f"sensitivity_indices.{fmt}", fmt),

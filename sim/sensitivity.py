@@ -102,6 +102,13 @@ def path_outcomes(per_path: dict[str, np.ndarray], horizon: int,
     return out
 
 
+def run_outcomes(ds: xr.Dataset, crash_threshold: float = CRASH_THRESHOLD) -> dict[str, tuple]:
+    """``path_outcomes`` of a saved run (its results.nc's per-path variables)."""
+    per_path = {name: ds[name].values for name in ds.data_vars
+                if ds[name].dims[:1] == ("path",)}
+    return path_outcomes(per_path, int(ds.attrs["horizon_months"]), crash_threshold)
+
+
 def shared_draw_groups(first_path: int, n_paths: int, replicates: int,
                        design_period: int) -> np.ndarray | None:
     """Indices (groups, members) into paths ``first_path ..`` of paths that share their
@@ -254,6 +261,46 @@ def sobol_indices(design: SobolDesign, outcome: np.ndarray, resamples: int = 500
                              "estimator": "SALib's: Saltelli 2010 first order, Jansen 1999 "
                                           "total, on the standardized outcome; the shocks "
                                           "as a factor"})
+
+
+def run_design(ds: xr.Dataset) -> SobolDesign:
+    """The Saltelli design a run's paths form; ValueError saying how to make one."""
+    if "parameter_value" not in ds:
+        raise ValueError("the run has no priors drawn per path (per-path outputs on, and "
+                         "priors=... with engine.prior_sampling=saltelli)")
+    if not int(ds.attrs.get("design_period", 0)):
+        raise ValueError("the run's priors were not sampled as a Saltelli design: re-run it "
+                         "with engine.prior_sampling=saltelli")
+    if int(ds["path"].values[0]) != 0:
+        raise ValueError("the run is one shard of a run: merge the shards first "
+                         "(bubblesim-merge)")
+    names = [str(n) for n in ds["parameter"].values]
+    return design_of_run(names, ds.sizes["path"])
+
+
+def run_indices(ds: xr.Dataset, outcomes: list[str], resamples: int,
+                seed: int) -> xr.Dataset:
+    """Sobol' indices (outcome x factor) of each outcome over the run's design."""
+    found = run_design(ds)
+    values = run_outcomes(ds)
+    parts, unusual = [], []
+    for name in outcomes:
+        y = values[name][0][:found.n_rows]
+        if not np.isfinite(y).all():
+            raise ValueError(f"outcome {name} is NaN on {int((~np.isfinite(y)).sum())} "
+                             "paths: Sobol' indices need it on every path")
+        parts.append(sobol_indices(found, y, resamples=resamples, seed=seed))
+        _, counts = np.unique(y, return_counts=True)
+        unusual.append(len(y) - int(counts.max()))
+    out = xr.concat(parts, dim=xr.DataArray(outcomes, dims="outcome"))
+    # an outcome that all but a few paths share has a variance of a few paths: its indices
+    # rest on them (their intervals say so), and the figure says why
+    out["unusual_paths"] = ("outcome", np.array(unusual), {
+        "long_name": "paths whose outcome differs from its most common value", "units":
+        "paths"})
+    out.coords["outcome_units"] = ("outcome", [values[n][1] for n in outcomes])
+    out.coords["outcome_long_name"] = ("outcome", [values[n][2] for n in outcomes])
+    return out
 
 
 def variance_split(outcome: np.ndarray, replicates: int) -> dict[str, float]:

@@ -3,11 +3,11 @@
 ``sim.callbacks.SweepDataset.on_multirun_end`` runs after every launcher (basic, joblib,
 submitit, ray) has finished all jobs. It reads each job directory's overrides and
 results.nc, stacks the jobs' summaries (and, for jobs sampled as a Saltelli design, the
-Sobol' indices of their default outcomes) with each swept key as a dimension when the sweep
-is a full grid (a ``job`` dimension with the overrides as coordinates otherwise), marks failed,
-unfinished or missing jobs (the jobs Hydra launched are read from multirun.yaml), and exits
-non-zero if any job did not finish. ``sweep_jobs`` is what report and plots use to name the
-jobs that did not finish.
+Sobol' indices of their default outcomes: sim.sensitivity.run_indices) with each swept key
+as a dimension when the sweep is a full grid (a ``job`` dimension with the overrides as
+coordinates otherwise), marks failed, unfinished or missing jobs (the jobs Hydra launched
+are read from multirun.yaml), and exits non-zero if any job did not finish. ``sweep_jobs``
+is what report and plots use to name the jobs that did not finish.
 """
 
 from __future__ import annotations
@@ -155,10 +155,10 @@ def _load_job(job: Job) -> xr.Dataset | None:
     summary = ds[[name for name in SUMMARY_VARIABLES if name in ds]]
     if not int(ds.attrs.get("design_period", 0)) or "parameter_value" not in ds:
         return summary
-    from sim import sensitivity, uncertainty
+    from sim import sensitivity
 
     try:
-        found = uncertainty.indices(ds, list(sensitivity.OUTCOMES), INDEX_RESAMPLES, seed=0)
+        found = sensitivity.run_indices(ds, list(sensitivity.OUTCOMES), INDEX_RESAMPLES, seed=0)
     except ValueError:  # an outcome NaN on some path (the run's warnings name them)
         return summary
     return xr.merge([summary, found.drop_vars(["outcome_units", "outcome_long_name"])],

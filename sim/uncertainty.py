@@ -25,13 +25,11 @@ from sim.discovery import prim_box
 
 TITLE = "bubblesim sensitivity"
 DEFAULT_CASE = "max_drawdown>0.5"
-PRIM_PATHS = 200_000  # PRIM peels a random subset this large (its cost grows with paths)
+# PRIM peels a random subset this large: EMA Workbench's time and memory grow with paths
+# and peels (200,000 paths of a common case: 40 s and 3.7 GB), and 50,000 already pin a
+# box's limits to within a peel (a peel moves a limit past 5% of the box's paths)
+PRIM_PATHS = 50_000
 COMPARE = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
-
-
-def per_path(ds: xr.Dataset) -> dict[str, np.ndarray]:
-    """A run's per-path outputs by name."""
-    return {name: ds[name].values for name in ds.data_vars if ds[name].dims[:1] == ("path",)}
 
 
 def parse_case(text: str, outcomes: list[str]) -> tuple[str, str, float]:
@@ -52,52 +50,12 @@ def parse_case(text: str, outcomes: list[str]) -> tuple[str, str, float]:
         raise ValueError(f"--case {text!r}: {value.strip()!r} is not a number") from None
 
 
-def design(ds: xr.Dataset) -> sensitivity.SobolDesign:
-    """The Saltelli design a run's paths form; ValueError saying how to make one."""
-    if "parameter_value" not in ds:
-        raise ValueError("the run has no priors drawn per path (per-path outputs on, and "
-                         "priors=... with engine.prior_sampling=saltelli)")
-    if not int(ds.attrs.get("design_period", 0)):
-        raise ValueError("the run's priors were not sampled as a Saltelli design: re-run it "
-                         "with engine.prior_sampling=saltelli")
-    if int(ds["path"].values[0]) != 0:
-        raise ValueError("the run is one shard of a run: merge the shards first "
-                         "(bubblesim-merge)")
-    names = [str(n) for n in ds["parameter"].values]
-    return sensitivity.design_of_run(names, ds.sizes["path"])
-
-
-def indices(ds: xr.Dataset, outcomes: list[str], resamples: int,
-            seed: int) -> xr.Dataset:
-    """Sobol' indices (outcome x factor) of each outcome over the run's design."""
-    found = design(ds)
-    values = sensitivity.path_outcomes(per_path(ds), int(ds.attrs["horizon_months"]))
-    parts, unusual = [], []
-    for name in outcomes:
-        y = values[name][0][:found.n_rows]
-        if not np.isfinite(y).all():
-            raise ValueError(f"outcome {name} is NaN on {int((~np.isfinite(y)).sum())} "
-                             "paths: Sobol' indices need it on every path")
-        parts.append(sensitivity.sobol_indices(found, y, resamples=resamples, seed=seed))
-        _, counts = np.unique(y, return_counts=True)
-        unusual.append(len(y) - int(counts.max()))
-    out = xr.concat(parts, dim=xr.DataArray(outcomes, dims="outcome"))
-    # an outcome that all but a few paths share has a variance of a few paths: its indices
-    # rest on them (their intervals say so), and the figure says why
-    out["unusual_paths"] = ("outcome", np.array(unusual), {
-        "long_name": "paths whose outcome differs from its most common value", "units":
-        "paths"})
-    out.coords["outcome_units"] = ("outcome", [values[n][1] for n in outcomes])
-    out.coords["outcome_long_name"] = ("outcome", [values[n][2] for n in outcomes])
-    return out
-
-
 def discovery(ds: xr.Dataset, case: tuple[str, str, float], max_paths: int,
               seed: int) -> xr.Dataset:
     """PRIM's trajectory and box for ``case`` over the run's draws (at most ``max_paths``
     paths, a seeded random subset), its variables prefixed ``prim_``."""
     name, op, threshold = case
-    values = sensitivity.path_outcomes(per_path(ds), int(ds.attrs["horizon_months"]))
+    values = sensitivity.run_outcomes(ds)
     hit = COMPARE[op](values[name][0], threshold)
     draws = ds["parameter_value"].values
     if len(hit) > max_paths:
@@ -113,7 +71,7 @@ def discovery(ds: xr.Dataset, case: tuple[str, str, float], max_paths: int,
 def analyse(ds: xr.Dataset, outcomes: list[str], case: tuple[str, str, float],
             resamples: int = 500, prim_paths: int = PRIM_PATHS, seed: int = 0) -> xr.Dataset:
     """sensitivity.nc's dataset: the indices, PRIM's box, the run's priors."""
-    out = xr.merge([indices(ds, outcomes, resamples, seed),
+    out = xr.merge([sensitivity.run_indices(ds, outcomes, resamples, seed),
                     discovery(ds, case, prim_paths, seed)], combine_attrs="drop_conflicts")
     for coord in ("parameter_key", "parameter_units"):
         out.coords[coord] = ("parameter", ds[coord].values)

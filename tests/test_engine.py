@@ -178,26 +178,3 @@ def test_the_start_derivation_compiles_and_agrees_for_other_draws():
     b = model_vector(schema("model.sentiment.s0=0.3", "model.capacity.optimism=1.0"))
     assert a[model.P_GROWTH0] != b[model.P_GROWTH0]
 
-
-def test_the_implied_growth_places_the_start_orders_again():
-    """The growth that the start's order book implies is a root of the ordering rule: at it
-    the rule orders exactly the start's orders (to rounding), for the scenarios and for
-    priors draws far from them; outside [-5, 5] /yr the range's end."""
-    for name in SCENARIOS:
-        cfg = schema(f"scenario={name}", "priors=wide")
-        p, draws = model_vector(cfg), run_settings(cfg).priors
-        values = draws.values(0, 200)
-        for i in range(values.shape[1]):
-            own = p.copy()
-            own[draws.slots] = values[:, i]
-            model.initial_conditions(own)
-            growth, orders0 = own[model.P_GROWTH0], own[model.P_ORDERS0]
-            assert -5.0 < growth < 5.0
-            assert model.start_orders(own, growth, orders0)[0] == pytest.approx(orders0,
-                                                                               rel=1e-12)
-            # the rule's orders rise with the growth: the root is unique
-            assert model.start_orders(own, growth - 0.01, orders0)[0] < orders0
-            assert model.start_orders(own, growth + 0.01, orders0)[0] > orders0
-    p = model_vector(schema())
-    assert model.implied_growth(p, 1e-9 * p[model.P_ORDERS0]) == -5.0  # floor above them
-    assert model.implied_growth(p, 1e9 * p[model.P_ORDERS0]) == 5.0

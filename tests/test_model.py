@@ -14,7 +14,7 @@ from conftest import SCENARIOS, schema
 from sim import equations as eq
 from sim import layout as L
 from sim import model, rng
-from sim.params import model_vector
+from sim.params import model_vector, run_settings
 
 DT = 1.0 / 12.0
 QUIET = ["model.efficiency.volatility=0", "model.efficiency.jump_rate=0",
@@ -1061,3 +1061,27 @@ def test_valuation_gives_each_living_firm_its_part_of_the_sectors_value():
                    for j, r in enumerate(rows) if j > 0)
     assert obs[L.O_EQUITY + L.VENDORS, 0] == pytest.approx(expected, rel=1e-9)
     assert obs[L.O_INDEX, 0] == pytest.approx(obs[L.O_EQUITY:L.O_EQUITY + 3, 0].sum())
+
+
+def test_the_implied_growth_places_the_start_orders_again():
+    """The growth that the start's order book implies is a root of the ordering rule: at it
+    the rule orders exactly the start's orders (to rounding), for the scenarios and for
+    priors draws far from them; outside [-5, 5] /yr the range's end."""
+    for name in SCENARIOS:
+        cfg = schema(f"scenario={name}", "priors=wide")
+        p, draws = model_vector(cfg), run_settings(cfg).priors
+        values = draws.values(0, 200)
+        for i in range(values.shape[1]):
+            own = p.copy()
+            own[draws.slots] = values[:, i]
+            model.initial_conditions(own)
+            growth, orders0 = own[model.P_GROWTH0], own[model.P_ORDERS0]
+            assert -5.0 < growth < 5.0
+            assert model.start_orders(own, growth, orders0)[0] == pytest.approx(orders0,
+                                                                               rel=1e-12)
+            # the rule's orders rise with the growth: the root is unique
+            assert model.start_orders(own, growth - 0.01, orders0)[0] < orders0
+            assert model.start_orders(own, growth + 0.01, orders0)[0] > orders0
+    p = model_vector(schema())
+    assert model.implied_growth(p, 1e-9 * p[model.P_ORDERS0]) == -5.0  # floor above them
+    assert model.implied_growth(p, 1e9 * p[model.P_ORDERS0]) == 5.0

@@ -13,7 +13,7 @@ import xarray as xr
 from conftest import run_cli, run_small, schema
 from sim.engine import simulate
 from sim.params import model_vector, run_settings
-from sim.sensitivity import path_outcomes, shared_draw_groups, variance_split
+from sim.sensitivity import path_outcomes, run_outcomes, shared_draw_groups, variance_split
 
 PRIORS = ("scenario=dotcom_crash", "priors=dotcom_crash")
 COMPARED = ("max_drawdown", "terminal_index", "capex_max_drawdown", "rental_price_max_drawdown",
@@ -108,9 +108,7 @@ def test_results_nc_holds_each_paths_draws_with_units(tmp_path):
     assert "| spread from parameters |" in (out / "summary.md").read_text()
     with xr.open_dataset(out / "results.nc") as ds:
         share = ds["headline_parameter_share"].sel(figure="median_max_drawdown")
-        per_path = {name: ds[name].values for name in ds.data_vars
-                    if ds[name].dims[:1] == ("path",)}
-        values = path_outcomes(per_path, ds.attrs["horizon_months"])["max_drawdown"][0]
+        values = run_outcomes(ds)["max_drawdown"][0]
         assert float(share) == pytest.approx(
             variance_split(values, 2)["parameter_share"], rel=1e-12)
         assert np.isnan(ds["headline_parameter_share"].sel(figure="peak_median_circularity"))

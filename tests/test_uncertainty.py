@@ -8,8 +8,7 @@ import pytest
 import xarray as xr
 
 from conftest import SENSITIVITY, run_cli
-from sim.sensitivity import OUTCOMES, path_outcomes, variance_split
-from sim.uncertainty import per_path
+from sim.sensitivity import OUTCOMES, run_outcomes, variance_split
 
 # the dot-com priors, and one that cannot matter: a range a millionth wide
 PRIORS = ("scenario=dotcom_crash", "priors=dotcom_crash", "engine.prior_sampling=saltelli",
@@ -63,7 +62,7 @@ def test_the_shocks_total_index_is_the_shock_share_of_the_spread(analysed):
     total variance on the design's A and AB_shocks pairs (the same parameters, other
     shocks) estimates 1 minus that. They agree within their intervals."""
     _, sens, results, _ = analysed
-    y = path_outcomes(per_path(results), 120)["max_drawdown"][0][:N_BASE * PERIOD]
+    y = run_outcomes(results)["max_drawdown"][0][:N_BASE * PERIOD]
     rows = np.arange(N_BASE) * PERIOD
     pairs = np.column_stack([y[rows], y[rows + PERIOD - 2]]).ravel()
     split = variance_split(pairs, 2)
@@ -115,7 +114,7 @@ def test_a_sweep_of_designs_stacks_their_indices_and_the_report_ranks_the_priors
     the swept key (those of sim.uncertainty.indices on the job's own results), and
     bubblesim-report lists each job's most important priors per outcome."""
     from sim import sweep as sweep_module
-    from sim.uncertainty import indices
+    from sim.sensitivity import run_indices
 
     done = run_cli("-m", "scenario=soft_landing,dotcom_crash", "priors=wide",
                    "engine.prior_sampling=saltelli", f"engine.n_paths={128 * 14}",
@@ -128,7 +127,7 @@ def test_a_sweep_of_designs_stacks_their_indices_and_the_report_ranks_the_priors
     assert set(jobs) == {"soft_landing", "dotcom_crash"}
     for scenario, job in jobs.items():
         with xr.open_dataset(tmp_path / job / "results.nc") as results:
-            own = indices(results.load(), list(OUTCOMES), sweep_module.INDEX_RESAMPLES, 0)
+            own = run_indices(results.load(), list(OUTCOMES), sweep_module.INDEX_RESAMPLES, 0)
         np.testing.assert_allclose(
             total.sel(scenario=scenario, outcome=own["outcome"], factor=own["factor"]).values,
             own["total_order"].values, rtol=1e-12)
