@@ -34,8 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 EQ, MODEL, PARAMS = "sim/equations.py", "sim/model.py", "sim/params.py"
 STAGES = (["tests/test_model.py"],
-          ["tests/test_path_priors.py", "tests/test_events.py", "tests/test_economics.py",
-           "tests/test_scenarios.py", "-m", "not slow"])
+          ["tests/test_path_priors.py", "tests/test_sensitivity.py", "tests/test_events.py",
+           "tests/test_economics.py", "tests/test_scenarios.py", "-m", "not slow"])
 
 # (id, mechanism, file, exact original, replacement)
 MUTATIONS = [
@@ -308,6 +308,19 @@ MUTATIONS = [
      "initial_conditions(own)  # sets every derived slot", "own = own  # sets every derived slot"),
     ("lanes_read_the_first_path", "priors per path", "sim/vectorize.py",
      "return lambda q, k, i: q[T_PARAMS + k, i]", "return lambda q, k, i: q[T_PARAMS + k, 0]"),
+    ("design_rows_own_shocks", "Saltelli design", "sim/rng.py",
+     "return np.uint64(2) * (path // p) + (path % p + np.uint64(2)) // p", "return path"),
+    ("design_b_rows_take_a_shocks", "Saltelli design", "sim/rng.py",
+     "(path % p + np.uint64(2)) // p", "np.uint64(0) * path"),
+    ("design_ab_rows_not_swapped", "Saltelli design", "sim/priors.py",
+     "out[swap, block[swap] - 1] = b[swap, block[swap] - 1]",
+     "out[swap, block[swap] - 1] = a[swap, block[swap] - 1]"),
+    ("variance_split_keeps_the_noise_in_the_means", "Saltelli design", "sim/sensitivity.py",
+     "parameters = max(means.var(ddof=1) - shocks / replicates, 0.0)",
+     "parameters = max(means.var(ddof=1), 0.0)"),
+    ("jansen_without_the_half", "Saltelli design", "sim/sensitivity.py",
+     "return means[..., :k] / var, 0.5 * means[..., k:2 * k] / var",
+     "return means[..., :k] / var, means[..., k:2 * k] / var"),
     ("events_not_read_each_month", "dated events", MODEL,
      "return p[event_index(series, min(t, horizon), n_firms(p), horizon)]",
      "return p[event_index(series, 0, n_firms(p), horizon)]"),
@@ -337,9 +350,8 @@ MUTATIONS = [
     ("dead_holders_sell", "dated events", MODEL,
      "sold = x[r + F_ALIVE, i] * np.minimum(on_sale, x[r + F_SHARE, i])",
      "sold = np.minimum(on_sale, x[r + F_SHARE, i])"),
-    ("order_book_bisection_reversed", "the start", MODEL,
-     "lo, hi = (mid, hi) if wanted < orders0 else (lo, mid)",
-     "lo, hi = (lo, mid) if wanted < orders0 else (mid, hi)"),
+    ("order_book_root_missed", "the start", MODEL,
+     "        growth -= step_size\n", "        growth += step_size\n"),
     ("multiples_ignore_margin", "the start", MODEL,
      "growth_margin = max(p[P_GROWTH_START[k]] + earnings[k] / revenue[k], p[P_VALUE_FLOOR])",
      "growth_margin = max(p[P_GROWTH_START[k]], p[P_VALUE_FLOOR])"),
