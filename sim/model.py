@@ -1500,21 +1500,32 @@ def initial_state(x, p, obs, tmp):
     start_valuation(x, p, as_tuple(p, N_SCALAR_PARAMS), obs, tmp)
 
 
+def same_draws(draws, i):
+    """Whether path i's draws are path i - 1's."""
+    for k in range(draws.shape[0]):
+        if draws[k, i] != draws[k, i - 1]:
+            return False
+    return True
+
+
 def drawn_state(x, p, base, draws, obs, tmp):
     """Paths whose parameters are drawn at t=0: path i's vector is ``p`` with ``draws[:, i]``
     in the ``base`` slots and its start derived from them (initial_conditions; only the
     scalar parameters may differ between paths, sim.params.check_priors). Its scalar
     parameters go to column i of the scratch rows ``tmp`` from row T_PARAMS (the ``q`` of
     ``step``), its state and observables to column i of ``x`` and ``obs``; then the
-    valuation, path by path."""
+    valuation, path by path. Consecutive paths with the same draws (replicates) share one
+    derivation: it is most of the cost of a short run with priors."""
     own = p.copy()
+    v, o = initial_column(own)
     for i in range(draws.shape[1]):
-        for k in range(base.shape[0]):
-            own[base[k]] = draws[k, i]
-        initial_conditions(own)  # sets every derived slot: nothing carries over
+        if i == 0 or not same_draws(draws, i):
+            for k in range(base.shape[0]):
+                own[base[k]] = draws[k, i]
+            initial_conditions(own)  # sets every derived slot: nothing carries over
+            v, o = initial_column(own)
         for s in range(N_SCALAR_PARAMS):
             tmp[T_PARAMS + s, i] = own[s]
-        v, o = initial_column(own)
         for r in range(v.shape[0]):
             x[r, i] = v[r]
         for r in range(N_OBS):
