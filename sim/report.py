@@ -206,23 +206,38 @@ INDICES = ("total_order", "total_order_lower", "total_order_upper", "unusual_pat
 def saved_indices(run_dir: Path) -> xr.Dataset | None:
     """The Sobol' indices (outcome x factor) saved for a run: its sensitivity.nc, or its
     job's slice of the sweep.nc beside it; None if neither holds any."""
+    from sim.sweep import SWEEP
+
     run_dir = Path(run_dir)
     own = run_dir / io.SENSITIVITY
     if own.is_file():
-        with xr.open_dataset(own, engine="h5netcdf") as ds:
-            return ds[[*INDICES]].load()
-    sweep = run_dir.parent / "sweep.nc"
+        return _opened(own, lambda ds: ds[[*INDICES]].load())
+    sweep = run_dir.parent / SWEEP
     if not sweep.is_file():
         return None
-    with xr.open_dataset(sweep, engine="h5netcdf") as ds:
-        if "total_order" not in ds:
-            return None
-        jobs = [d for d in ds["job_dir"].dims]
-        flat = ds.stack(_job=jobs) if jobs != ["job"] else ds.rename(job="_job")
-        match = np.flatnonzero(flat["job_dir"].values == run_dir.name)
-        if not match.size:
-            return None
-        found = flat[[*INDICES]].isel(_job=int(match[0])).load()
+    return _opened(sweep, lambda ds: _job_indices(ds, run_dir.name))
+
+
+def _opened(file: Path, read):
+    """``read`` of the dataset in ``file``; OutputError if it is not a readable one."""
+    try:
+        with xr.open_dataset(file, engine="h5netcdf") as ds:
+            return read(ds)
+    except (OSError, ValueError, KeyError) as exc:
+        raise io.OutputError(f"{file}: not a readable bubblesim file ({type(exc).__name__}); "
+                             "write it again") from None
+
+
+def _job_indices(ds: xr.Dataset, job: str) -> xr.Dataset | None:
+    """One job's Sobol' indices in a sweep dataset (None: it has none)."""
+    if "total_order" not in ds:
+        return None
+    jobs = list(ds["job_dir"].dims)
+    flat = ds.stack(_job=jobs) if jobs != ["job"] else ds.rename(job="_job")
+    match = np.flatnonzero(flat["job_dir"].values == job)
+    if not match.size:
+        return None
+    found = flat[[*INDICES]].isel(_job=int(match[0])).load()
     return found if np.isfinite(found["total_order"]).any() else None
 
 
@@ -272,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         rows, problems = collect(args.paths)
+        labelled = [(label, ds, path) for (label, ds), (_, _, path)
+                    in zip(_distinct(rows), rows, strict=True)]
+        ranked = importance(labelled)
     except io.OutputError as exc:
         print(f"bubblesim-report: {exc}", file=sys.stderr)
         return 1
@@ -282,10 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bubblesim-report: {len(problems)} jobs did not finish (--strict)",
               file=sys.stderr)
         return 1
-    sys.stdout.write(table(_distinct(rows)))
-    labelled = [(label, ds, path) for (label, ds), (_, _, path)
-                in zip(_distinct(rows), rows, strict=True)]
-    sys.stdout.write(importance(labelled))
+    sys.stdout.write(table(_distinct(rows)) + ranked)
     return 0
 
 

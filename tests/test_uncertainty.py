@@ -139,3 +139,19 @@ def test_a_sweep_of_designs_stacks_their_indices_and_the_report_ranks_the_priors
         first = str(top["factor"].values[int(np.argmax(top.values))])
         assert (f"| {scenario} priors=wide engine.prior_sampling=saltelli | max_drawdown | "
                 f"{first} {float(top.max()):.2f} (") in table
+
+
+def test_the_report_ranks_a_runs_priors_and_refuses_a_corrupt_sensitivity_nc(analysed, tmp_path):
+    run, sens, _, _ = analysed
+    report = run_cli(str(run), command=[*SENSITIVITY[:2], "sim.report"])
+    assert report.returncode == 0, report.stderr
+    top = sens["total_order"].sel(outcome="max_drawdown").drop_sel(factor="shocks")
+    assert f"| max_drawdown | {top['factor'].values[int(np.argmax(top.values))]} " in report.stdout
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "results.nc").write_bytes((run / "results.nc").read_bytes())
+    (copy / "sensitivity.nc").write_text("not NetCDF")
+    broken = run_cli(str(copy), command=[*SENSITIVITY[:2], "sim.report"])
+    assert broken.returncode == 1 and broken.stdout == ""
+    assert "sensitivity.nc: not a readable bubblesim file" in broken.stderr
+    assert len(broken.stderr.strip().splitlines()) == 1
