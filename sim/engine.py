@@ -200,7 +200,7 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
     per_path = _allocate_outputs(n_total, nf) if settings.per_path else {}
     priors = settings.priors
     base = priors.slots if priors else None
-    period = priors.stream_period if priors else 0
+    period = priors.design_period if priors else 0
     if priors and settings.per_path:
         per_path["parameter_value"] = np.empty((n_total, len(priors.priors)))
     nonfinite, first_bad = 0, -1

@@ -169,7 +169,7 @@ def _month_compiled(p, t, draws, tmp):
 @njit(cache=True, error_model="numpy")
 def _simulate_block(p, seed, first, last, horizon, lower, per_unit, is_log, sample_stride,
                     red_out, defaults_out, finite_out, hist, traj, offset, cheap_random,
-                    base, draws, stream_period):
+                    base, draws, design_period):
     """Paths ``first .. last - 1`` (global indices) as lanes; outputs from row ``offset``;
     with ``draws`` (None: every path has the parameters ``p``) path ``first + i`` takes
     ``draws[:, offset + i]`` in the ``base`` slots of its parameters.
@@ -192,7 +192,7 @@ def _simulate_block(p, seed, first, last, horizon, lower, per_unit, is_log, samp
     paths = np.arange(first, first + LANES).astype(np.uint64)
     keys = np.empty(LANES, dtype=np.uint64)
     for i in range(LANES):
-        keys[i] = path_key(np.uint64(seed), design_stream(paths[i], stream_period))
+        keys[i] = path_key(np.uint64(seed), design_stream(paths[i], design_period))
     stride = np.uint64(sample_stride)
     sampled = (paths[:n] % stride == 0) & (paths[:n] // stride < np.uint64(traj.shape[0]))
     lanes = np.nonzero(sampled)[0]
@@ -227,7 +227,7 @@ def _simulate_block(p, seed, first, last, horizon, lower, per_unit, is_log, samp
 @njit(parallel=True, cache=True, error_model="numpy")
 def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample_stride,
                    red_out, defaults_out, finite_out, hist, traj, cheap_random=False,
-                   base=None, draws=None, stream_period=0):
+                   base=None, draws=None, design_period=0):
     """Simulate ``red_out.shape[0]`` paths starting at global index ``first_path``.
 
     Fills ``red_out`` (paths, N_RED) with the per-path reductions, ``defaults_out``
@@ -240,7 +240,7 @@ def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample
     into ``traj`` (samples, months + 1, N_OBS). ``cheap_random`` swaps the random streams
     for a Weyl sequence (benchmarks only). With ``draws`` (len(base), paths) path
     ``first_path + i`` has ``p`` with ``draws[:, i]`` in the ``base`` slots and the start
-    derived from them (priors drawn per path). ``stream_period`` > 0: the paths are the rows
+    derived from them (priors drawn per path). ``design_period`` > 0: the paths are the rows
     of a Saltelli design with that many rows per base, and rows share shocks as
     ``sim.rng.design_stream`` says (0: each path its own stream).
     """
@@ -254,4 +254,4 @@ def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample
             _simulate_block(p, seed, first_path + lo, first_path + hi, horizon, lower,
                             per_unit, is_log, sample_stride, red_out, defaults_out,
                             finite_out, hist[w], traj, lo, cheap_random, base, draws,
-                            stream_period)
+                            design_period)

@@ -347,7 +347,7 @@ class PathDraws:
         return np.array([layout.param(prior.key) for prior in self.priors], dtype=np.int64)
 
     @property
-    def stream_period(self) -> int:
+    def design_period(self) -> int:
         """Rows per base of the Saltelli design the paths form (0: not a design)."""
         return saltelli_period(len(self.priors)) if self.sampling == "saltelli" else 0
 

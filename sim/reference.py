@@ -36,7 +36,7 @@ from sim.rng import cheap_uniform, design_stream, path_key, uniform
 
 def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample_stride,
                    red_out, defaults_out, finite_out, hist, traj, cheap_random=False,
-                   base=None, draws=None, stream_period=0):
+                   base=None, draws=None, design_period=0):
     """Same contract as :func:`sim.kernel.simulate_chunk` (``hist`` may have one worker)."""
     n_paths = red_out.shape[0]
     n_bins = hist.shape[3] - EXTRA_BINS
@@ -52,7 +52,7 @@ def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample
     u = np.empty((N_UNIFORMS, n_paths))
     tmp = np.empty((N_SCRATCH, n_paths))
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        keys = path_key(np.uint64(seed), design_stream(paths, stream_period))
+        keys = path_key(np.uint64(seed), design_stream(paths, design_period))
         if draws is None:
             initial_state(x, p, obs, tmp)
         else:
