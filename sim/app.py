@@ -37,9 +37,10 @@ def to_config(cfg: DictConfig) -> Config:
     return validate(OmegaConf.to_object(cfg))
 
 
-def compose(*overrides: str) -> Config:
-    """The validated config ``bubblesim OVERRIDES`` would run, composed outside a Hydra app
-    (tests, benchmarks, the install step)."""
+def compose(*overrides: str, config_name: str = "config") -> Config:
+    """The validated config ``bubblesim OVERRIDES`` would run (``config_name="calibrate"``:
+    ``bubblesim-calibrate OVERRIDES``), composed outside a Hydra app (tests, benchmarks, the
+    install step)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -48,7 +49,7 @@ def compose(*overrides: str) -> Config:
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            return to_config(hydra_compose("config", overrides=list(overrides)))
+            return to_config(hydra_compose(config_name, overrides=list(overrides)))
     finally:
         GlobalHydra.instance().clear()
 

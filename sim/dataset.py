@@ -356,7 +356,7 @@ def _spread_from_parameters(raw: RawResults) -> np.ndarray | None:
     """(figure, [share, SE]) of each headline figure's outcome variance that the priors
     explain (law of total variance over paths that share their draws); None without priors,
     per-path outputs or paths that share draws."""
-    if not raw.parameters or "max_drawdown" not in raw.per_path:
+    if not raw.parameters or "max_drawdown" not in raw.per_path or raw.path_ids is not None:
         return None
     groups = sensitivity.shared_draw_groups(raw.first_path, raw.n_paths, raw.prior_replicates,
                                             raw.design_period)
@@ -488,8 +488,7 @@ def build(raw: RawResults, attrs: dict, start_date: str,
         coords["parameter_key"] = ("parameter", list(keys), {"long_name": "config key"})
         coords["parameter_units"] = ("parameter", list(units), {"long_name": "units"})
     if raw.per_path:
-        coords["path"] = ("path", raw.first_path + np.arange(raw.n_paths, dtype=np.int64),
-                          {"long_name": "global path index"})
+        coords["path"] = ("path", raw.path_index(), {"long_name": "global path index"})
     ds = xr.Dataset(data, coords=coords)
     ds.attrs.update(attrs)
     ds.attrs["no_drawdown_paths"] = raw.no_drawdown_paths

@@ -185,7 +185,9 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
     horizon, n_bins, nf = settings.horizon, settings.hist_bins, settings.n_firms
     observables0 = initial_observables(p)
     lower, per_unit, is_log = bin_layout(observables0, n_bins)
-    first, n_total = settings.shard_range()
+    ids = settings.paths()
+    n_total = ids.size
+    first = int(ids[0]) if n_total else 0
     # samples are chosen in the whole run's index space, so shards fill disjoint slots
     stride = max(1, settings.n_paths // max(settings.sample_paths, 1))
     n_sample = min(settings.sample_paths, -(-settings.n_paths // stride))
@@ -203,25 +205,32 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
     period = priors.design_period if priors else 0
     if priors and settings.per_path:
         per_path["parameter_value"] = np.empty((n_total, len(priors.priors)))
+    snap_obs = np.array([o for o, _ in settings.snapshots], dtype=np.int64)
+    snap_month = np.array([t for _, t in settings.snapshots], dtype=np.int64)
+    if np.any((snap_month < 0) | (snap_month > horizon)):
+        raise ValueError(f"a snapshot month is outside 0 .. {horizon}")
+    snapshots = np.full((n_total, len(snap_obs)), np.nan)
     nonfinite, first_bad = 0, -1
     chunk = max(min(settings.chunk_size, n_total, COUNT_LIMIT * threads), 1)
     red = np.empty((chunk, R.N_RED))
     defaults = np.empty((chunk, N_SECTORS * nf), dtype=np.int16)
     finite = np.empty(chunk, dtype=np.bool_)
     # A call on no paths compiles (or loads from cache) before the clock starts.
-    chunk_fn(p, settings.seed, first, horizon, lower, per_unit, is_log, stride, red[:0],
-             defaults[:0], finite[:0], hist_chunk, traj, cheap_random, base,
-             priors.values(first, 0) if priors else None, period)
+    chunk_fn(p, settings.seed, ids[:0], horizon, lower, per_unit, is_log, stride, red[:0],
+             defaults[:0], finite[:0], hist_chunk, traj, snap_obs, snap_month,
+             snapshots[:0], cheap_random, base, priors.values(first, 0) if priors else None,
+             period)
     seconds = 0.0
     progress = _progress(n_total, settings.quiet)
     for start in range(0, n_total, chunk):
         n = min(chunk, n_total - start)
         hist_chunk[...] = 0
-        draws = priors.values(first + start, n) if priors else None
+        paths = ids[start:start + n]
+        draws = priors.values_at(paths) if priors else None
         tic = time.perf_counter()
-        chunk_fn(p, settings.seed, first + start, horizon, lower, per_unit, is_log,
-                 stride, red[:n], defaults[:n], finite[:n], hist_chunk, traj, cheap_random,
-                 base, draws, period)
+        chunk_fn(p, settings.seed, paths, horizon, lower, per_unit, is_log, stride, red[:n],
+                 defaults[:n], finite[:n], hist_chunk, traj, snap_obs, snap_month,
+                 snapshots[start:start + n], cheap_random, base, draws, period)
         seconds += time.perf_counter() - tic
         inside, outside = split_slab(hist_chunk.sum(axis=0, dtype=np.int64).transpose(1, 0, 2))
         totals.hist += inside
@@ -232,7 +241,7 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
         if bad.size:
             nonfinite += bad.size
             if first_bad < 0:
-                first_bad = first + start + int(bad[0])
+                first_bad = int(paths[bad[0]])
         if draws is not None:
             out["parameter_value"] = draws.T
         for name, values in per_path.items():
@@ -253,7 +262,9 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
         nonfinite_paths=nonfinite, first_nonfinite_path=first_bad, engine_seconds=seconds,
         threads=threads, per_path=per_path,
         parameters=tuple((q.name, q.key, q.unit) for q in priors.priors) if priors else (),
-        prior_replicates=priors.replicates if priors else 1, design_period=period)
+        prior_replicates=priors.replicates if priors else 1, design_period=period,
+        path_ids=ids.astype(np.int64) if settings.path_ids is not None else None,
+        snapshots=snapshots)
 
 
 def warm_up(p: np.ndarray, quiet: bool = True) -> None:

@@ -122,9 +122,9 @@ def results_path(path: Path) -> Path:
     return path / RESULTS if path.is_dir() else path
 
 
-def read_attrs(path: Path) -> dict | None:
-    """The global attributes of a run's results.nc without loading its data (None if there
-    is no readable bubblesim results file)."""
+def read_attrs(path: Path, title: str = TITLE) -> dict | None:
+    """The global attributes of a run's results.nc (or of the file ``path`` with this
+    ``title``) without loading its data (None if there is no readable such file)."""
     file = results_path(path)
     if not file.is_file():
         return None
@@ -133,7 +133,7 @@ def read_attrs(path: Path) -> dict | None:
             attrs = dict(ds.attrs)
     except Exception:  # noqa: BLE001  (truncated or foreign: treated as absent)
         return None
-    return attrs if attrs.get("title") == TITLE else None
+    return attrs if attrs.get("title") == title else None
 
 
 def check_results(path: Path) -> str:
@@ -149,6 +149,21 @@ def check_results(path: Path) -> str:
         return f"{file}: not a bubblesim results file"
     missing = [name for name in REQUIRED if name not in names]
     return f"{file}: written by an older bubblesim (no {', '.join(missing)})" if missing else ""
+
+
+def read_dataset(file: Path, title: str) -> xr.Dataset:
+    """Load a bubblesim NetCDF file whose title is ``title``, with one clear error if it is
+    missing, corrupt or something else."""
+    file = Path(file)
+    if not file.exists():
+        raise OutputError(f"{file}: no such file")
+    try:
+        ds = xr.load_dataset(file, engine="h5netcdf")
+    except Exception as exc:  # h5py raises several types for truncated files
+        raise OutputError(f"{file}: not a readable NetCDF file ({type(exc).__name__})") from None
+    if ds.attrs.get("title") != title:
+        raise OutputError(f"{file}: not a {title} file")
+    return ds
 
 
 def read_results(path: Path) -> xr.Dataset:

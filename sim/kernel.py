@@ -1,6 +1,6 @@
 """The compiled engine: the model's step (sim.model) run on blocks of lanes under numba.
 
-``simulate_chunk`` runs paths ``first_path .. first_path + n_paths - 1`` in parallel: the paths
+``simulate_chunk`` runs the paths whose global indices it is given in parallel: the paths
 are split into ``n_workers`` contiguous ranges (one ``prange`` iteration each), each with its
 own histogram slab, so nothing is shared between threads and integer histogram counts merge
 exactly. A worker runs its range in blocks of LANES paths: every month, each of the model's
@@ -167,20 +167,28 @@ def _month_compiled(p, t, draws, tmp):
 
 
 @njit(cache=True, error_model="numpy")
-def _simulate_block(p, seed, first, last, horizon, lower, per_unit, is_log, sample_stride,
-                    red_out, defaults_out, finite_out, hist, traj, offset, cheap_random,
-                    base, draws, design_period):
-    """Paths ``first .. last - 1`` (global indices) as lanes; outputs from row ``offset``;
-    with ``draws`` (None: every path has the parameters ``p``) path ``first + i`` takes
-    ``draws[:, offset + i]`` in the ``base`` slots of its parameters.
+def _snapshot(t, obs, snap_obs, snap_month, snap_out, offset, n):
+    for k in range(snap_obs.shape[0]):
+        if snap_month[k] == t:
+            for i in range(n):
+                snap_out[offset + i, k] = obs[snap_obs[k], i]
 
-    Every block has LANES lanes; a short block is filled up with the paths that follow
-    ``last``, which are simulated (every lane takes the same vectorized code) and dropped.
+
+@njit(cache=True, error_model="numpy")
+def _simulate_block(p, seed, path_ids, n, horizon, lower, per_unit, is_log, sample_stride,
+                    red_out, defaults_out, finite_out, hist, traj, snap_obs, snap_month,
+                    snap_out, offset, cheap_random, base, draws, design_period):
+    """The ``n`` paths ``path_ids[offset:offset + n]`` (global indices) as lanes; outputs
+    from row ``offset``; with ``draws`` (None: every path has the parameters ``p``) path
+    ``path_ids[offset + i]`` takes ``draws[:, offset + i]`` in the ``base`` slots of its
+    parameters.
+
+    Every block has LANES lanes; a short block's padding lanes repeat its last path, which is
+    simulated again (every lane takes the same vectorized code) and dropped.
     All rows live in one array of constant width, so LLVM sees constant distances between
     them and can prove that the lane loops' loads and stores do not overlap (separate arrays
     might alias, and the checks for that exceed the vectorizer's limits).
     """
-    n = last - first
     n_state = state_layout(p)[3]
     rows = np.empty((_FIXED_ROWS + n_state, LANES))
     obs = rows[_OBS:_OBS + N_OBS]
@@ -189,7 +197,9 @@ def _simulate_block(p, seed, first, last, horizon, lower, per_unit, is_log, samp
     tmp = rows[_SCRATCH:_FIXED_ROWS]
     bins = np.empty(LANES, dtype=np.int64)
     x = rows[_FIXED_ROWS:]
-    paths = np.arange(first, first + LANES).astype(np.uint64)
+    paths = np.empty(LANES, dtype=np.uint64)
+    for i in range(LANES):
+        paths[i] = path_ids[offset + min(i, n - 1)]
     keys = np.empty(LANES, dtype=np.uint64)
     for i in range(LANES):
         keys[i] = path_key(np.uint64(seed), design_stream(paths[i], design_period))
@@ -201,12 +211,14 @@ def _simulate_block(p, seed, first, last, horizon, lower, per_unit, is_log, samp
     start(red, obs)
     _record(0, obs, hist, lower, per_unit, is_log, n, bins)
     _keep(0, obs, traj, lanes, samples)
+    _snapshot(0, obs, snap_obs, snap_month, snap_out, offset, n)
     for t in range(1, horizon + 1):
         _draw(u, keys, paths, (t - 1) * N_UNIFORMS, cheap_random)
         step(x, t, p, _month(p, t, draws, tmp), u, obs, tmp)
         update(red, obs, t, horizon)
         _record(t, obs, hist, lower, per_unit, is_log, n, bins)
         _keep(t, obs, traj, lanes, samples)
+        _snapshot(t, obs, snap_obs, snap_month, snap_out, offset, n)
     # x * 0 is 0 for a finite x and NaN for an infinite or NaN one: a sum of them checks
     # every row in vector loops (np.isfinite row by row, path by path, ran scalar)
     nonfinite = np.zeros(LANES)
@@ -225,10 +237,12 @@ def _simulate_block(p, seed, first, last, horizon, lower, per_unit, is_log, samp
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample_stride,
-                   red_out, defaults_out, finite_out, hist, traj, cheap_random=False,
-                   base=None, draws=None, design_period=0):
-    """Simulate ``red_out.shape[0]`` paths starting at global index ``first_path``.
+def simulate_chunk(p, seed, path_ids, horizon, lower, per_unit, is_log, sample_stride,
+                   red_out, defaults_out, finite_out, hist, traj, snap_obs, snap_month,
+                   snap_out, cheap_random=False, base=None, draws=None, design_period=0):
+    """Simulate the paths whose global indices are ``path_ids`` (uint64, one per row of
+    ``red_out``; a run's are consecutive, a subset's, e.g. the paths an ABC accepted, need
+    not be).
 
     Fills ``red_out`` (paths, N_RED) with the per-path reductions, ``defaults_out``
     (paths, sectors * firms) with default months (-1: survived), ``finite_out`` with whether
@@ -237,9 +251,11 @@ def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample
     month's counts of one series lie in a few kilobytes: with months innermost the counts
     of a block's paths were spread over megabytes, and counting cost more than the model)
     and copies the observables of sampled paths (global index a multiple of ``sample_stride``)
-    into ``traj`` (samples, months + 1, N_OBS). ``cheap_random`` swaps the random streams
+    into ``traj`` (samples, months + 1, N_OBS), and observable ``snap_obs[k]`` at month
+    ``snap_month[k]`` into ``snap_out[:, k]`` (what a calibration compares with data).
+    ``cheap_random`` swaps the random streams
     for a Weyl sequence (benchmarks only). With ``draws`` (len(base), paths) path
-    ``first_path + i`` has ``p`` with ``draws[:, i]`` in the ``base`` slots and the start
+    ``path_ids[i]`` has ``p`` with ``draws[:, i]`` in the ``base`` slots and the start
     derived from them (priors drawn per path). ``design_period`` > 0: the paths are the rows
     of a Saltelli design with that many rows per base, and rows share shocks as
     ``sim.rng.design_stream`` says (0: each path its own stream).
@@ -251,7 +267,7 @@ def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample
         end = n_paths * (w + 1) // n_workers
         for lo in range(begin, end, LANES):
             hi = min(lo + LANES, end)
-            _simulate_block(p, seed, first_path + lo, first_path + hi, horizon, lower,
-                            per_unit, is_log, sample_stride, red_out, defaults_out,
-                            finite_out, hist[w], traj, lo, cheap_random, base, draws,
+            _simulate_block(p, seed, path_ids, hi - lo, horizon, lower, per_unit, is_log,
+                            sample_stride, red_out, defaults_out, finite_out, hist[w], traj,
+                            snap_obs, snap_month, snap_out, lo, cheap_random, base, draws,
                             design_period)

@@ -28,24 +28,42 @@ from sim.schema import (
     ConfigError,
     EventConfig,
     PriorConfig,
+    TargetConfig,
     allowed_text,
     leaf_fields,
     readable_number,
 )
 
-GROUPS = ("start", "scenario", "engine", "output", "events", "priors")  # hydra/... aside
+GROUPS = ("start", "scenario", "engine", "output", "events", "priors",
+          "targets")  # hydra/... aside
+OPTIONAL_GROUPS = ("events", "priors", "targets")  # null by default: ~GROUP removes them
 EVENT_FIELDS = {f.name: f for f in fields(EventConfig)}
 PRIOR_FIELDS = [f.name for f in fields(PriorConfig)]
+TARGET_FIELDS = [f.name for f in fields(TargetConfig)]
 
 
-def group_options(conf_dir: Path, group: str) -> list[str]:
-    """The options of a config group: the YAML files of conf/<group>/ and the defaults the
-    schema registers (sim.schema.register_configs)."""
+def group_options(conf_dir: Path, group: str, extra: tuple[Path, ...] = ()) -> list[str]:
+    """The options of a config group: the YAML files of conf/<group>/ (and of the ``extra``
+    directories on Hydra's search path) and the defaults the schema registers
+    (sim.schema.register_configs)."""
     from hydra.core.config_store import ConfigStore
 
     stored = ConfigStore.instance().repo.get(group, {})
-    names = {p.stem for p in (Path(conf_dir) / group).glob("*.yaml")}
+    names = {p.stem for d in (Path(conf_dir), *extra) for p in (d / group).glob("*.yaml")}
     return sorted(names | {name.removesuffix(".yaml") for name in stored})
+
+
+def search_path(argv: list[str]) -> tuple[Path, ...]:
+    """The directories a ``hydra.searchpath=[file://DIR,...]`` override adds (where, e.g., a
+    calibration's posterior priors file lives)."""
+    dirs: list[Path] = []
+    for arg in override_args(argv):
+        if arg.lstrip("+").startswith("hydra.searchpath="):
+            value = OverridesParser.create().parse_override(arg.lstrip("+")).value()
+            for entry in value if isinstance(value, list) else [value]:
+                if str(entry).startswith("file://"):
+                    dirs.append(Path(str(entry)[len("file://"):]))
+    return tuple(dirs)
 
 
 def event_names(conf_dir: Path) -> list[str]:
@@ -84,9 +102,9 @@ def _did_you_mean(word: str, candidates: list[str]) -> str:
 
 
 class _Checker:
-    def __init__(self, conf_dir: Path):
+    def __init__(self, conf_dir: Path, extra: tuple[Path, ...] = ()):
         self.fields = dict(leaf_fields())
-        self.options = {g: group_options(conf_dir, g) for g in GROUPS}
+        self.options = {g: group_options(conf_dir, g, extra) for g in GROUPS}
         self.typed = OmegaConf.structured(Config)  # OmegaConf's own type conversion
         self.events = event_names(conf_dir)
 
@@ -107,6 +125,8 @@ class _Checker:
             return self._event(key, override)
         if key.startswith("priors."):
             return self._prior(key)
+        if key.startswith("targets."):
+            return self._target(key)
         if key not in self.fields:
             raise ConfigError(self._unknown(key))
         if override.is_delete():
@@ -130,6 +150,8 @@ class _Checker:
                           + _did_you_mean(arg, [*self.options["scenario"], *self.fields]))
 
     def _group(self, group: str, override) -> None:
+        if override.is_delete() and group in OPTIONAL_GROUPS:
+            return  # ~priors: none
         choices = self.options[group]
         values = list(override.sweep_iterator()) if override.is_sweep_override() else [
             override.value()]
@@ -177,6 +199,17 @@ class _Checker:
                           f"{', '.join(PRIOR_FIELDS)}"
                           + _did_you_mean(parts[-1], PRIOR_FIELDS))
 
+    def _target(self, key: str) -> None:
+        """targets.NAME={...}, targets.NAME.FIELD=VALUE or targets.NAME.observed.YYYY-MM=V;
+        sim.targets checks the values composed."""
+        parts = key.split(".")
+        if (len(parts) == 2 or len(parts) == 3 and parts[2] in TARGET_FIELDS
+                or len(parts) == 4 and parts[2] == "observed"):
+            return
+        raise ConfigError(f"{key}: a target has no key {'.'.join(parts[2:])}; its keys: "
+                          f"{', '.join(TARGET_FIELDS)}"
+                          + _did_you_mean(parts[-1], TARGET_FIELDS))
+
     def _unknown(self, key: str) -> str:
         sections = sorted({k.rsplit(".", 1)[0] for k in self.fields if "." in k})
         if key in sections:
@@ -205,6 +238,6 @@ KINDS = {"int": "an integer", "float": "a number", "bool": "true or false", "str
 
 def check(argv: list[str], conf_dir: Path) -> None:
     """Raise ConfigError (one line) for the first override that the schema does not accept."""
-    checker = _Checker(conf_dir)
+    checker = _Checker(conf_dir, search_path(argv))
     for arg in override_args(argv):
         checker.check(arg)

@@ -351,6 +351,19 @@ class PathDraws:
         """Rows per base of the Saltelli design the paths form (0: not a design)."""
         return saltelli_period(len(self.priors)) if self.sampling == "saltelli" else 0
 
+    def values_at(self, paths: np.ndarray) -> np.ndarray:
+        """The draws (len(priors), len(paths)) of the paths with these global indices."""
+        paths = np.asarray(paths, dtype=np.int64)
+        if paths.size and np.all(np.diff(paths) == 1):
+            return self.values(int(paths[0]), paths.size)
+        if self.sampling == "random":
+            return draw(list(self.priors), self.seed, 0, 0, "random", paths // self.replicates)
+        out = np.empty((len(self.priors), paths.size))
+        for at in np.split(np.arange(paths.size), np.flatnonzero(np.diff(paths) != 1) + 1):
+            if at.size:
+                out[:, at] = self.values(int(paths[at[0]]), at.size)
+        return out
+
     def values(self, first: int, n: int) -> np.ndarray:
         """The draws (len(priors), n) of paths ``first .. first + n - 1``."""
         r = self.replicates
@@ -369,9 +382,13 @@ def path_draws(cfg: Config) -> PathDraws | None:
         return None
     e = cfg.engine
     sampling = e.prior_sampling.value
+    priors = tuple(check_priors(cfg.priors))
+    if sampling == "saltelli" and any(p.dist == "empirical" for p in priors):
+        raise ConfigError("engine.prior_sampling = saltelli varies one prior at a time, and "
+                          "empirical priors are drawn jointly; allowed: random or sobol")
     # a design's rows share parameters and shocks by its own rule
     replicates = 1 if sampling == "saltelli" else e.prior_replicates
-    return PathDraws(priors=tuple(check_priors(cfg.priors)), seed=e.seed,
+    return PathDraws(priors=priors, seed=e.seed,
                      replicates=replicates, sampling=sampling)
 
 
@@ -393,6 +410,18 @@ class RunSettings:
     num_shards: int = 1
     shard_index: int = 0
     priors: PathDraws | None = None  # None: every path has the point values
+    # (observable, month) pairs recorded on every path (RawResults.snapshots)
+    snapshots: tuple[tuple[int, int], ...] = ()
+    # the global indices of the paths to run instead of the shard's range (a subset re-run
+    # draws and shocks exactly as the full run did)
+    path_ids: np.ndarray | None = None
+
+    def paths(self) -> np.ndarray:
+        """The global indices (uint64) of the paths this run simulates."""
+        if self.path_ids is not None:
+            return np.asarray(self.path_ids, dtype=np.uint64)
+        first, n = self.shard_range()
+        return np.arange(first, first + n, dtype=np.uint64)
 
     def shard_range(self) -> tuple[int, int]:
         """(first global path index, number of paths) of this shard."""

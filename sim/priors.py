@@ -15,7 +15,11 @@ Distributions (docs/priors.md has the table with an example of each):
 - ``lognormal``: ``median``, ``sigma`` (of the logarithm), truncated the same way;
 - ``triangular``: ``low``, ``mode``, ``high``;
 - ``beta``: ``a``, ``b`` on [``low``, ``high``];
-- ``choice``: ``values`` with optional ``weights`` (the only one for integer keys).
+- ``choice``: ``values`` with optional ``weights`` (the only one for integer keys);
+- ``empirical``: ``values``, a sample (a calibration's posterior, bubblesim-calibrate). The
+  empirical priors of a set draw jointly: every one takes row ``floor(u n)`` of its values
+  with the same uniform u, so the rows keep the posterior's correlations; they must all
+  have the same number of values.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ DISTRIBUTIONS = {
     "triangular": ("low", "mode", "high"),
     "beta": ("a", "b", "low", "high"),
     "choice": ("values",),
+    "empirical": ("values",),
 }
 OPTIONAL = {"normal": ("low", "high"), "lognormal": ("low", "high"), "choice": ("weights",)}
 # the run's length, and the build lag, which sizes the state's order pipeline: shared by all
@@ -178,9 +183,9 @@ def check_prior(name: str, spec: PriorConfig, keys: dict[str, Any] | None = None
         raise ConfigError(f"{where}.dist = {spec.dist!r} is not a distribution; allowed: "
                           f"{', '.join(DISTRIBUTIONS)}")
     f = keys[spec.key]
-    if _is_integer(f) and spec.dist != "choice":
+    if _is_integer(f) and spec.dist not in ("choice", "empirical"):
         raise ConfigError(f"{where}: {spec.key} takes whole numbers; allowed: dist = choice "
-                          "with integer values")
+                          "or empirical with integer values")
     wanted = DISTRIBUTIONS[spec.dist]
     allowed = wanted + OPTIONAL.get(spec.dist, ())
     for field_ in fields(PriorConfig):
@@ -195,7 +200,7 @@ def check_prior(name: str, spec: PriorConfig, keys: dict[str, Any] | None = None
                               f"it takes {', '.join(allowed)}")
         if field_.name in _NUMBERS and value is not None:
             _number(f"{where}.{field_.name}", value)
-    if spec.dist == "choice":
+    if spec.dist in ("choice", "empirical"):
         _check_choice(name, spec, f)
         values = [float(v) for v in spec.values]
         lo, hi = min(values), max(values)
@@ -232,6 +237,10 @@ def check_priors(priors: dict[str, Any]) -> list[Prior]:
             raise ConfigError(f"priors.{prior.name} and priors.{seen[prior.key]} both vary "
                               f"{prior.key}; allowed: one prior per key")
         seen[prior.key] = prior.name
+    rows = {len(dict(p.args)["values"]) for p in checked if p.dist == "empirical"}
+    if len(rows) > 1:
+        raise ConfigError(f"the empirical priors have {sorted(rows)} values; allowed: the same "
+                          "number in every one (they are drawn jointly, row by row)")
     return checked
 
 
@@ -275,6 +284,9 @@ def quantile(prior: Prior, u: np.ndarray) -> np.ndarray:
                           hi - np.sqrt((1.0 - u) * (hi - lo) * (hi - mode)))
     elif prior.dist == "beta":
         values = lo + (hi - lo) * special.betaincinv(args["a"], args["b"], u)
+    elif prior.dist == "empirical":
+        sample = np.asarray(args["values"], dtype=np.float64)
+        values = sample[np.minimum((u * len(sample)).astype(np.int64), len(sample) - 1)]
     else:  # choice
         options = np.asarray(args["values"], dtype=np.float64)
         weights = np.asarray(args.get("weights") or np.ones(len(options)), dtype=np.float64)
@@ -331,31 +343,40 @@ def _saltelli_uniforms(n_priors: int, seed: int, first: int, n: int) -> np.ndarr
 
 
 def prior_uniforms(n_priors: int, seed: int, first: int, n: int,
-                   sampling: str = "random") -> np.ndarray:
+                   sampling: str = "random", draws: np.ndarray | None = None) -> np.ndarray:
     """Uniforms (n_priors, n) for paths ``first .. first + n - 1``: each a function of
     (seed, path index) alone, so a shard or a chunk draws what the whole run would.
 
     ``random``: the path's own counter-based stream (sim.rng). ``sobol``: point ``path`` of
     a scrambled Sobol' sequence in n_priors dimensions (scipy.stats.qmc, scrambled from the
-    seed), which covers the unit cube more evenly than random points."""
+    seed), which covers the unit cube more evenly than random points. ``draws``: the draw
+    indices to take instead of ``first .. first + n - 1`` (random sampling only)."""
     from sim.rng import path_key, uniform
 
     if sampling not in SAMPLING:
         raise ConfigError(f"sampling = {sampling!r}; allowed: {', '.join(SAMPLING)}")
-    if n_priors == 0 or n == 0:
-        return np.empty((n_priors, n))
+    index = (np.arange(first, first + n, dtype=np.uint64) if draws is None
+             else np.asarray(draws, dtype=np.uint64))
+    if draws is not None and sampling != "random":
+        raise ValueError("draws by index need random sampling")
+    if n_priors == 0 or index.size == 0:
+        return np.empty((n_priors, index.size))
     if sampling == "sobol":
         return _sobol_points(n_priors, seed, first, n).T.copy()
     if sampling == "saltelli":
         return _saltelli_uniforms(n_priors, seed, first, n)
     with np.errstate(over="ignore"):  # the hashes wrap around 2**64 on purpose
-        keys = path_key(np.uint64(seed), np.arange(first, first + n, dtype=np.uint64))
+        keys = path_key(np.uint64(seed), index)
         return np.stack([uniform(keys, np.uint64(PRIOR_COUNTER + k))
                          for k in range(n_priors)])
 
 
 def draw(priors: list[Prior], seed: int, first: int, n: int,
-         sampling: str = "random") -> np.ndarray:
-    """The priors' values (len(priors), n) on paths ``first .. first + n - 1``."""
-    u = prior_uniforms(len(priors), seed, first, n, sampling)
+         sampling: str = "random", draws: np.ndarray | None = None) -> np.ndarray:
+    """The priors' values (len(priors), n) on paths ``first .. first + n - 1`` (or on the
+    draw indices ``draws``, random sampling only)."""
+    u = prior_uniforms(len(priors), seed, first, n, sampling, draws)
+    joint = [k for k, p in enumerate(priors) if p.dist == "empirical"]
+    if joint:  # one row of the sample for all of them (check_priors: equal lengths)
+        u[joint] = u[joint[0]]
     return np.stack([quantile(p, u[k]) for k, p in enumerate(priors)]) if priors else u

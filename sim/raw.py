@@ -59,6 +59,17 @@ class RawResults:
     # the rows of a Saltelli design of design_period rows per base (0: not a design)
     prior_replicates: int = 1
     design_period: int = 0
+    # the paths' global indices when they are not first_path, first_path + 1, ... (a subset
+    # re-run, e.g. the paths a calibration accepted); None: consecutive
+    path_ids: np.ndarray | None = None
+    # (paths, snapshots): observable k of RunSettings.snapshots at its month, path by path
+    snapshots: np.ndarray | None = None
+
+    def path_index(self) -> np.ndarray:
+        """The global index of each path."""
+        if self.path_ids is not None:
+            return self.path_ids.astype(np.int64)
+        return self.first_path + np.arange(self.n_paths, dtype=np.int64)
 
 
 PER_PATH_DTYPES = {

@@ -34,15 +34,15 @@ from sim.reductions import N_RED, start, update
 from sim.rng import cheap_uniform, design_stream, path_key, uniform
 
 
-def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample_stride,
-                   red_out, defaults_out, finite_out, hist, traj, cheap_random=False,
-                   base=None, draws=None, design_period=0):
+def simulate_chunk(p, seed, path_ids, horizon, lower, per_unit, is_log, sample_stride,
+                   red_out, defaults_out, finite_out, hist, traj, snap_obs, snap_month,
+                   snap_out, cheap_random=False, base=None, draws=None, design_period=0):
     """Same contract as :func:`sim.kernel.simulate_chunk` (``hist`` may have one worker)."""
     n_paths = red_out.shape[0]
     n_bins = hist.shape[3] - EXTRA_BINS
     n_sample = traj.shape[0]
     layout = state_layout(p)
-    paths = np.arange(first_path, first_path + n_paths, dtype=np.uint64)
+    paths = np.asarray(path_ids, dtype=np.uint64)
     sampled = (paths % np.uint64(sample_stride) == 0) & (
         paths // np.uint64(sample_stride) < np.uint64(n_sample))
     slots = (paths[sampled] // np.uint64(sample_stride)).astype(np.int64)
@@ -61,6 +61,7 @@ def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample
         start(red, obs)
         _record(0, obs, hist[0], lower, per_unit, is_log, n_bins)
         traj[slots, 0, :] = obs[:, sampled].T
+        _snapshot(0, obs, snap_obs, snap_month, snap_out)
         for t in range(1, horizon + 1):
             counter = (t - 1) * N_UNIFORMS
             for k in range(N_UNIFORMS):
@@ -71,9 +72,15 @@ def simulate_chunk(p, seed, first_path, horizon, lower, per_unit, is_log, sample
             update(red, obs, t, horizon)
             _record(t, obs, hist[0], lower, per_unit, is_log, n_bins)
             traj[slots, t, :] = obs[:, sampled].T
+            _snapshot(t, obs, snap_obs, snap_month, snap_out)
     red_out[:] = red.T
     defaults_out[:] = x[layout[2] + F_DEFAULT::N_FIRM_ROWS].T.astype(np.int16)
     finite_out[:] = np.isfinite(x).all(axis=0) & np.isfinite(red).all(axis=0)
+
+
+def _snapshot(t, obs, snap_obs, snap_month, snap_out):
+    at = snap_month == t
+    snap_out[:, at] = obs[snap_obs[at]].T
 
 
 def _record(t, obs, hist, lower, per_unit, is_log, n_bins):

@@ -495,7 +495,7 @@ class PriorConfig:
     key: str | None = setting(None, "a numeric key of start or model",
                               "the parameter the prior varies")
     dist: str | None = setting(None, "uniform, loguniform, normal, lognormal, triangular, "
-                               "beta, choice", "its distribution")
+                               "beta, choice, empirical", "its distribution")
     low: float | None = setting(None, "inside the key's range", "lower bound (uniform, "
                                 "loguniform, triangular, beta; truncation of normal, lognormal)")
     high: float | None = setting(None, "inside the key's range", "upper bound")
@@ -507,9 +507,51 @@ class PriorConfig:
     a: float | None = setting(None, "> 0", "beta: first shape parameter")
     b: float | None = setting(None, "> 0", "beta: second shape parameter")
     values: list[float] | None = setting(None, "values inside the key's range",
-                                         "choice: the values (whole numbers for integer keys)")
+                                         "choice: the values (whole numbers for integer "
+                                         "keys); empirical: the sample, drawn jointly")
     weights: list[float] | None = setting(None, "one non-negative number per value",
                                           "choice: relative weights (default equal)")
+
+
+# --- calibration targets: observed series and their statistics (sim.targets) ---------------
+TARGET_STATISTICS = ("log_slope", "log_ratio")
+
+
+@dataclass
+class TargetConfig:
+    """One calibration target (``targets.NAME``): an observed series of a model observable
+    at dated months, the statistic computed alike from the data and from each path, and how
+    far a path's statistic may lie from the data's."""
+
+    observable: str | None = setting(None, "a series of results.nc (token_price, tokens, "
+                                     "rental_price, capex_ttm, spend, ...)",
+                                     "the model's counterpart of the data")
+    statistic: str | None = setting(None, ", ".join(TARGET_STATISTICS),
+                                    "log_slope: least-squares slope of ln(value) on years; "
+                                    "log_ratio: ln(last / first)")
+    observed: dict[str, float] | None = setting(None, "YYYY-MM: value > 0, at least 2",
+                                                "the data, by month")
+    scale: float | None = param(None, "statistic", 0.0, INF,
+                                "the distance's unit for this statistic", open_lo=True)
+    tolerance: float | None = param(None, "statistic", 0.0, INF,
+                                    "largest |simulated - observed| a path may have",
+                                    open_lo=True)
+    unit: str = setting("", "any text", "units of the observed values")
+    source: str = setting("", "any text", "where the data come from")
+
+
+@dataclass
+class CalibrationConfig:
+    accept: float = param(1.0, "1", 0.0, 1.0, "of the paths within every target's "
+                          "tolerance, the share closest to the data that is kept",
+                          open_lo=True)
+    adjust: bool = setting(True, "true, false", "local-linear regression adjustment "
+                           "(Beaumont et al. 2002)")
+    forecast_from: str | None = setting(None, "YYYY-MM after start.date, or null",
+                                        "re-run the accepted paths to the horizon: their "
+                                        "futures from this month are the conditioned forecast")
+    posterior_draws: int = param(2000, "draws", 10, 1_000_000,
+                                 "rows of the posterior written as a priors file")
 
 
 @dataclass
@@ -530,6 +572,13 @@ class Config:
     priors: dict[str, Any] = field(
         default_factory=dict, metadata={"allowed": "named priors (priors=FILE, conf/priors/)",
                                         "doc": "parameter uncertainty, drawn per path"})
+    targets_name: str = setting("none", "any text",
+                                "name of the calibration targets (conf/targets/NAME.yaml)")
+    targets: dict[str, TargetConfig] = field(
+        default_factory=dict, metadata={"allowed": "named targets (targets=FILE, "
+                                        "conf/targets/)",
+                                        "doc": "observed series for bubblesim-calibrate"})
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
 
 
 def register_configs() -> None:

@@ -27,6 +27,7 @@ MERGE = [sys.executable, "-m", "sim.merge"]
 REPORT = [sys.executable, "-m", "sim.report"]
 PLOT = [sys.executable, "-m", "sim.plots"]
 SENSITIVITY = [sys.executable, "-m", "sim.uncertainty"]
+CALIBRATE = [sys.executable, "-m", "sim.calibrate"]
 
 register_configs()
 

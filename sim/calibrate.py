@@ -1,0 +1,158 @@
+"""`bubblesim-calibrate`: ABC over a run's per-path draws against observed series.
+
+A Hydra app like `bubblesim` (same config groups and overrides; conf/calibrate.yaml sets
+its defaults: a run from start=2023q1 with priors=wide against targets=history_2023_2026).
+It runs the paths to the targets' last month, keeps the paths whose statistics match the
+data (sim.calibration), checks the posterior on new paths drawn from it, and writes into
+its run directory, each file atomically:
+
+- posterior.nc: the kept paths, their draws (raw and adjusted), weights and statistics, the
+  targets, prior and posterior quantiles, correlations, the predictive check;
+- calibration.md: acceptance rate, effective sample size, the posterior table, the
+  correlations and the predictive check;
+- priors/posterior.yaml: the posterior as a priors file
+  (`bubblesim priors=posterior hydra.searchpath=[file://RUN]`);
+- plots/posterior_pairs.png, plots/posterior_predictive.png.
+
+Errors end in one line, as `bubblesim`'s do (exit 2: config, resources; 1: output).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import hydra
+import numpy as np
+import yaml
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from sim import __main__ as cli
+from sim import calibration, io, overrides, resources
+from sim.app import config_hash, provenance, to_config
+from sim.params import PathDraws, model_vector, run_settings
+from sim.priors import check_priors
+from sim.schema import ConfigError
+from sim.targets import check_targets, last_month
+
+POSTERIOR = "posterior.nc"
+TITLE = "bubblesim calibration"
+SUMMARY = "calibration.md"
+PRIORS_FILE = Path("priors") / "posterior.yaml"
+PREDICTIVE_PATHS = 20_000  # new paths drawn from the posterior for the predictive check
+
+
+def check_resources(n_paths: int, n_values: int, settings, output_dir: Path) -> None:
+    """Memory for every path's recorded values, draws and statistics (float64, kept for the
+    whole run like per-path outputs), beside the engine's own; ResourceError before any
+    work."""
+    need = resources.estimate(n_paths, settings.chunk_size, settings.threads or 1,
+                              settings.horizon, settings.hist_bins, settings.n_firms, 0, False)
+    resources.check(replace(need, per_path=8.0 * n_paths * n_values), n_paths, output_dir)
+
+
+def predictive_check(p: np.ndarray, settings, post_priors: dict, targets) -> np.ndarray:
+    """Statistics of PREDICTIVE_PATHS new paths (another seed) with the posterior as
+    priors: what the calibrated model predicts for each target."""
+    draws = PathDraws(priors=tuple(check_priors(post_priors)), seed=settings.seed + 1,
+                      replicates=1, sampling="random")
+    n = min(PREDICTIVE_PATHS, settings.n_paths)
+    check = replace(settings, priors=draws, seed=settings.seed + 1, n_paths=n, num_shards=1,
+                    shard_index=0, path_ids=None)
+    return calibration.simulate_statistics(p, check, targets).stats
+
+
+def run(cfg: DictConfig, output_dir: Path, overrides_: tuple[str, ...] = ()) -> Path:
+    """Calibrate and write the files above into ``output_dir``."""
+    from sim import calibration_plots
+
+    tic = time.perf_counter()
+    schema = to_config(cfg)
+    targets = check_targets(schema)
+    output_dir = Path(output_dir)
+    digest = config_hash(cfg)
+    attrs = io.read_attrs(output_dir / POSTERIOR, TITLE)
+    if attrs is not None and attrs.get("config_hash") == digest and not schema.output.overwrite:
+        print(f"bubblesim-calibrate: {output_dir}: already calibrated with this config, "
+              "skipped (output.overwrite=true recomputes)", file=sys.stderr)
+        return output_dir
+    settings = run_settings(schema)
+    if settings.priors is None:
+        raise ConfigError("priors is empty; a calibration learns the parameters its priors "
+                          "vary: priors=NAME (conf/priors/)")
+    if settings.priors.sampling == "saltelli":
+        raise ConfigError("engine.prior_sampling = saltelli is a design for sensitivity; "
+                          "allowed for a calibration: random or sobol")
+    window = calibration.window_settings(settings, targets, last_month(targets))
+    n_values = len(window.snapshots) + 2 * len(settings.priors.priors) + len(targets)
+    check_resources(window.shard_range()[1], n_values, window, output_dir)
+    p = model_vector(schema)
+    sims = calibration.simulate_statistics(p, window, targets)
+    post = calibration.posterior(sims, targets, settings.priors.priors,
+                                 schema.calibration.accept, schema.calibration.adjust)
+    rows = calibration.resample(post, schema.calibration.posterior_draws)
+    post_priors = calibration.posterior_priors(settings.priors.priors, rows)
+    predictive_stats = predictive_check(p, window, post_priors, targets)
+    attrs = provenance(cfg, settings, sims.raw, time.perf_counter() - tic,
+                       " ".join(overrides_))
+    attrs.update(title=TITLE, config_hash=digest,
+                 targets=schema.targets_name, label=io.label(overrides_),
+                 start_date=schema.start.date)
+    ds = calibration.posterior_dataset(sims, post, targets, settings.priors,
+                                       predictive_stats, attrs)
+    # posterior.nc last: the file that says the calibration finished (a skipped re-run reads
+    # it), so an interruption before it leaves no finished-looking directory
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / POSTERIOR).unlink(missing_ok=True)
+    (output_dir / PRIORS_FILE.parent).mkdir(exist_ok=True)
+    io.write_text(_priors_yaml(post_priors, output_dir), output_dir / PRIORS_FILE)
+    summary = calibration.summary(ds)
+    io.write_text(summary, output_dir / SUMMARY)
+    calibration_plots.plot_calibration(output_dir, ds)
+    io.write_dataset(ds, output_dir / POSTERIOR)
+    if not schema.output.quiet:
+        print(summary, end="")
+        print(f"\nrun directory: {output_dir}")
+    return output_dir
+
+
+def _priors_yaml(post_priors: dict, output_dir: Path) -> str:
+    head = ("# The posterior of a calibration (bubblesim-calibrate), as empirical priors drawn "
+            "jointly:\n"
+            f"#   bubblesim priors=posterior hydra.searchpath=[file://{output_dir.resolve()}]\n"
+            "# or copy this file into conf/priors/ and use priors=<its name>.\n")
+    return head + yaml.safe_dump(post_priors, default_flow_style=None, width=100,
+                                 sort_keys=False)
+
+
+@hydra.main(version_base="1.3", config_path=cli.CONFIG_PATH, config_name="calibrate")
+def _main(cfg: DictConfig) -> None:
+    output_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        run(cfg, output_dir, tuple(HydraConfig.get().overrides.task))
+    except Exception as exc:  # noqa: BLE001  (_failure re-raises what it does not expect)
+        message, code = cli._failure(exc, output_dir, in_sweep=False)
+        print(f"bubblesim-calibrate: {message}", file=sys.stderr)
+        cli._remove_empty_run_dir(output_dir)
+        sys.exit(code)
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    try:
+        overrides.check(argv, Path(cli.CONFIG_PATH))
+    except ConfigError as exc:
+        print(f"bubblesim-calibrate: invalid config: {exc}", file=sys.stderr)
+        sys.exit(2)
+    try:
+        _main()
+    except KeyboardInterrupt:
+        print("bubblesim-calibrate: interrupted; nothing was written", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
