@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import yaml
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ValidationError
 
-from conftest import CONF, SCENARIOS, compose_config, run_cli, schema
-from sim.params import ConfigError, validate
+from conftest import CONF, SCENARIOS, compose_config, run_cli, run_small, schema
+from sim import layout as L
+from sim import model
+from sim.params import ConfigError, event_month, event_series, model_vector, validate
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
@@ -132,3 +135,91 @@ def test_a_value_out_of_range_leaves_no_default_outputs_directory(tmp_path):
 def test_start_date_must_be_a_month():
     with pytest.raises(ConfigError, match="start.date"):
         schema("start.date=someday")
+
+
+# --- the 2023q1 start (conf/start/2023q1.yaml, docs/sources/2023q1.md) ---------------------
+START_2023 = "start=2023q1"
+# figures the start is built from (docs/sources/2023q1.md; REFERENCE.md sections in brackets)
+CLOUDS_AI_REVENUE_2023 = 29.8  # $B/yr, internal use imputed at the market rent [S3]
+LABS_REVENUE_2023 = 0.59  # $B/yr: OpenAI 0.30, in-house 0.13, others 0.15, Anthropic 0.01 [S4]
+PRICES_2023 = (2.0, 37.5)  # $/Mtok: gpt-3.5-turbo (2023-03-01), GPT-4's blend (2023-03-14) [B1]
+BIG4_CAPEX_2023 = 151.0  # $B [D1]
+H100E_2023 = (0.75, 1.1)  # million H100e installed at the start of 2023 [S2]
+HOURS = 730.0  # a month of H100e-hours per H100e
+
+
+def _keys(tree: dict, prefix: str = "") -> list[str]:
+    out = []
+    for key, value in tree.items():
+        out.append(prefix + key)
+        if isinstance(value, dict):
+            out += _keys(value, f"{prefix}{key}.")
+    return out
+
+
+def test_the_2023q1_start_has_the_keys_and_firms_of_2026q1():
+    old, new = (yaml.safe_load((CONF / "start" / f"{n}.yaml").read_text())
+                for n in ("2026q1", "2023q1"))
+    assert _keys(new) == _keys(old)  # every key, in the same order
+    for sector in ("labs", "clouds", "vendors"):
+        assert new["start"][sector]["names"] == old["start"][sector]["names"]
+    assert (new["start_name"], new["start"]["date"]) == ("2023q1", "2023-01")
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_the_2023q1_start_composes_with_every_scenario_and_runs_finite(name):
+    cfg = schema(START_2023, f"scenario={name}")
+    assert (cfg.start_name, cfg.start.date, cfg.scenario_name) == ("2023q1", "2023-01", name)
+    assert cfg.start == schema(START_2023).start  # the scenario sets only assumptions
+    raw = run_small(START_2023, f"scenario={name}", n_paths=200)
+    assert raw.horizon == 120 and raw.nonfinite_paths == 0
+    assert np.isfinite(raw.trajectories[:, :, :L.N_HIST]).all()
+
+
+def test_the_2023q1_start_derives_the_2023_figures():
+    """The quantities the model derives from the start are those of the 2023 data: the
+    token price, the clouds' and labs' revenue, the installed base, the AI share of capex."""
+    cfg = schema(START_2023)
+    c, tok, power = cfg.start.compute, cfg.start.tokens, cfg.start.power
+    p = model.initial_conditions(model_vector(cfg))
+    assert PRICES_2023[0] <= p[model.P_PRICE0] <= PRICES_2023[1]
+    assert p[model.P_PRICE0] == pytest.approx(tok.spend / tok.tokens)
+    revenue, earnings = model.start_sectors(p)
+    assert 12.0 * c.rent * c.capacity * c.utilization == pytest.approx(CLOUDS_AI_REVENUE_2023,
+                                                                       rel=0.01)
+    assert revenue[L.CLOUDS] == pytest.approx(CLOUDS_AI_REVENUE_2023, rel=0.01)
+    assert revenue[L.LABS] == pytest.approx(LABS_REVENUE_2023, rel=0.01)
+    assert H100E_2023[0] <= c.capacity * 1e3 / HOURS <= H100E_2023[1]
+    assert 12.0 * c.capex < 0.25 * BIG4_CAPEX_2023  # a small AI share of the big-4's capex
+    # the labs sold tokens above the compute they ran on, as ChatGPT's own costing has it,
+    # and the clouds earned on it (the 2023 scarcity rents)
+    assert 0.0 < p[model.P_MARGIN0] < 1.0 and earnings[L.CLOUDS] > 0.0
+    # a few GW of AI data centres, the installed base inside them
+    assert p[model.P_POWER_USED0] <= power.energised < 10.0
+    assert -5.0 < p[model.P_GROWTH0] < 5.0  # the order book's expected growth is in range
+
+
+def test_dated_events_land_at_their_month_counted_from_2023_01():
+    cfg = schema(START_2023, "scenario=excess_capacity")
+    sale = cfg.events["meta_sells_compute"]
+    assert sale.month == "2026-07" and event_month(cfg, "meta_sells_compute", sale) == 42
+    holder = list(cfg.start.clouds.names).index(sale.holder)
+    assert np.flatnonzero(event_series(cfg)[L.E_SALE + holder])[0] == 42
+    cfg = schema(START_2023, "events=[hyperscaler_sale,stress]")
+    months = {name: event_month(cfg, name, e) for name, e in cfg.events.items()}
+    # the months the 2026q1 start gives them (tests/test_events.py), 36 months later
+    assert months == {"meta_sells_compute": 42, "open_model": 48, "rates_up": 48,
+                      "credit_freeze": 54}
+    with pytest.raises(ConfigError, match="month 42. is outside the horizon"):
+        schema(START_2023, "scenario=excess_capacity", "model.horizon_months=40")
+
+
+def test_a_run_from_2023q1_reaches_2026_near_the_2026q1_start():
+    """Three years on (month 36 is 2026-01) the median tokens and capacity lie within a factor
+    5 of the 2026q1 start's, with the default assumptions, before any calibration (measured
+    at 4,000 paths: 0.37x and 0.30x; docs/model.md#from-2023q1-to-2026)."""
+    raw = run_small(START_2023, "model.horizon_months=40", n_paths=1000, sample_paths=1000)
+    later = schema().start
+    at_2026 = np.median(raw.trajectories[:, 36], axis=0)
+    assert 0.2 < at_2026[L.O_TOKENS] / later.tokens.tokens < 5.0
+    assert 0.2 < at_2026[L.O_CAPACITY] / later.compute.capacity < 5.0
