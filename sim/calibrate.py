@@ -31,18 +31,21 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from sim import __main__ as cli
-from sim import calibration, io, overrides, resources
+from sim import calibration, dataset, forecast, io, layout, overrides, resources
 from sim.app import config_hash, provenance, to_config
+from sim.engine import simulate
 from sim.params import PathDraws, model_vector, run_settings
 from sim.priors import check_priors
 from sim.schema import ConfigError
-from sim.targets import check_targets, last_month
+from sim.targets import check_targets, last_month, run_month
 
 POSTERIOR = "posterior.nc"
 TITLE = "bubblesim calibration"
 SUMMARY = "calibration.md"
 PRIORS_FILE = Path("priors") / "posterior.yaml"
 PREDICTIVE_PATHS = 20_000  # new paths drawn from the posterior for the predictive check
+FORECASTS = ("forecast", "prior_forecast")  # the conditioned and unconditioned runs' dirs
+FORECAST_TABLE = "forecast.md"
 
 
 def check_resources(n_paths: int, n_values: int, settings, output_dir: Path) -> None:
@@ -65,6 +68,40 @@ def predictive_check(p: np.ndarray, settings, post_priors: dict, targets) -> np.
     return calibration.simulate_statistics(p, check, targets).stats
 
 
+def forecast_runs(cfg: DictConfig, schema, p: np.ndarray, settings, targets,
+                  sims: calibration.Simulations, kept: np.ndarray,
+                  overrides_: tuple[str, ...]) -> dict[str, object]:
+    """The conditioned forecast (the kept paths re-run to the horizon) and the unconditioned
+    one (as many of the run's first paths), each a results dataset with the targets'
+    observables' bands and the outcomes from calibration.forecast_from on."""
+    date = schema.calibration.forecast_from
+    month = run_month(schema, "calibration.forecast_from", date)
+    n = schema.calibration.forecast_paths
+    chosen = {"forecast": forecast.evenly(kept, n),
+              "prior_forecast": sims.paths[:len(forecast.evenly(kept, n))]}
+    series = list(dict.fromkeys(["index", *(t.observable for t in targets)]))
+    indices = [forecast_index(name) for name in series]
+    pairs = tuple((o, t) for o in indices for t in range(settings.horizon + 1))
+    names = [list(getattr(schema.start, sector).names) for sector in layout.SECTORS]
+    out = {}
+    for name, paths in chosen.items():
+        tic = time.perf_counter()
+        run = replace(settings, path_ids=paths.astype(np.uint64), snapshots=pairs,
+                      per_path=True, quiet=True)
+        raw = simulate(p, run, backend=run.backend)
+        attrs = provenance(cfg, run, raw, time.perf_counter() - tic, " ".join(overrides_))
+        attrs["label"] = f"{name.replace('_', ' ')} from {date}"
+        recorded = raw.snapshots.reshape(len(paths), len(indices), settings.horizon + 1)
+        ds = dataset.build(replace(raw, snapshots=None), attrs, schema.start.date, names)
+        units = [dataset.SERIES[i][1] for i in indices]
+        out[name] = forecast.with_outcomes(ds, recorded, series, units, month, date)
+    return out
+
+
+def forecast_index(name: str) -> int:
+    return next(i for i, (series, _, _) in dataset.SERIES.items() if series == name)
+
+
 def run(cfg: DictConfig, output_dir: Path, overrides_: tuple[str, ...] = ()) -> Path:
     """Calibrate and write the files above into ``output_dir``."""
     from sim import calibration_plots
@@ -72,6 +109,8 @@ def run(cfg: DictConfig, output_dir: Path, overrides_: tuple[str, ...] = ()) -> 
     tic = time.perf_counter()
     schema = to_config(cfg)
     targets = check_targets(schema)
+    if schema.calibration.forecast_from:  # checked before the work, not after
+        run_month(schema, "calibration.forecast_from", schema.calibration.forecast_from)
     output_dir = Path(output_dir)
     digest = config_hash(cfg)
     attrs = io.read_attrs(output_dir / POSTERIOR, TITLE)
@@ -105,18 +144,37 @@ def run(cfg: DictConfig, output_dir: Path, overrides_: tuple[str, ...] = ()) -> 
                                        predictive_stats, attrs)
     # posterior.nc last: the file that says the calibration finished (a skipped re-run reads
     # it), so an interruption before it leaves no finished-looking directory
+    runs = (forecast_runs(cfg, schema, p, settings, targets, sims, sims.paths[post.index],
+                          overrides_) if schema.calibration.forecast_from else {})
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / POSTERIOR).unlink(missing_ok=True)
+    for name, run_ds in runs.items():
+        (output_dir / name).mkdir(exist_ok=True)
+        io.write_dataset(run_ds, output_dir / name / io.RESULTS)
+    if runs:
+        io.write_text(_forecast_text(runs, schema.calibration.forecast_from),
+                      output_dir / FORECAST_TABLE)
     (output_dir / PRIORS_FILE.parent).mkdir(exist_ok=True)
     io.write_text(_priors_yaml(post_priors, output_dir), output_dir / PRIORS_FILE)
     summary = calibration.summary(ds)
     io.write_text(summary, output_dir / SUMMARY)
-    calibration_plots.plot_calibration(output_dir, ds)
+    calibration_plots.plot_calibration(output_dir, ds, runs=runs)
     io.write_dataset(ds, output_dir / POSTERIOR)
     if not schema.output.quiet:
         print(summary, end="")
         print(f"\nrun directory: {output_dir}")
     return output_dir
+
+
+def _forecast_text(runs: dict, date: str) -> str:
+    figures = {name: forecast.from_dataset(ds) for name, ds in runs.items()}
+    n = int(figures["forecast"]["paths"])
+    return (f"# Forecast from {date}, conditioned on the calibration's data\n\n"
+            f"{n:,} kept paths re-run to the horizon (their own draws and shocks), against "
+            f"as many paths of the same run taken without regard to the data. Medians with "
+            f"5-95% ranges across paths; shares ± their Monte Carlo standard error. Results: "
+            f"forecast/results.nc, prior_forecast/results.nc; figure: plots/forecast.png.\n\n"
+            + forecast.table(figures["forecast"], figures["prior_forecast"]))
 
 
 def _priors_yaml(post_priors: dict, output_dir: Path) -> str:

@@ -187,6 +187,11 @@ def posterior_dataset(sims: Simulations, post: abc.Posterior, targets: list[Targ
             "weight": ("draw", weights, {"long_name": "Epanechnikov weight", "units": "1"}),
             "statistic": (("draw", "target"), kept,
                           {"long_name": "the kept path's statistic of each target"}),
+            "data_month": (("target", "data_point"), _padded([t.months for t in targets]),
+                           {"units": "months", "long_name": "run month of each observed value "
+                                                            "(NaN: none)"}),
+            "data_value": (("target", "data_point"), _padded([t.values for t in targets]),
+                           {"long_name": "observed value (units: target_unit)"}),
             "observed": ("target", observed_statistics(targets),
                          {"long_name": "the data's statistic"}),
             "scale": ("target", [t.scale for t in targets],
@@ -235,6 +240,7 @@ def posterior_dataset(sims: Simulations, post: abc.Posterior, targets: list[Targ
             "target_observable": ("target", [t.observable for t in targets]),
             "target_statistic": ("target", [t.statistic for t in targets]),
             "target_source": ("target", [t.source for t in targets]),
+            "target_unit": ("target", [t.unit for t in targets]),
             "quantile": ("quantile", quantiles),
             "band": ("band", [0.05, 0.5, 0.95]),
         },
@@ -245,6 +251,13 @@ def posterior_dataset(sims: Simulations, post: abc.Posterior, targets: list[Targ
                     effective_sample_size=post.effective_sample_size,
                     tolerance_distance=post.tolerance)
     return ds
+
+
+def _padded(rows: list[np.ndarray]) -> np.ndarray:
+    out = np.full((len(rows), max(len(r) for r in rows)), np.nan)
+    for k, row in enumerate(rows):
+        out[k, :len(row)] = row
+    return out
 
 
 def _weighted_correlation(theta: np.ndarray, weights: np.ndarray) -> np.ndarray:

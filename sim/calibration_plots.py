@@ -100,15 +100,76 @@ def posterior_predictive(ds: xr.Dataset) -> plt.Figure:
     return fig
 
 
+def _bands(ax, run: xr.Dataset, series: str, color: str, label: str) -> None:
+    band = run["observed_band"].sel(observed_series=series)
+    dates = run["date"].values
+    ax.fill_between(dates, band.sel(band_quantile=0.05), band.sel(band_quantile=0.95),
+                    color=color, alpha=0.18, lw=0)
+    ax.fill_between(dates, band.sel(band_quantile=0.25), band.sel(band_quantile=0.75),
+                    color=color, alpha=0.3, lw=0)
+    ax.plot(dates, band.sel(band_quantile=0.5), color=color, lw=1.5, label=label)
+
+
+def _data(ax, post: xr.Dataset, run: xr.Dataset, series: str) -> None:
+    """The targets' data on this series, scaled to the conditioned median at their first
+    month: the calibration compares growth, not levels."""
+    median = run["observed_band"].sel(observed_series=series, band_quantile=0.5).values
+    for k in np.flatnonzero(post["target_observable"].values == series):
+        months = post["data_month"].values[k]
+        values = post["data_value"].values[k]
+        ok = np.isfinite(months)
+        months, values = months[ok].astype(int), values[ok]
+        scaled = values * median[months[0]] / values[0]
+        ax.plot(run["date"].values[months], scaled, "o", color=DATA, ms=4,
+                label=f"data: {post['target'].values[k]} (scaled)")
+
+
+def forecast(post: xr.Dataset, runs: dict[str, xr.Dataset]) -> plt.Figure:
+    """The conditioned and unconditioned runs' bands of each calibrated series and of the
+    index, with the data, and the forecast's start."""
+    cond, prior = runs["forecast"], runs["prior_forecast"]
+    series = list(cond["observed_series"].values)
+    cols = 3
+    rows = -(-len(series) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows + 0.6),
+                             squeeze=False, layout="constrained")
+    start = np.datetime64(cond.attrs["forecast_from"], "M").astype("datetime64[ns]")
+    for ax, name in zip(axes.flat, series, strict=False):
+        _bands(ax, prior, name, PRIOR, "unconditioned")
+        _bands(ax, cond, name, POSTERIOR, "conditioned on the data")
+        _data(ax, post, cond, name)
+        ax.axvline(start, color="k", lw=0.8, ls="--")
+        ax.set_yscale("log")
+        unit = str(cond["observed_series_units"].sel(observed_series=name).values)
+        ax.set_title(f"{name} ({unit})", fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in axes.flat[len(series):]:
+        ax.set_axis_off()
+    axes.flat[0].legend(fontsize=7, loc="upper left")
+    fig.suptitle(f"Forecast from {cond.attrs['forecast_from']} (dashed): the paths that "
+                 "match the data (blue) against the priors' paths (grey); medians, 50% and "
+                 "90% bands", fontsize=10)
+    _footer(fig, post)
+    return fig
+
+
 FIGURES = {"posterior_pairs": posterior_pairs, "posterior_predictive": posterior_predictive}
 
 
 def plot_calibration(run_dir: Path, ds: xr.Dataset | None = None, fmt: str = "png",
-                     out_dir: Path | None = None) -> list[Path]:
-    """The calibration's figures into ``out_dir`` (default RUN/plots/)."""
-    from sim.calibrate import POSTERIOR, TITLE
+                     out_dir: Path | None = None,
+                     runs: dict[str, xr.Dataset] | None = None) -> list[Path]:
+    """The calibration's figures into ``out_dir`` (default RUN/plots/), with the forecast's
+    when it has one (``runs``, or RUN/forecast and RUN/prior_forecast)."""
+    from sim.calibrate import FORECASTS, POSTERIOR, TITLE
 
-    ds = ds if ds is not None else io.read_dataset(Path(run_dir) / POSTERIOR, TITLE)
-    out_dir = Path(out_dir or Path(run_dir) / io.PLOTS)
+    run_dir = Path(run_dir)
+    ds = ds if ds is not None else io.read_dataset(run_dir / POSTERIOR, TITLE)
+    if runs is None and all((run_dir / name / io.RESULTS).exists() for name in FORECASTS):
+        runs = {name: io.read_results(run_dir / name) for name in FORECASTS}
+    out_dir = Path(out_dir or run_dir / io.PLOTS)
     out_dir.mkdir(parents=True, exist_ok=True)
-    return [_save(make(ds), out_dir / f"{name}.{fmt}", fmt) for name, make in FIGURES.items()]
+    files = [_save(make(ds), out_dir / f"{name}.{fmt}", fmt) for name, make in FIGURES.items()]
+    if runs:
+        files.append(_save(forecast(ds, runs), out_dir / f"forecast.{fmt}", fmt))
+    return files

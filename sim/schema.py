@@ -552,6 +552,9 @@ class CalibrationConfig:
                                         "futures from this month are the conditioned forecast")
     posterior_draws: int = param(2000, "draws", 10, 1_000_000,
                                  "rows of the posterior written as a priors file")
+    forecast_paths: int = param(50_000, "paths", 10, 10_000_000,
+                                "most kept paths re-run for the forecast (evenly chosen), and "
+                                "as many unconditioned ones")
 
 
 @dataclass

@@ -59,7 +59,9 @@ def statistic(kind: str, months: np.ndarray, values: np.ndarray) -> np.ndarray:
     return logs @ years / (years @ years)
 
 
-def _month(cfg: Config, where: str, date: str) -> int:
+def run_month(cfg: Config, where: str, date: str) -> int:
+    """Month of the run (0 = start.date) of ``date`` (YYYY-MM); ConfigError naming
+    ``where`` if it is not a month of the run."""
     try:
         t = int((np.datetime64(str(date), "M") - np.datetime64(cfg.start.date, "M"))
                 .astype(int))
@@ -90,12 +92,12 @@ def check_target(cfg: Config, name: str, spec: TargetConfig) -> Target:
     if len(observed) < 2:
         raise ConfigError(f"{where}.observed has {len(observed)} values; allowed: at least 2 "
                           "(YYYY-MM: value)")
-    dates = sorted(observed, key=lambda d: _month(cfg, f"{where}.observed", d))
+    dates = sorted(observed, key=lambda d: run_month(cfg, f"{where}.observed", d))
     values = np.array([observed[d] for d in dates], dtype=float)
     if not (np.isfinite(values) & (values > 0)).all():
         raise ConfigError(f"{where}.observed: every value must be a number > 0 (the "
                           "statistics are in logarithms)")
-    months = np.array([_month(cfg, f"{where}.observed", d) for d in dates], dtype=np.int64)
+    months = np.array([run_month(cfg, f"{where}.observed", d) for d in dates], dtype=np.int64)
     if len(set(months.tolist())) < len(months):
         raise ConfigError(f"{where}.observed gives one month twice; allowed: distinct months")
     return Target(name=name, observable=spec.observable, index=OBSERVABLES[spec.observable],
