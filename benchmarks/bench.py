@@ -16,7 +16,13 @@ Measured:
   `bubblesim-sensitivity` on it (Sobol' indices, PRIM, figures): seconds and peak RSS of each
   process (target at 1,000,000 paths: under 3 minutes end to end).
 
-`--only uncertainty` measures that part alone (its record holds only that row).
+- calibration end to end on 2 threads: `bubblesim-calibrate` with its defaults (a run from
+  2023q1 with the wide priors against the 2023-2026 targets, ABC, the predictive check, the
+  files and figures, the conditioned forecast): seconds and peak RSS (target at
+  10,000,000 draws: under 5 minutes).
+
+`--only uncertainty` or `--only calibration` measures that part alone (its record holds only
+that row).
 """
 
 from __future__ import annotations
@@ -42,10 +48,11 @@ RESULTS = HERE / "results"
 FULL = {"paths": [100_000, 1_000_000, 10_000_000], "ratio_paths": [100_000, 1_000_000],
         "rss_paths": [1_000_000, 10_000_000], "scenarios": ["soft_landing", "excess_capacity",
                                                            "dotcom_crash"], "repeats": 3,
-        "sweep_paths": 200_000, "uncertainty_paths": 1_000_000}
+        "sweep_paths": 200_000, "uncertainty_paths": 1_000_000,
+        "calibration_paths": 10_000_000}
 QUICK = {"paths": [20_000, 50_000], "ratio_paths": [20_000], "rss_paths": [100_000],
          "scenarios": ["soft_landing"], "repeats": 3, "sweep_paths": 10_000,
-         "uncertainty_paths": 30_000}
+         "uncertainty_paths": 30_000, "calibration_paths": 50_000}
 # parameters drawn per path: the wide priors (11 of them, conf/priors/wide.yaml)
 PRIORS = ("priors=wide",)
 # a 6-job sweep under three layouts of the same 2 cores
@@ -183,10 +190,33 @@ def machine() -> dict:
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
+CALIBRATION_TARGET_SECONDS = 300.0
+
+
+def calibration(n_paths: int) -> dict:
+    """`bubblesim-calibrate` end to end at n_paths, after the same at 2,000 paths (so that no
+    measured process compiles)."""
+    from sim import io
+    from sim.calibrate import POSTERIOR, TITLE
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, n in (("warm", 2000), ("run", n_paths)):
+            seconds, peak = _process_cost("sim.calibrate", [
+                f"engine.n_paths={n}", "output.quiet=true", f"hydra.run.dir={tmp}/{name}"])
+        attrs = io.read_attrs(Path(tmp) / "run" / POSTERIOR, TITLE)
+    return {"kind": "calibration", "paths": n_paths, "seconds": seconds, "peak_rss": peak,
+            "engine_seconds": float(attrs["engine_seconds"]), "threads": int(attrs["threads"]),
+            "accepted": int(attrs["accepted"]),
+            "acceptance_rate": float(attrs["acceptance_rate"])}
+
+
+ONLY = {"uncertainty": lambda plan: uncertainty(plan["uncertainty_paths"]),
+        "calibration": lambda plan: calibration(plan["calibration_paths"])}
+
+
 def run_suite(plan: dict, horizon: int = 120, only: str | None = None) -> dict:
-    """The record: every measurement of the plan, or only the uncertainty workflow."""
-    rows = ([uncertainty(plan["uncertainty_paths"])] if only == "uncertainty"
-            else suite_rows(plan, horizon))
+    """The record: every measurement of the plan, or only one workflow's."""
+    rows = [ONLY[only](plan)] if only else suite_rows(plan, horizon)
     return {"machine": machine(), "plan": plan, "rows": rows}
 
 
@@ -234,6 +264,7 @@ def suite_rows(plan: dict, horizon: int) -> list[dict]:
     rows.append({"kind": "start", **start_times()})
     rows += sweep_layouts(plan["sweep_paths"])
     rows.append(uncertainty(plan["uncertainty_paths"]))
+    rows.append(calibration(plan["calibration_paths"]))
     return rows
 
 
@@ -270,6 +301,18 @@ def _uncertainty(r: dict) -> list[str]:
          f"| total | {r['total_seconds']:.1f} | "
          f"{max(r['run_peak_rss'], r['sensitivity_peak_rss']) / 1e6:.0f} |"]) + [
         "", f"Target: under 3 minutes end to end at 1,000,000 paths{verdict}."]
+
+
+def _calibration(r: dict) -> list[str]:
+    verdict = ""
+    if r["paths"] >= 10_000_000:
+        within = r["seconds"] < CALIBRATION_TARGET_SECONDS
+        verdict = f": {'met' if within else 'missed'} ({r['seconds'] / 60:.1f} min)"
+    return ["", f"`bubblesim-calibrate` end to end ({r['paths']:,} draws, {r['threads']} "
+                f"threads): {r['seconds']:.1f} s (engine {r['engine_seconds']:.1f} s), peak RSS "
+                f"{r['peak_rss'] / 1e6:.0f} MB; kept {r['accepted']:,} "
+                f"({r['acceptance_rate']:.2%}). Target: under 5 minutes at 10,000,000 "
+                f"draws{verdict}."]
 
 
 def markdown(results: list[dict]) -> str:
@@ -325,6 +368,8 @@ def markdown(results: list[dict]) -> str:
         for r in rows:  # (records before issue 12 have none)
             if r["kind"] == "uncertainty":
                 out += _uncertainty(r)
+            if r["kind"] == "calibration":
+                out += _calibration(r)
         out.append("")
     return "\n".join(out) + "\n"
 
@@ -334,14 +379,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, under 2 minutes")
     parser.add_argument("--paths", type=int, nargs="*", help="override the path counts")
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory for the JSON")
-    parser.add_argument("--only", choices=["uncertainty"],
+    parser.add_argument("--only", choices=list(ONLY),
                         help="measure one part alone (uncertainty: the Saltelli run and "
-                        "bubblesim-sensitivity end to end)")
+                        "bubblesim-sensitivity end to end; calibration: bubblesim-calibrate)")
     args = parser.parse_args(argv)
     plan = dict(QUICK if args.quick else FULL)
     if args.paths:
         plan.update(paths=args.paths, ratio_paths=args.paths[:1], rss_paths=args.paths[:1],
-                    sweep_paths=args.paths[0], uncertainty_paths=args.paths[0])
+                    sweep_paths=args.paths[0], uncertainty_paths=args.paths[0],
+                    calibration_paths=args.paths[0])
     result = run_suite(plan, only=args.only)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")

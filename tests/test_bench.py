@@ -23,7 +23,7 @@ def test_quick_benchmark_writes_json_and_table(tmp_path):
     assert {"host", "numba", "numpy", "commit", "date"} <= set(data["machine"])
     kinds = {row["kind"] for row in data["rows"]}
     assert kinds == {"throughput", "engine_vs_numpy", "peak_rss", "start", "sweep_layout",
-                     "rng_share", "priors_cost", "uncertainty"}
+                     "rng_share", "priors_cost", "uncertainty", "calibration"}
     for row in data["rows"]:
         if row["kind"] == "throughput":
             assert row["path_steps_per_s"] > 0 and len(row["runs"]) == 3
@@ -33,11 +33,15 @@ def test_quick_benchmark_writes_json_and_table(tmp_path):
             assert row["paths"] == 2000 and row["priors"] == 10 and 1 <= row["threads"] <= 2
             assert min(row["run_peak_rss"], row["sensitivity_peak_rss"]) > 10_000_000
             assert 0 < row["engine_seconds"] < row["run_seconds"] < row["total_seconds"]
+        if row["kind"] == "calibration":  # bubblesim-calibrate with its defaults
+            assert row["paths"] == 2000 and 0 < row["engine_seconds"] < row["seconds"]
+            assert 0 < row["accepted"] < 2000 and row["peak_rss"] > 10_000_000
     page = (tmp_path / "BENCHMARKS.md").read_text()
     assert "M path-steps/s" in page and data["machine"]["commit"] in page
     assert "Parameters drawn per path (`priors=wide`" in page
     assert "uncertainty end to end (2,000 paths, 10 priors, 2 threads)" in page
     assert "under 3 minutes end to end" in page
+    assert "`bubblesim-calibrate` end to end (2,000 draws" in page
 
 
 def test_markdown_of_one_part_and_of_records_without_it():
@@ -52,5 +56,12 @@ def test_markdown_of_one_part_and_of_records_without_it():
     page = bench.markdown([{"machine": machine, "rows": [row]}])
     assert "| total | 200.0 | 3000 |" in page and "missed (3.3 min)" in page
     assert "M path-steps/s" not in page  # no empty tables for the parts not measured
+    calibration = {"kind": "calibration", "paths": 10_000_000, "threads": 2, "seconds": 250.0,
+                   "engine_seconds": 150.0, "peak_rss": 8e9, "accepted": 30_000,
+                   "acceptance_rate": 0.003}
+    page = bench.markdown([{"machine": machine, "rows": [calibration]}])
+    assert ("`bubblesim-calibrate` end to end (10,000,000 draws, 2 threads): 250.0 s (engine "
+            "150.0 s), peak RSS 8000 MB; kept 30,000 (0.30%)") in page
+    assert "met (4.2 min)" in page
     older = bench.markdown([{"machine": machine, "rows": []}])
     assert "uncertainty" not in older and "Target" not in older
