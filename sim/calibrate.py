@@ -28,18 +28,19 @@ import hydra
 import numpy as np
 import yaml
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from sim import __main__ as cli
 from sim import calibration, dataset, forecast, io, layout, overrides, resources
-from sim.app import config_hash, provenance, to_config
+from sim.app import SHARD, config_hash, provenance, to_config
 from sim.engine import simulate
 from sim.params import PathDraws, model_vector, run_settings
 from sim.priors import check_priors
-from sim.schema import ConfigError
+from sim.schema import Config, ConfigError
 from sim.targets import check_targets, last_month, run_month
 
 POSTERIOR = "posterior.nc"
+STATISTICS = "statistics.nc"  # a shard's paths' draws and statistics
 TITLE = "bubblesim calibration"
 SUMMARY = "calibration.md"
 PRIORS_FILE = Path("priors") / "posterior.yaml"
@@ -102,22 +103,13 @@ def forecast_index(name: str) -> int:
     return next(i for i, (series, _, _) in dataset.SERIES.items() if series == name)
 
 
-def run(cfg: DictConfig, output_dir: Path, overrides_: tuple[str, ...] = ()) -> Path:
-    """Calibrate and write the files above into ``output_dir``."""
-    from sim import calibration_plots
-
-    tic = time.perf_counter()
+def _checked(cfg: DictConfig):
+    """The validated schema, targets and run settings of a calibration (ConfigError before
+    any work)."""
     schema = to_config(cfg)
     targets = check_targets(schema)
-    if schema.calibration.forecast_from:  # checked before the work, not after
+    if schema.calibration.forecast_from:
         run_month(schema, "calibration.forecast_from", schema.calibration.forecast_from)
-    output_dir = Path(output_dir)
-    digest = config_hash(cfg)
-    attrs = io.read_attrs(output_dir / POSTERIOR, TITLE)
-    if attrs is not None and attrs.get("config_hash") == digest and not schema.output.overwrite:
-        print(f"bubblesim-calibrate: {output_dir}: already calibrated with this config, "
-              "skipped (output.overwrite=true recomputes)", file=sys.stderr)
-        return output_dir
     settings = run_settings(schema)
     if settings.priors is None:
         raise ConfigError("priors is empty; a calibration learns the parameters its priors "
@@ -125,27 +117,66 @@ def run(cfg: DictConfig, output_dir: Path, overrides_: tuple[str, ...] = ()) -> 
     if settings.priors.sampling == "saltelli":
         raise ConfigError("engine.prior_sampling = saltelli is a design for sensitivity; "
                           "allowed for a calibration: random or sobol")
+    return schema, targets, settings
+
+
+def run(cfg: DictConfig, output_dir: Path, overrides_: tuple[str, ...] = ()) -> Path:
+    """Calibrate and write the files above into ``output_dir``; a shard
+    (engine.num_shards > 1) writes its paths' statistics.nc for bubblesim-merge instead."""
+    tic = time.perf_counter()
+    schema, targets, settings = _checked(cfg)
+    output_dir = Path(output_dir)
+    shard = settings.num_shards > 1
+    digest = config_hash(cfg)
+    done = (io.read_attrs(output_dir / STATISTICS, calibration.STATISTICS_TITLE) if shard
+            else io.read_attrs(output_dir / POSTERIOR, TITLE))
+    if done is not None and done.get("config_hash") == digest and not schema.output.overwrite:
+        print(f"bubblesim-calibrate: {output_dir}: already calibrated with this config, "
+              "skipped (output.overwrite=true recomputes)", file=sys.stderr)
+        return output_dir
     window = calibration.window_settings(settings, targets, last_month(targets))
     n_values = len(window.snapshots) + 2 * len(settings.priors.priors) + len(targets)
     check_resources(window.shard_range()[1], n_values, window, output_dir)
+    sims = calibration.simulate_statistics(model_vector(schema), window, targets)
+    attrs = provenance(cfg, settings, sims.facts(), time.perf_counter() - tic,
+                       " ".join(overrides_))
+    attrs.update(config_hash=digest, run_hash=config_hash(cfg, ignore=(SHARD,)),
+                 label=io.label(overrides_), targets=schema.targets_name,
+                 start_date=schema.start.date)
+    if shard:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        io.write_dataset(calibration.statistics_dataset(sims, targets, settings.priors, attrs),
+                         output_dir / STATISTICS)
+        if not schema.output.quiet:
+            print(f"wrote {output_dir / STATISTICS} (shard {settings.shard_index + 1} of "
+                  f"{settings.num_shards}; bubblesim-merge calibrates on all of them)",
+                  file=sys.stderr)
+        return output_dir
+    finish(cfg, sims, attrs, output_dir)
+    return output_dir
+
+
+def finish(cfg: DictConfig, sims: calibration.Simulations, attrs: dict,
+           output_dir: Path) -> None:
+    """ABC on all the paths' statistics, the predictive check and the forecast, and the
+    files: what one process does after its run, or bubblesim-merge after the shards'."""
+    from sim import calibration_plots
+
+    schema, targets, settings = _checked(cfg)
     p = model_vector(schema)
-    sims = calibration.simulate_statistics(p, window, targets)
+    window = calibration.window_settings(settings, targets, last_month(targets))
     post = calibration.posterior(sims, targets, settings.priors.priors,
                                  schema.calibration.accept, schema.calibration.adjust)
     rows = calibration.resample(post, schema.calibration.posterior_draws)
     post_priors = calibration.posterior_priors(settings.priors.priors, rows)
     predictive_stats = predictive_check(p, window, post_priors, targets)
-    attrs = provenance(cfg, settings, sims.raw, time.perf_counter() - tic,
-                       " ".join(overrides_))
-    attrs.update(title=TITLE, config_hash=digest,
-                 targets=schema.targets_name, label=io.label(overrides_),
-                 start_date=schema.start.date)
     ds = calibration.posterior_dataset(sims, post, targets, settings.priors,
-                                       predictive_stats, attrs)
-    # posterior.nc last: the file that says the calibration finished (a skipped re-run reads
-    # it), so an interruption before it leaves no finished-looking directory
+                                       predictive_stats, {**attrs, "title": TITLE})
+    overrides_ = tuple(str(attrs.get("overrides", "")).split())
     runs = (forecast_runs(cfg, schema, p, settings, targets, sims, sims.paths[post.index],
                           overrides_) if schema.calibration.forecast_from else {})
+    # posterior.nc last: the file that says the calibration finished (a skipped re-run reads
+    # it), so an interruption before it leaves no finished-looking directory
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / POSTERIOR).unlink(missing_ok=True)
     for name, run_ds in runs.items():
@@ -163,7 +194,31 @@ def run(cfg: DictConfig, output_dir: Path, overrides_: tuple[str, ...] = ()) -> 
     if not schema.output.quiet:
         print(summary, end="")
         print(f"\nrun directory: {output_dir}")
-    return output_dir
+
+
+def merge_shards(shard_dirs: list[Path], out_dir: Path) -> Path:
+    """Calibrate on the statistics of all the shards of one calibration into ``out_dir``:
+    the same paths in the same order as one process's run, so the same posterior."""
+    shards = [io.read_dataset(Path(d) / STATISTICS, calibration.STATISTICS_TITLE)
+              for d in shard_dirs]
+    first = shards[0].attrs
+    if any(ds.attrs.get("run_hash") != first.get("run_hash") for ds in shards):
+        raise io.OutputError("shards come from different configs (run_hash differs)")
+    indices = sorted(int(ds.attrs["shard_index"]) for ds in shards)
+    if indices != list(range(int(first["num_shards"]))):
+        raise io.OutputError(f"need each of the {int(first['num_shards'])} shards exactly "
+                             f"once, got shard indices {indices}")
+    cfg = OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.create(str(first["config"])))
+    cfg.engine.num_shards, cfg.engine.shard_index = 1, 0
+    attrs = {key: value for key, value in first.items()
+             if key not in ("title", "engine_seconds", "threads", "nonfinite_paths")}
+    sims = calibration.merged_simulations(shards)
+    attrs.update(config=OmegaConf.to_yaml(cfg), num_shards=1, shard_index=0,
+                 config_hash=config_hash(cfg), n_paths=len(sims.paths),
+                 engine_seconds=sims.engine_seconds,
+                 merged_from=" ".join(str(d) for d in shard_dirs))
+    finish(cfg, sims, attrs, Path(out_dir))
+    return Path(out_dir) / POSTERIOR
 
 
 def _forecast_text(runs: dict, date: str) -> str:

@@ -21,6 +21,7 @@ No files here: sim.calibrate writes what these functions return.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from types import SimpleNamespace
 
 import numpy as np
 import xarray as xr
@@ -29,7 +30,6 @@ from sim import abc
 from sim.engine import simulate
 from sim.params import PathDraws, RunSettings
 from sim.priors import Prior
-from sim.raw import RawResults
 from sim.schema import ConfigError
 from sim.targets import Target, observed_statistics, path_statistics, snapshots
 
@@ -41,7 +41,15 @@ class Simulations:
     paths: np.ndarray   # (paths,) global path indices
     theta: np.ndarray   # (paths, priors)
     stats: np.ndarray   # (paths, targets)
-    raw: RawResults     # the window run's results (its recorded values dropped)
+    engine_seconds: float
+    threads: int
+    nonfinite_paths: int
+
+    def facts(self) -> SimpleNamespace:
+        """What sim.app.provenance reads from a run's raw results."""
+        return SimpleNamespace(n_paths=len(self.paths), first_path=0, threads=self.threads,
+                               engine_seconds=self.engine_seconds,
+                               nonfinite_paths=self.nonfinite_paths, first_nonfinite_path=-1)
 
 
 def window_settings(settings: RunSettings, targets: list[Target], horizon: int) -> RunSettings:
@@ -62,7 +70,39 @@ def simulate_statistics(p: np.ndarray, settings: RunSettings,
     return Simulations(paths=paths.astype(np.int64),
                        theta=settings.priors.values_at(paths).T,
                        stats=path_statistics(targets, raw.snapshots),
-                       raw=replace(raw, snapshots=None))
+                       engine_seconds=raw.engine_seconds, threads=raw.threads,
+                       nonfinite_paths=raw.nonfinite_paths)
+
+
+STATISTICS_TITLE = "bubblesim calibration statistics"
+
+
+def statistics_dataset(sims: Simulations, targets: list[Target], draws: PathDraws,
+                       attrs: dict) -> xr.Dataset:
+    """statistics.nc of one shard of a calibration: its paths' draws and statistics, all
+    that merging needs (the ABC ranks every path, so it waits for all shards)."""
+    ds = xr.Dataset(
+        {"theta": (("path", "parameter"), sims.theta),
+         "statistic": (("path", "target"), sims.stats)},
+        coords={"path": ("path", sims.paths, {"long_name": "global path index"}),
+                "parameter": [p.name for p in draws.priors],
+                "target": [t.name for t in targets]})
+    ds.attrs.update(attrs)
+    ds.attrs.update(title=STATISTICS_TITLE, engine_seconds=sims.engine_seconds,
+                    threads=sims.threads, nonfinite_paths=sims.nonfinite_paths)
+    return ds
+
+
+def merged_simulations(shards: list[xr.Dataset]) -> Simulations:
+    """The shards' paths in path order, as one run's."""
+    shards = sorted(shards, key=lambda ds: int(ds["path"].values[0]))
+    return Simulations(
+        paths=np.concatenate([ds["path"].values for ds in shards]),
+        theta=np.concatenate([ds["theta"].values for ds in shards]),
+        stats=np.concatenate([ds["statistic"].values for ds in shards]),
+        engine_seconds=sum(float(ds.attrs["engine_seconds"]) for ds in shards),
+        threads=max(int(ds.attrs["threads"]) for ds in shards),
+        nonfinite_paths=sum(int(ds.attrs["nonfinite_paths"]) for ds in shards))
 
 
 def within_tolerance(stats: np.ndarray, targets: list[Target]) -> np.ndarray:

@@ -18,6 +18,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from sim import io
+from sim.schema import ConfigError
 
 
 class SweepInterrupted(KeyboardInterrupt):
@@ -98,3 +99,24 @@ class SweepDataset(Callback):
             print(f"bubblesim: sweep: {line}", file=sys.stderr)
         if problems:
             sys.exit(1)
+
+
+class CalibrationSweep(SweepDataset):
+    """bubblesim-calibrate's sweep: when its jobs are the shards of one calibration
+    (engine.num_shards=K engine.shard_index=0..K-1 through any launcher), calibrate on all of
+    their statistics into the sweep directory, as one process would have."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        from sim import calibrate, sweep
+
+        sweep_dir = Path(config.hydra.sweep.dir)
+        shards = [d for d in sweep.job_dirs(sweep_dir) if (d / calibrate.STATISTICS).exists()]
+        if not shards:
+            return
+        try:
+            path = calibrate.merge_shards(shards, sweep_dir)
+        except (io.OutputError, ConfigError) as exc:
+            print(f"bubblesim-calibrate: sweep: {exc}", file=sys.stderr)
+            sys.exit(1)
+        print(f"bubblesim-calibrate: sweep: calibrated on {len(shards)} shards: {path}",
+              file=sys.stderr)

@@ -130,8 +130,13 @@ def merge(shard_dirs: list[Path], out_dir: Path, overwrite: bool = False) -> Pat
 
     out_dir is locked while it is written. An out_dir holding anything else is refused unless
     ``overwrite``, which replaces all of its contents; one holding this very merge is left
-    as it is.
+    as it is. Shards of a calibration (statistics.nc, bubblesim-calibrate) are calibrated on
+    together instead (sim.calibrate.merge_shards).
     """
+    from sim import calibrate
+
+    if all((Path(d) / calibrate.STATISTICS).exists() for d in shard_dirs):
+        return _merge_calibration(shard_dirs, Path(out_dir), overwrite)
     shards = [io.read_results(d) for d in shard_dirs]
     raw = merged_raw(shards)
     out_dir = Path(out_dir)
@@ -166,6 +171,21 @@ def _merged_dataset(shards: list[xr.Dataset], raw: RawResults,
                  merged_from=" ".join(str(d) for d in shard_dirs))
     start = str(np.datetime_as_string(shards[0]["date"].values[0], unit="M"))
     return dataset.build(raw, attrs, start, shards[0]["firm_name"].values.tolist())
+
+
+def _merge_calibration(shard_dirs: list[Path], out_dir: Path, overwrite: bool) -> Path:
+    from sim import calibrate
+
+    held = io.lock(out_dir, "--out DIR")
+    try:
+        if (out_dir / calibrate.POSTERIOR).exists() and not overwrite:
+            raise io.OutputError(f"{out_dir} already holds a calibration; --overwrite "
+                                 "replaces it")
+        if overwrite:
+            _clear(out_dir)
+        return calibrate.merge_shards(shard_dirs, out_dir)
+    finally:
+        held.release()
 
 
 def main(argv: list[str] | None = None) -> int:

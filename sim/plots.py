@@ -885,10 +885,15 @@ def main(argv: list[str] | None = None) -> int:
     from sim.sweep import is_sweep_dir
 
     sweep = is_sweep_dir(args.path)
-    home = args.path if sweep else io.results_path(args.path).parent
+    calibrated = (args.path / "posterior.nc").exists() and not (args.path / io.RESULTS).exists()
+    home = args.path if sweep or calibrated else io.results_path(args.path).parent
     out_dir = args.out or home / PLOTS
     try:
-        if sweep:
+        if calibrated:  # a bubblesim-calibrate run directory
+            from sim.calibration_plots import plot_calibration
+
+            files = plot_calibration(args.path, fmt=args.format, out_dir=out_dir)
+        elif sweep:
             files = plot_sweep(args.path, args.format, out_dir, args.strict)
         else:
             files = plot_run(args.path, args.format, out_dir)

@@ -8,7 +8,7 @@ import pytest
 import xarray as xr
 from test_calibration import LEARNED, _write_targets
 
-from conftest import CALIBRATE, run_cli
+from conftest import CALIBRATE, PLOT, run_cli
 from sim import forecast
 
 
@@ -69,6 +69,11 @@ def test_the_conditioned_forecast_is_the_kept_paths_rerun(tmp_path):
     assert "| P(crash: max drawdown > 50%) |" in text
     # the outcomes are measured from the forecast's start: never deeper than the whole run's
     assert (cond["forecast_max_drawdown"] <= cond["max_drawdown"] + 1e-12).all()
+    # bubblesim-plot redraws a calibration's figures from its saved files
+    redrawn = run_cli(str(run), "--out", str(tmp_path / "again"), command=PLOT)
+    assert redrawn.returncode == 0, redrawn.stderr
+    assert sorted(p.name for p in (tmp_path / "again").iterdir()) == [
+        "forecast.png", "posterior_pairs.png", "posterior_predictive.png"]
 
 
 def test_a_forecast_start_outside_the_run_is_one_line(tmp_path):

@@ -1,0 +1,71 @@
+"""A calibration split into shards (issue 13, item 5): each shard writes its paths'
+statistics, and calibrating on all of them, at the end of a Hydra sweep or with
+bubblesim-merge, keeps exactly the draws one process keeps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+from test_calibration import LEARNED, _write_targets
+
+from conftest import CALIBRATE, MERGE, run_cli
+
+ARGS = ("start=2026q1", "targets=synthetic", "~priors", LEARNED, "engine.n_paths=3000",
+        "calibration.accept=0.5", "calibration.forecast_from=2027-06",
+        "model.horizon_months=40", "output.quiet=true")
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("single")
+    search = _write_targets(tmp)
+    done = run_cli(*ARGS, search, f"hydra.run.dir={tmp / 'run'}", command=CALIBRATE)
+    assert done.returncode == 0, done.stderr
+    return search, tmp / "run"
+
+
+def _same_posterior(a, b):
+    one, other = xr.load_dataset(a / "posterior.nc"), xr.load_dataset(b / "posterior.nc")
+    for name in ("path_index", "theta", "theta_raw", "weight", "statistic",
+                 "predictive_statistic"):
+        np.testing.assert_array_equal(one[name].values, other[name].values, err_msg=name)
+    fa = xr.load_dataset(a / "forecast" / "results.nc")
+    fb = xr.load_dataset(b / "forecast" / "results.nc")
+    np.testing.assert_array_equal(fa["forecast_max_drawdown"], fb["forecast_max_drawdown"])
+    assert other.attrs["n_simulations"] == 3000
+
+
+@pytest.mark.parametrize("launcher", [None, "parallel"])
+def test_a_sweep_of_shards_calibrates_as_one_process(single, tmp_path, launcher):
+    search, one = single
+    extra = [f"hydra/launcher={launcher}"] if launcher else []
+    done = run_cli("-m", *extra, *ARGS, search, "engine.num_shards=3",
+                   "engine.shard_index=0,1,2", f"hydra.sweep.dir={tmp_path}",
+                   command=CALIBRATE)
+    assert done.returncode == 0, done.stderr
+    assert all((tmp_path / str(k) / "statistics.nc").is_file() for k in range(3))
+    assert not (tmp_path / "0" / "posterior.nc").exists()  # a shard alone cannot decide
+    _same_posterior(one, tmp_path)
+
+
+def test_bubblesim_merge_calibrates_on_shards_and_never_replaces_a_calibration(single,
+                                                                               tmp_path):
+    search, one = single
+    for k in range(2):
+        done = run_cli(*ARGS, search, "engine.num_shards=2", f"engine.shard_index={k}",
+                       f"hydra.run.dir={tmp_path / str(k)}", command=CALIBRATE)
+        assert done.returncode == 0, done.stderr
+    shards = [str(tmp_path / "0"), str(tmp_path / "1")]
+    out = tmp_path / "merged"
+    done = run_cli(*shards, "--out", str(out), command=MERGE)
+    assert done.returncode == 0, done.stderr
+    _same_posterior(one, out)
+    stamp = (out / "posterior.nc").stat().st_mtime_ns
+    again = run_cli(*shards, "--out", str(out), command=MERGE)
+    assert again.returncode == 1
+    assert "already holds a calibration; --overwrite replaces it" in again.stderr
+    assert (out / "posterior.nc").stat().st_mtime_ns == stamp
+    missing = run_cli(shards[0], "--out", str(tmp_path / "half"), command=MERGE)
+    assert missing.returncode == 1
+    assert "need each of the 2 shards exactly once, got shard indices [0]" in missing.stderr
