@@ -46,6 +46,16 @@ def schema(*overrides: str):
     return validate(OmegaConf.to_object(compose_config(*overrides)))
 
 
+def config_keys(tree: dict, prefix: str = "") -> list[str]:
+    """Every key of a nested mapping (a YAML file), dotted, in file order."""
+    out = []
+    for key, value in tree.items():
+        out.append(prefix + key)
+        if isinstance(value, dict):
+            out += config_keys(value, f"{prefix}{key}.")
+    return out
+
+
 def run_small(*overrides: str, n_paths: int = 2000, backend: str = "numba",
               cheap_random: bool = False, **settings):
     """Simulate a composed scenario with n_paths paths, no progress bar."""

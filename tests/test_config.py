@@ -10,7 +10,7 @@ import yaml
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ValidationError
 
-from conftest import CONF, SCENARIOS, compose_config, run_cli, run_small, schema
+from conftest import CONF, SCENARIOS, compose_config, config_keys, run_cli, run_small, schema
 from sim import layout as L
 from sim import model
 from sim.params import ConfigError, event_month, event_series, model_vector, validate
@@ -148,19 +148,10 @@ H100E_2023 = (0.75, 1.1)  # million H100e installed at the start of 2023 [S2]
 HOURS = 730.0  # a month of H100e-hours per H100e
 
 
-def _keys(tree: dict, prefix: str = "") -> list[str]:
-    out = []
-    for key, value in tree.items():
-        out.append(prefix + key)
-        if isinstance(value, dict):
-            out += _keys(value, f"{prefix}{key}.")
-    return out
-
-
 def test_the_2023q1_start_has_the_keys_and_firms_of_2026q1():
     old, new = (yaml.safe_load((CONF / "start" / f"{n}.yaml").read_text())
                 for n in ("2026q1", "2023q1"))
-    assert _keys(new) == _keys(old)  # every key, in the same order
+    assert config_keys(new) == config_keys(old)  # every key, in the same order
     for sector in ("labs", "clouds", "vendors"):
         assert new["start"][sector]["names"] == old["start"][sector]["names"]
     assert (new["start_name"], new["start"]["date"]) == ("2023q1", "2023-01")

@@ -38,7 +38,8 @@ def _section(title: str) -> str:
 
 
 ROWS = _table_rows(_section("Parameters"))
-STARTS = ("2026q1", "2023q1")  # conf/start/NAME.yaml, each with a section "The start (NAME)"
+# conf/start/NAME.yaml, each with a section "The start (NAME)"
+STARTS = ("2026q1", "2023q1", "1995q1")
 SCENARIO_ROWS = _table_rows(_section("Scenarios"))
 
 
