@@ -256,6 +256,10 @@ def posterior_dataset(sims: Simulations, post: abc.Posterior, targets: list[Targ
                                {"long_name": "quantiles of the prior draws"}),
             "posterior_quantile": (("parameter", "quantile"), post_q,
                                    {"long_name": "weighted quantiles of the posterior"}),
+            "prior_low": ("parameter", [p.lo for p in draws.priors],
+                          {"long_name": "lowest value the prior draws"}),
+            "prior_high": ("parameter", [p.hi for p in draws.priors],
+                           {"long_name": "highest value the prior draws"}),
             "posterior_mean": ("parameter", post.mean(), {"long_name": "posterior mean"}),
             "posterior_sd": ("parameter", post.std(),
                              {"long_name": "posterior standard deviation"}),
@@ -321,6 +325,21 @@ def learned_share(ds: xr.Dataset) -> np.ndarray:
         return (1.0 - iqr["posterior_quantile"] / iqr["prior_quantile"]).values
 
 
+EDGE = 0.05  # a posterior median this close to a prior's bound (share of its range) piles up
+
+
+def against_bound(ds: xr.Dataset) -> list[str]:
+    """Per parameter, '' or which of its prior's bounds the posterior median presses
+    against: the data want values the prior excludes (widen it, or the model cannot
+    match the targets otherwise)."""
+    lo, hi = ds["prior_low"].values, ds["prior_high"].values
+    median = ds["posterior_quantile"].sel(quantile=0.5).values
+    with np.errstate(invalid="ignore", divide="ignore"):
+        where = (median - lo) / (hi - lo)
+    return ["lower bound" if w < EDGE else "upper bound" if w > 1 - EDGE else ""
+            for w in where]
+
+
 def summary(ds: xr.Dataset) -> str:
     """calibration.md: what was kept, the posterior, its correlations, the predictive check."""
     a = ds.attrs
@@ -344,18 +363,21 @@ def summary(ds: xr.Dataset) -> str:
             f"{ds['predictive_below'].values[k]:.2f} |")
     learned = learned_share(ds)
     lines += ["", "## Posterior", "",
-              "| parameter | key | prior 5/50/95% | posterior 5/50/95% | mean ± sd | learned |",
-              "|---|---|---|---|---|---|"]
+              "| parameter | key | prior 5/50/95% | posterior 5/50/95% | mean ± sd | learned | "
+              "note |", "|---|---|---|---|---|---|---|"]
+    bounds = against_bound(ds)
     for j, name in enumerate(ds["parameter"].values):
         prior = ds["prior_quantile"].values[j][[0, 2, 4]]
         post = ds["posterior_quantile"].values[j][[0, 2, 4]]
         lines.append(f"| {name} | {ds['parameter_key'].values[j]} | {_interval(prior)} | "
                      f"{_interval(post)} | {ds['posterior_mean'].values[j]:.3g} ± "
-                     f"{ds['posterior_sd'].values[j]:.2g} | {round(learned[j], 2) + 0.0:.0%} |")
+                     f"{ds['posterior_sd'].values[j]:.2g} | {round(learned[j], 2) + 0.0:.0%} | "
+                     + (f"against the prior's {bounds[j]} |" if bounds[j] else " |"))
     lines += ["", "\"learned\": 1 - posterior IQR / prior IQR (0: these targets say nothing "
               "about the parameter). \"predictive below data\": share of new paths drawn "
               "from the posterior whose statistic is below the data's (near 0 or 1: the "
-              "model cannot reach that target).", ""]
+              "model cannot reach that target). \"against the prior's bound\": the posterior "
+              "piles up at the edge of the prior; the data want values it excludes.", ""]
     corr = ds["posterior_correlation"].values
     names = ds["parameter"].values
     pairs = [(abs(corr[i, j]), names[i], names[j], corr[i, j])

@@ -54,10 +54,10 @@ def posterior_pairs(ds: xr.Dataset) -> plt.Figure:
                         alpha=0.7, label="posterior")
                 ax.set_yticks([])
             else:
-                ax.scatter(theta[:, j], theta[:, i], s=3, c=w, cmap="Blues", alpha=0.6,
-                           linewidths=0)
-                ax.set_ylim(lo, hi)
-                ax.set_xlim(np.nanmin(prior[:, j]), np.nanmax(prior[:, j]))
+                x_lo, x_hi = np.nanmin(prior[:, j]), np.nanmax(prior[:, j])
+                ax.hist2d(theta[:, j], theta[:, i], bins=30, weights=w, cmap="Blues",
+                          range=((x_lo, x_hi if x_hi > x_lo else x_lo + 1),
+                                 (lo, hi if hi > lo else lo + 1)))
             if i == k - 1:
                 ax.set_xlabel(names[j], fontsize=8)
             if j == 0 and i > 0:
@@ -65,7 +65,7 @@ def posterior_pairs(ds: xr.Dataset) -> plt.Figure:
             ax.tick_params(labelsize=6)
     axes[0, 0].legend(fontsize=7, loc="upper right")
     fig.suptitle("Posterior of the priors' parameters (diagonal: prior grey, posterior "
-                 "blue; below: pairs, darker = more weight)", fontsize=10)
+                 "blue; below: the posterior's pairs, darker = more weight)", fontsize=10)
     _footer(fig, ds)
     return fig
 

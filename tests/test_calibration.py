@@ -234,3 +234,15 @@ def test_bubblesim_calibrate_bad_input_is_one_line(tmp_path, args, message):
     assert message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert not (tmp_path / "cal").exists()
+
+
+def test_a_posterior_piled_against_its_priors_bound_is_flagged():
+    q = [0.05, 0.25, 0.5, 0.75, 0.95]
+    ds = xr.Dataset({"prior_low": ("parameter", [0.0, 0.0, 0.0]),
+                     "prior_high": ("parameter", [1.0, 1.0, 1.0]),
+                     "posterior_quantile": (("parameter", "quantile"),
+                                            [[0.9, 0.95, 0.97, 0.98, 0.99],
+                                             [0.2, 0.4, 0.5, 0.6, 0.8],
+                                             [0.0, 0.01, 0.02, 0.1, 0.2]])},
+                    coords={"quantile": q})
+    assert calibration.against_bound(ds) == ["upper bound", "", "lower bound"]
