@@ -32,18 +32,19 @@ CALIBRATE = [sys.executable, "-m", "sim.calibrate"]
 register_configs()
 
 
-def compose_config(*overrides: str):
-    """The DictConfig Hydra would build for ``bubblesim OVERRIDES``."""
+def compose_config(*overrides: str, config_name: str = "config"):
+    """The DictConfig Hydra would build for ``bubblesim OVERRIDES`` (``config_name``
+    "calibrate": for ``bubblesim-calibrate OVERRIDES``)."""
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-            return compose("config", overrides=list(overrides))
+            return compose(config_name, overrides=list(overrides))
     finally:
         GlobalHydra.instance().clear()
 
 
-def schema(*overrides: str):
-    return validate(OmegaConf.to_object(compose_config(*overrides)))
+def schema(*overrides: str, config_name: str = "config"):
+    return validate(OmegaConf.to_object(compose_config(*overrides, config_name=config_name)))
 
 
 def config_keys(tree: dict, prefix: str = "") -> list[str]:
