@@ -33,6 +33,10 @@ COMMANDS = (
      "each dated event's effect (events=NAME), paired against no events"),
     ("bubblesim-sensitivity RUN [--case 'max_drawdown>0.5']",
      "Sobol' indices and PRIM of a run sampled with engine.prior_sampling=saltelli"),
+    ("bubblesim-calibrate [KEY=VALUE ...]",
+     "ABC against 2023-2026 data (start=2023q1): posterior, priors file, conditioned forecast"),
+    ("bubblesim-backtest RUN [--calibrated RUN2]",
+     "a telecom_1995 run beside the NASDAQ and leased-line prices, 1995-2007"),
     ("bubblesim --hydra-help", "Hydra's own options (launchers, sweepers, logging)"),
 )
 
