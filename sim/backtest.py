@@ -137,7 +137,9 @@ def table_rows(months: np.ndarray, nasdaq: np.ndarray,
     cols = {}
     for name, ds in runs.items():
         t = _on_nasdaq_months(ds, months)
-        paths = ds["sample_index"].values[:, t]
+        # a calibration's forecast keeps every path's index; a run, its sampled paths'
+        every = "index_by_path" in ds
+        paths = ds["index_by_path" if every else "sample_index"].values[:, t]
         ep = episodes(paths)
         rent = ds["rental_price"].sel(quantile=[BAND[0], 0.5, BAND[1]]) / float(
             ds["initial_value"].sel(observable="rental_price"))
@@ -153,6 +155,7 @@ def table_rows(months: np.ndarray, nasdaq: np.ndarray,
             f"{np.mean(ep.recovered):.0%} of paths",
             f"{deeper:.1%} of paths",
             f"{mid:.3f} [{lo:.3f}, {hi:.3f}]",
+            f"{len(paths):,} kept paths, all" if every else
             f"{len(paths):,} sampled paths of {int(ds.attrs.get('total_paths', len(paths))):,}",
         )
     line = LEASED_LINE["2001-06"] / LEASED_LINE["1995-01"]

@@ -130,6 +130,9 @@ def with_outcomes(ds: xr.Dataset, recorded: np.ndarray, names: list[str], units:
                            {"long_name": "quantiles across paths of the calibration's "
                                          "observables (units: observed_series_units)"})
     ds["observed_series_units"] = ("observed_series", units)
+    ds["index_by_path"] = (("path", "time"), recorded[:, 0, :].astype(np.float32), {
+        "units": "$B", "long_name": "the index of every path, month by month (what a "
+                                    "backtest compares with the NASDAQ, sim.backtest)"})
     index = recorded[:, 0, month:]
     for name, values in index_outcomes(index).items():
         ds[PREFIX + name] = ("path", values, {
