@@ -69,6 +69,10 @@ def test_the_conditioned_forecast_is_the_kept_paths_rerun(tmp_path):
     assert "| P(crash: max drawdown > 50%) |" in text
     # the outcomes are measured from the forecast's start: never deeper than the whole run's
     assert (cond["forecast_max_drawdown"] <= cond["max_drawdown"] + 1e-12).all()
+    # every path's index is kept (the 1995 backtest compares it with the NASDAQ)
+    series = cond["index_by_path"].values
+    np.testing.assert_allclose(series[:, -1] / series[:, 17], cond["forecast_index_ratio"],
+                               rtol=1e-5)
     # bubblesim-plot redraws a calibration's figures from its saved files
     redrawn = run_cli(str(run), "--out", str(tmp_path / "again"), command=PLOT)
     assert redrawn.returncode == 0, redrawn.stderr
