@@ -151,16 +151,19 @@ def check_results(path: Path) -> str:
     return f"{file}: written by an older bubblesim (no {', '.join(missing)})" if missing else ""
 
 
+def _loaded(file: Path, absent: str) -> xr.Dataset:
+    if not file.exists():
+        raise OutputError(f"{file}: no such file{absent}")
+    try:
+        return xr.load_dataset(file, engine="h5netcdf")
+    except Exception as exc:  # h5py raises several types for truncated files
+        raise OutputError(f"{file}: not a readable NetCDF file ({type(exc).__name__})") from None
+
+
 def read_dataset(file: Path, title: str) -> xr.Dataset:
     """Load a bubblesim NetCDF file whose title is ``title``, with one clear error if it is
     missing, corrupt or something else."""
-    file = Path(file)
-    if not file.exists():
-        raise OutputError(f"{file}: no such file")
-    try:
-        ds = xr.load_dataset(file, engine="h5netcdf")
-    except Exception as exc:  # h5py raises several types for truncated files
-        raise OutputError(f"{file}: not a readable NetCDF file ({type(exc).__name__})") from None
+    ds = _loaded(Path(file), "")
     if ds.attrs.get("title") != title:
         raise OutputError(f"{file}: not a {title} file")
     return ds
@@ -169,13 +172,7 @@ def read_dataset(file: Path, title: str) -> xr.Dataset:
 def read_results(path: Path) -> xr.Dataset:
     """Open a run's results.nc, with one clear error if it is missing, corrupt or foreign."""
     file = results_path(path)
-    if not file.exists():
-        raise OutputError(f"{file}: no such file (expected a bubblesim run directory or "
-                          f"{RESULTS})")
-    try:
-        ds = xr.load_dataset(file, engine="h5netcdf")
-    except Exception as exc:  # h5py raises several types for truncated files
-        raise OutputError(f"{file}: not a readable NetCDF file ({type(exc).__name__})") from None
+    ds = _loaded(file, f" (expected a bubblesim run directory or {RESULTS})")
     if ds.attrs.get("title") != TITLE:
         raise OutputError(f"{file}: not a bubblesim results file (no title '{TITLE}')")
     missing = [name for name in REQUIRED if name not in ds]
