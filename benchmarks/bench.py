@@ -197,13 +197,12 @@ def calibration(n_paths: int) -> dict:
     """`bubblesim-calibrate` end to end at n_paths, after the same at 2,000 paths (so that no
     measured process compiles)."""
     from sim import io
-    from sim.calibrate import POSTERIOR, TITLE
 
     with tempfile.TemporaryDirectory() as tmp:
         for name, n in (("warm", 2000), ("run", n_paths)):
             seconds, peak = _process_cost("sim.calibrate", [
                 f"engine.n_paths={n}", "output.quiet=true", f"hydra.run.dir={tmp}/{name}"])
-        attrs = io.read_attrs(Path(tmp) / "run" / POSTERIOR, TITLE)
+        attrs = io.read_attrs(Path(tmp) / "run" / io.POSTERIOR, io.CALIBRATION_TITLE)
     return {"kind": "calibration", "paths": n_paths, "seconds": seconds, "peak_rss": peak,
             "engine_seconds": float(attrs["engine_seconds"]), "threads": int(attrs["threads"]),
             "accepted": int(attrs["accepted"]),

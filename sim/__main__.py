@@ -6,8 +6,6 @@ app.run, and turn every expected failure into one line and an exit code (docs/cl
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sim import io, overrides, usage
 from sim.callbacks import SweepInterrupted
-from sim.resources import ResourceError
+from sim.exits import failure, remove_empty_run_dir
 from sim.schema import ConfigError, register_configs
 
 CONFIG_PATH = str(Path(__file__).resolve().parent.parent / "conf")
@@ -28,36 +26,6 @@ register_configs()
 OmegaConf.register_new_resolver(
     "bubblesim_help", lambda: usage.help_text(Path(CONFIG_PATH)).replace("$", "$$"),
     replace=True)
-
-
-def _remove_empty_run_dir(output_dir: Path) -> None:
-    """Drop the run directory Hydra created if it holds nothing but Hydra's own files."""
-    if not output_dir.is_dir():
-        return
-    own = {".hydra", io.LOCK} | {p.name for p in output_dir.glob("*.log")}
-    if {p.name for p in output_dir.iterdir()} <= own:
-        shutil.rmtree(output_dir, ignore_errors=True)
-        day = output_dir.parent
-        if day.parent.name == "outputs":  # Hydra's default outputs/<date>/<time>
-            for made in (day, day.parent):
-                if made.is_dir() and not any(made.iterdir()):
-                    made.rmdir()
-
-
-def _failure(exc: Exception, output_dir: Path, in_sweep: bool) -> tuple[str, int]:
-    """The one-line message and exit code of a failed run, or re-raise what is unexpected."""
-    if isinstance(exc, ResourceError):
-        return str(exc), 2
-    if isinstance(exc, ConfigError):
-        return f"invalid config: {exc}", 2
-    full = os.environ.get("HYDRA_FULL_ERROR") == "1"
-    if isinstance(exc, io.OutputError) and not full:
-        return str(exc), 1
-    if isinstance(exc, OSError) and not full:
-        return io.write_failure(output_dir, exc, "hydra.run.dir=PATH"), 1
-    if not in_sweep:
-        raise exc
-    return f"{type(exc).__name__}: {exc}", 1  # a sweep job reports, the sweep goes on
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="config")
@@ -70,8 +38,8 @@ def _main(cfg: DictConfig) -> None:
     marker = output_dir / io.FAILED
     try:
         app.run(cfg, output_dir, tuple(hydra_cfg.overrides.task), show=not in_sweep)
-    except Exception as exc:  # noqa: BLE001  (_failure re-raises what it does not expect)
-        message, code = _failure(exc, output_dir, in_sweep)
+    except Exception as exc:  # noqa: BLE001  (failure re-raises what it does not expect)
+        message, code = failure(exc, output_dir, in_sweep)
     else:
         marker.unlink(missing_ok=True)
         return
@@ -82,7 +50,7 @@ def _main(cfg: DictConfig) -> None:
         except OSError:
             pass  # the job directory cannot be written; the sweep reports the job as unfinished
         return
-    _remove_empty_run_dir(output_dir)
+    remove_empty_run_dir(output_dir)
     sys.exit(code)
 
 

@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.out or io.results_path(args.run).parent)
         (out / FIGURE).parent.mkdir(parents=True, exist_ok=True)
         io.write_text(text, out / TABLE)
-        from sim.plots import _save
+        from sim.canvas import save as _save
 
         _save(figure(months, nasdaq, runs), out / FIGURE, "png")
     except (io.OutputError, OSError, ValueError, KeyError) as exc:

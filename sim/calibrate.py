@@ -30,22 +30,20 @@ import yaml
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from sim import __main__ as cli
 from sim import calibration, dataset, forecast, io, layout, overrides, resources
-from sim.app import SHARD, config_hash, provenance, to_config
+from sim.app import CONF_DIR, SHARD, config_hash, provenance, to_config
 from sim.engine import simulate
+from sim.exits import failure, remove_empty_run_dir
 from sim.params import PathDraws, model_vector, run_settings
 from sim.priors import check_priors
-from sim.schema import Config, ConfigError
+from sim.schema import Config, ConfigError, register_configs
 from sim.targets import check_targets, last_month, run_month
 
-POSTERIOR = "posterior.nc"
-STATISTICS = "statistics.nc"  # a shard's paths' draws and statistics
-TITLE = "bubblesim calibration"
+register_configs()  # the schema and the engine/output groups, before Hydra composes
+
 SUMMARY = "calibration.md"
 PRIORS_FILE = Path("priors") / "posterior.yaml"
 PREDICTIVE_PATHS = 20_000  # new paths drawn from the posterior for the predictive check
-FORECASTS = ("forecast", "prior_forecast")  # the conditioned and unconditioned runs' dirs
 FORECAST_TABLE = "forecast.md"
 
 
@@ -128,8 +126,8 @@ def run(cfg: DictConfig, output_dir: Path, overrides_: tuple[str, ...] = ()) -> 
     output_dir = Path(output_dir)
     shard = settings.num_shards > 1
     digest = config_hash(cfg)
-    done = (io.read_attrs(output_dir / STATISTICS, calibration.STATISTICS_TITLE) if shard
-            else io.read_attrs(output_dir / POSTERIOR, TITLE))
+    done = (io.read_attrs(output_dir / io.STATISTICS, calibration.STATISTICS_TITLE) if shard
+            else io.read_attrs(output_dir / io.POSTERIOR, io.CALIBRATION_TITLE))
     if done is not None and done.get("config_hash") == digest and not schema.output.overwrite:
         print(f"bubblesim-calibrate: {output_dir}: already calibrated with this config, "
               "skipped (output.overwrite=true recomputes)", file=sys.stderr)
@@ -146,9 +144,9 @@ def run(cfg: DictConfig, output_dir: Path, overrides_: tuple[str, ...] = ()) -> 
     if shard:
         output_dir.mkdir(parents=True, exist_ok=True)
         io.write_dataset(calibration.statistics_dataset(sims, targets, settings.priors, attrs),
-                         output_dir / STATISTICS)
+                         output_dir / io.STATISTICS)
         if not schema.output.quiet:
-            print(f"wrote {output_dir / STATISTICS} (shard {settings.shard_index + 1} of "
+            print(f"wrote {output_dir / io.STATISTICS} (shard {settings.shard_index + 1} of "
                   f"{settings.num_shards}; bubblesim-merge calibrates on all of them)",
                   file=sys.stderr)
         return output_dir
@@ -171,14 +169,14 @@ def finish(cfg: DictConfig, sims: calibration.Simulations, attrs: dict,
     post_priors = calibration.posterior_priors(settings.priors.priors, rows)
     predictive_stats = predictive_check(p, window, post_priors, targets)
     ds = calibration.posterior_dataset(sims, post, targets, settings.priors,
-                                       predictive_stats, {**attrs, "title": TITLE})
+                                       predictive_stats, {**attrs, "title": io.CALIBRATION_TITLE})
     overrides_ = tuple(str(attrs.get("overrides", "")).split())
     runs = (forecast_runs(cfg, schema, p, settings, targets, sims, sims.paths[post.index],
                           overrides_) if schema.calibration.forecast_from else {})
     # posterior.nc last: the file that says the calibration finished (a skipped re-run reads
     # it), so an interruption before it leaves no finished-looking directory
     output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / POSTERIOR).unlink(missing_ok=True)
+    (output_dir / io.POSTERIOR).unlink(missing_ok=True)
     for name, run_ds in runs.items():
         (output_dir / name).mkdir(exist_ok=True)
         io.write_dataset(run_ds, output_dir / name / io.RESULTS)
@@ -190,7 +188,7 @@ def finish(cfg: DictConfig, sims: calibration.Simulations, attrs: dict,
     summary = calibration.summary(ds)
     io.write_text(summary, output_dir / SUMMARY)
     calibration_plots.plot_calibration(output_dir, ds, runs=runs)
-    io.write_dataset(ds, output_dir / POSTERIOR)
+    io.write_dataset(ds, output_dir / io.POSTERIOR)
     if not schema.output.quiet:
         print(summary, end="")
         print(f"\nrun directory: {output_dir}")
@@ -199,7 +197,7 @@ def finish(cfg: DictConfig, sims: calibration.Simulations, attrs: dict,
 def merge_shards(shard_dirs: list[Path], out_dir: Path) -> Path:
     """Calibrate on the statistics of all the shards of one calibration into ``out_dir``:
     the same paths in the same order as one process's run, so the same posterior."""
-    shards = [io.read_dataset(Path(d) / STATISTICS, calibration.STATISTICS_TITLE)
+    shards = [io.read_dataset(Path(d) / io.STATISTICS, calibration.STATISTICS_TITLE)
               for d in shard_dirs]
     first = shards[0].attrs
     if any(ds.attrs.get("run_hash") != first.get("run_hash") for ds in shards):
@@ -218,7 +216,7 @@ def merge_shards(shard_dirs: list[Path], out_dir: Path) -> Path:
                  engine_seconds=sims.engine_seconds,
                  merged_from=" ".join(str(d) for d in shard_dirs))
     finish(cfg, sims, attrs, Path(out_dir))
-    return Path(out_dir) / POSTERIOR
+    return Path(out_dir) / io.POSTERIOR
 
 
 def _forecast_text(runs: dict, date: str) -> str:
@@ -241,22 +239,22 @@ def _priors_yaml(post_priors: dict, output_dir: Path) -> str:
                                  sort_keys=False)
 
 
-@hydra.main(version_base="1.3", config_path=cli.CONFIG_PATH, config_name="calibrate")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="calibrate")
 def _main(cfg: DictConfig) -> None:
     output_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         run(cfg, output_dir, tuple(HydraConfig.get().overrides.task))
-    except Exception as exc:  # noqa: BLE001  (_failure re-raises what it does not expect)
-        message, code = cli._failure(exc, output_dir, in_sweep=False)
+    except Exception as exc:  # noqa: BLE001  (failure re-raises what it does not expect)
+        message, code = failure(exc, output_dir, in_sweep=False)
         print(f"bubblesim-calibrate: {message}", file=sys.stderr)
-        cli._remove_empty_run_dir(output_dir)
+        remove_empty_run_dir(output_dir)
         sys.exit(code)
 
 
 def main() -> None:
     argv = sys.argv[1:]
     try:
-        overrides.check(argv, Path(cli.CONFIG_PATH))
+        overrides.check(argv, CONF_DIR)
     except ConfigError as exc:
         print(f"bubblesim-calibrate: invalid config: {exc}", file=sys.stderr)
         sys.exit(2)

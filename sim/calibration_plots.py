@@ -19,7 +19,8 @@ import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from sim import io  # noqa: E402
-from sim.plots import _footer_text, _save  # noqa: E402
+from sim.canvas import footer_text as _footer_text  # noqa: E402
+from sim.canvas import save as _save  # noqa: E402
 
 PRIOR, POSTERIOR, DATA = "0.6", "tab:blue", "tab:red"
 
@@ -161,12 +162,10 @@ def plot_calibration(run_dir: Path, ds: xr.Dataset | None = None, fmt: str = "pn
                      runs: dict[str, xr.Dataset] | None = None) -> list[Path]:
     """The calibration's figures into ``out_dir`` (default RUN/plots/), with the forecast's
     when it has one (``runs``, or RUN/forecast and RUN/prior_forecast)."""
-    from sim.calibrate import FORECASTS, POSTERIOR, TITLE
-
     run_dir = Path(run_dir)
-    ds = ds if ds is not None else io.read_dataset(run_dir / POSTERIOR, TITLE)
-    if runs is None and all((run_dir / name / io.RESULTS).exists() for name in FORECASTS):
-        runs = {name: io.read_results(run_dir / name) for name in FORECASTS}
+    ds = ds if ds is not None else io.read_dataset(run_dir / io.POSTERIOR, io.CALIBRATION_TITLE)
+    if runs is None and all((run_dir / name / io.RESULTS).exists() for name in io.FORECASTS):
+        runs = {name: io.read_results(run_dir / name) for name in io.FORECASTS}
     out_dir = Path(out_dir or run_dir / io.PLOTS)
     out_dir.mkdir(parents=True, exist_ok=True)
     files = [_save(make(ds), out_dir / f"{name}.{fmt}", fmt) for name, make in FIGURES.items()]

@@ -110,7 +110,7 @@ class CalibrationSweep(SweepDataset):
         from sim import calibrate, sweep
 
         sweep_dir = Path(config.hydra.sweep.dir)
-        shards = [d for d in sweep.job_dirs(sweep_dir) if (d / calibrate.STATISTICS).exists()]
+        shards = [d for d in sweep.job_dirs(sweep_dir) if (d / io.STATISTICS).exists()]
         if not shards:
             return
         try:

@@ -18,6 +18,12 @@ RESULTS = "results.nc"
 SUMMARY = "summary.md"
 PLOTS = "plots"
 SENSITIVITY = "sensitivity.nc"  # bubblesim-sensitivity's results, beside results.nc
+# bubblesim-calibrate's (docs/calibration.md): the posterior (its presence marks a finished
+# calibration), a shard's statistics, and the conditioned and unconditioned forecast runs
+POSTERIOR = "posterior.nc"
+CALIBRATION_TITLE = "bubblesim calibration"
+STATISTICS = "statistics.nc"
+FORECASTS = ("forecast", "prior_forecast")
 LOCK = ".bubblesim.lock"
 FAILED = "FAILED"  # marker a sweep job leaves when it failed
 DERIVED = (SUMMARY, PLOTS, SENSITIVITY)  # made from results.nc: stale once it is replaced

@@ -133,9 +133,7 @@ def merge(shard_dirs: list[Path], out_dir: Path, overwrite: bool = False) -> Pat
     as it is. Shards of a calibration (statistics.nc, bubblesim-calibrate) are calibrated on
     together instead (sim.calibrate.merge_shards).
     """
-    from sim import calibrate
-
-    if all((Path(d) / calibrate.STATISTICS).exists() for d in shard_dirs):
+    if all((Path(d) / io.STATISTICS).exists() for d in shard_dirs):
         return _merge_calibration(shard_dirs, Path(out_dir), overwrite)
     shards = [io.read_results(d) for d in shard_dirs]
     raw = merged_raw(shards)
@@ -178,7 +176,7 @@ def _merge_calibration(shard_dirs: list[Path], out_dir: Path, overwrite: bool) -
 
     held = io.lock(out_dir, "--out DIR")
     try:
-        if (out_dir / calibrate.POSTERIOR).exists() and not overwrite:
+        if (out_dir / io.POSTERIOR).exists() and not overwrite:
             raise io.OutputError(f"{out_dir} already holds a calibration; --overwrite "
                                  "replaces it")
         if overwrite:

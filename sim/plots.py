@@ -24,6 +24,8 @@ import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from sim import analysis, io, report  # noqa: E402
+from sim.canvas import footer_text as _footer_text  # noqa: E402
+from sim.canvas import save as _save  # noqa: E402
 
 FORMATS = ("png", "svg", "pdf")
 PLOTS = io.PLOTS  # default output directory, next to results.nc or in the sweep directory
@@ -53,11 +55,6 @@ def footer(fig: plt.Figure, ds: xr.Dataset) -> None:
     text = (f"bubblesim | scenario {run} | {paths_text(int(ds.attrs['n_paths']))} | "
             f"seed {ds.attrs['seed']} | {ds.attrs.get('package', '')}")
     _footer_text(fig, text)
-
-
-def _footer_text(fig: plt.Figure, text: str) -> None:
-    fig.get_layout_engine().set(rect=(0, 0.03, 1, 0.97))  # room for the footer
-    fig.text(0.01, 0.005, text, fontsize=7, color="0.4", ha="left", va="bottom")
 
 
 def caveat(ds: xr.Dataset) -> str:
@@ -821,17 +818,6 @@ def compare_jobs(runs: dict[str, xr.Dataset] | list[xr.Dataset],
         fig.text(0.99, 0.005, "not shown (did not finish): " + ", ".join(not_shown),
                  fontsize=8, color="firebrick", ha="right", va="bottom")
     return fig
-
-
-def _save(fig: plt.Figure, target: Path, fmt: str) -> Path:
-    tmp = target.with_name(f".{target.stem}.tmp-{os.getpid()}.{fmt}")
-    try:
-        fig.savefig(tmp, dpi=120, format=fmt)
-        tmp.replace(target)
-    finally:
-        plt.close(fig)
-        tmp.unlink(missing_ok=True)
-    return target
 
 
 def plot_sweep(sweep_dir: Path, fmt: str = "png", out_dir: Path | None = None,
