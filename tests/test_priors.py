@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from conftest import SCENARIOS, run_cli, schema
+from conftest import CONF, SCENARIOS, run_cli, schema
 from sim.priors import (
     Prior,
     check_prior,
@@ -26,10 +26,15 @@ def prior(**spec) -> Prior:
     return check_prior("p", PriorConfig(**spec))
 
 
-@pytest.mark.parametrize("name", ["wide", *SCENARIOS])
+# what each shipped prior file is for (the others go with the scenario of their name)
+PRIOR_RUNS = {"wide": ("scenario=soft_landing",),
+              "telecom_1995": ("start=1995q1", "scenario=telecom_1995"),
+              "calibrated_2023_2026": ("scenario=soft_landing",)}
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (CONF / "priors").glob("*.yaml")))
 def test_every_shipped_prior_file_composes_and_validates(name):
-    cfg = schema(f"scenario={name if name in SCENARIOS else 'soft_landing'}",
-                 f"priors={name}")
+    cfg = schema(*PRIOR_RUNS.get(name, (f"scenario={name}",)), f"priors={name}")
     checked = check_priors(cfg.priors)
     assert len(checked) >= 10
     keys = varying_keys()
