@@ -36,7 +36,7 @@ def _same_posterior(a, b):
     assert other.attrs["n_simulations"] == 3000
 
 
-@pytest.mark.parametrize("launcher", [None, "parallel"])
+@pytest.mark.parametrize("launcher", [None, "parallel", "submitit_local"])
 def test_a_sweep_of_shards_calibrates_as_one_process(single, tmp_path, launcher):
     search, one = single
     extra = [f"hydra/launcher={launcher}"] if launcher else []
