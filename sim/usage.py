@@ -85,6 +85,8 @@ def help_text(conf_dir: Path) -> str:
               for name in group_options(conf_dir, "events")]
     priors = [(name, story(Path(conf_dir) / "priors" / f"{name}.yaml"))
               for name in group_options(conf_dir, "priors")]
+    targets = [(name, story(Path(conf_dir) / "targets" / f"{name}.yaml"))
+               for name in group_options(conf_dir, "targets")]
     lines = ["bubblesim: Monte Carlo simulation of AI-infrastructure boom-and-bust scenarios",
              "", "Commands:", *_table(COMMANDS), "",
              "Starting states (start=NAME: the world at t=0, from data):", *_table(starts), "",
@@ -92,8 +94,10 @@ def help_text(conf_dir: Path) -> str:
              *_table(scenarios), "",
              "Dated events (events=NAME or events=[A,B]; their effects: bubblesim-events):",
              *_table(events), "",
-             "Priors (priors=NAME: parameter uncertainty; checked, not yet drawn per path):",
+             "Priors (priors=NAME: parameter uncertainty, drawn per path):",
              *_table(priors), "",
+             "Calibration targets (targets=NAME: observed series, for bubblesim-calibrate):",
+             *_table(targets), "",
              "Main parameters (KEY=VALUE; unit, default, allowed range, meaning):",
              *_table(_parameter_rows()), "",
              f"All {len(dict(leaf_fields()))} keys with units, defaults, ranges and sources: "
