@@ -47,7 +47,8 @@ class Simulations:
 
     def facts(self) -> SimpleNamespace:
         """What sim.app.provenance reads from a run's raw results."""
-        return SimpleNamespace(n_paths=len(self.paths), first_path=0, threads=self.threads,
+        first = int(self.paths[0]) if len(self.paths) else 0
+        return SimpleNamespace(n_paths=len(self.paths), first_path=first, threads=self.threads,
                                engine_seconds=self.engine_seconds,
                                nonfinite_paths=self.nonfinite_paths, first_nonfinite_path=-1)
 
