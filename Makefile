@@ -14,7 +14,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	@echo "installing bubblesim and its dependencies into $(VENV) (first time: a minute or two)..."
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,ray]'
 	@echo "compiling the engine into the numba cache (once per install; about 40 s on 2 cores)..."
 	$(BIN)/python -c "from sim.app import warm_up; warm_up()"
 	touch $(STAMP)

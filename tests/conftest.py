@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
+import time
 from dataclasses import replace
 from pathlib import Path
 
+import psutil
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
@@ -98,3 +102,68 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None,
 def scenario_runs():
     """4,000 paths of each scenario, shared by the tests that compare scenarios."""
     return {name: run_small(f"scenario={name}", n_paths=4000) for name in SCENARIOS}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _session_processes(leader: int) -> list[psutil.Process]:
+    """The processes still alive in the session that ``leader`` started."""
+    alive = []
+    for process in psutil.process_iter():
+        try:
+            if os.getsid(process.pid) == leader and process.status() != psutil.STATUS_ZOMBIE:
+                alive.append(process)
+        except (ProcessLookupError, psutil.Error):
+            pass
+    return alive
+
+
+@pytest.fixture
+def ray_head(monkeypatch):
+    """A Ray head node of this test's own on 127.0.0.1 (2 CPUs, no dashboard, its own temp
+    dir and ports); yields its address HOST:PORT and stops it afterwards with every process
+    it started. RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, for the node and for the test's
+    commands (Ray's clients), keeps Ray on the loopback address: on Linux Ray otherwise
+    replaces 127.0.0.1, in --node-ip-address and in the address a client connects to, with
+    the machine's outward address."""
+    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    env = dict(os.environ)
+    port = _free_port()
+    temp_dir = Path(tempfile.mkdtemp(prefix="bubblesim-ray-"))  # unix sockets: a short path
+    log = temp_dir / "ray-start.log"
+    command = [str(Path(sys.executable).with_name("ray")), "start", "--head", "--block",
+               "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
+               "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp_dir}",
+               f"--ray-client-server-port={_free_port()}",
+               f"--dashboard-agent-listen-port={_free_port()}"]
+    with open(log, "w") as out:
+        head = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while "Ray runtime started" not in log.read_text():
+            if head.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the Ray head node did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield f"127.0.0.1:{port}"
+    finally:
+        head.terminate()  # `ray start --block` drains the node and stops what it started
+        try:
+            head.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            head.kill()
+            head.wait()
+        # any process of this node that outlived it, by id (`ray stop` would stop every Ray
+        # node on the machine, not just this one)
+        stray = _session_processes(head.pid)
+        for process in stray:
+            process.kill()
+        psutil.wait_procs(stray, timeout=10)
+        left = _session_processes(head.pid)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+        assert not left, f"Ray processes left running: {left}"

@@ -36,10 +36,12 @@ def _same_posterior(a, b):
     assert other.attrs["n_simulations"] == 3000
 
 
-@pytest.mark.parametrize("launcher", [None, "parallel", "submitit_local"])
-def test_a_sweep_of_shards_calibrates_as_one_process(single, tmp_path, launcher):
+@pytest.mark.parametrize("launcher", [None, "parallel", "submitit_local", "ray_cluster"])
+def test_a_sweep_of_shards_calibrates_as_one_process(single, tmp_path, launcher, request):
     search, one = single
     extra = [f"hydra/launcher={launcher}"] if launcher else []
+    if launcher == "ray_cluster":  # on a Ray head node of the test's own (conftest.ray_head)
+        extra.append(f"hydra.launcher.ray.init.address={request.getfixturevalue('ray_head')}")
     done = run_cli("-m", *extra, *ARGS, search, "engine.num_shards=3",
                    "engine.shard_index=0,1,2", f"hydra.sweep.dir={tmp_path}",
                    command=CALIBRATE)

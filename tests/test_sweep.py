@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 
 import numpy as np
-import pytest
 import xarray as xr
 
 from conftest import run_cli
@@ -23,6 +21,13 @@ def _sweep(sweep_dir, *args, launcher=None):
 
 def _mtimes(sweep_dir):
     return {p.parent.name: p.stat().st_mtime_ns for p in sweep_dir.glob("*/results.nc")}
+
+
+def _same_results(a, b):
+    """Every data variable of ``a`` equal in ``b``, bit for bit (NaN where NaN)."""
+    for name in a.data_vars:
+        x, y = a[name].values, b[name].values
+        assert x.dtype == y.dtype and np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), name
 
 
 def test_grid_sweep_with_joblib_gives_one_dataset(tmp_path):
@@ -95,9 +100,7 @@ def test_two_shards_merged_equal_one_run(tmp_path):
     one = io.read_results(tmp_path / "one")
     both = io.read_results(tmp_path / "merged")
     assert both.attrs["n_paths"] == 2001
-    for name in one.data_vars:
-        a, b = one[name].values, both[name].values
-        assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), name
+    _same_results(one, both)
     for name in one.coords:  # firm names included
         assert np.array_equal(one[name].values, both[name].values), name
 
@@ -132,12 +135,20 @@ def test_report_and_plots_accept_a_sweep_dir(tmp_path):
     assert (tmp_path / "plots" / "comparison.png").stat().st_size > 10_000
 
 
-@pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is None,
-                    reason="the ray extra is not installed (pip install bubblesim[ray])")
-def test_ray_local_sweep(tmp_path):
-    result = _sweep(tmp_path, "scenario=soft_landing,dotcom_crash", launcher="ray")
-    assert result.returncode == 0, result.stderr
-    assert xr.load_dataset(tmp_path / "sweep.nc").attrs["finished_jobs"] == 2
+def test_ray_sweep_on_a_local_head_node_equals_the_basic_launcher(tmp_path, ray_head):
+    args = ("scenario=soft_landing,dotcom_crash",)
+    ray = _sweep(tmp_path / "ray", *args, f"hydra.launcher.ray.init.address={ray_head}",
+                 launcher="ray_cluster")
+    assert ray.returncode == 0, ray.stderr
+    assert f"Connecting to existing Ray cluster at address: {ray_head}" in ray.stderr
+    assert _sweep(tmp_path / "basic", *args).returncode == 0
+    swept = xr.load_dataset(tmp_path / "ray" / "sweep.nc")
+    assert swept.attrs["finished_jobs"] == 2
+    _same_results(xr.load_dataset(tmp_path / "basic" / "sweep.nc"), swept)
+    for job in ("0", "1"):
+        one = io.read_results(tmp_path / "ray" / job)
+        assert one.attrs["threads"] == 1  # NUMBA_NUM_THREADS from ray_cluster.yaml
+        _same_results(io.read_results(tmp_path / "basic" / job), one)
 
 
 def test_a_shard_directory_does_not_count_as_another_shard(tmp_path):
