@@ -35,9 +35,8 @@ import xarray as xr
 
 from sim import io
 
-# ../shared/calibration/ beside the repository (REFERENCE.md A1)
-NASDAQ_CSV = (Path(__file__).resolve().parent.parent.parent / "shared" / "calibration"
-              / "nasdaq_monthly_1995_2007.csv")
+# a copy of ../shared/calibration/'s (REFERENCE.md A1) in the repository: data/README.md
+NASDAQ_CSV = Path(__file__).resolve().parent.parent / "data" / "nasdaq_monthly_1995_2007.csv"
 TABLE = "backtest.md"
 FIGURE = Path("plots") / "backtest.png"
 # seeds/002: a 2 Mbit/s leased line at $200k a year in 1995, under $2k in 2001 ($ per
@@ -87,8 +86,8 @@ def episodes(values: np.ndarray) -> Episodes:
 
 
 def read_nasdaq(path: Path = NASDAQ_CSV) -> tuple[np.ndarray, np.ndarray]:
-    """The NASDAQ's months (datetime64[M]) and month-end closes from the csv of
-    ../shared/calibration/."""
+    """The NASDAQ's months (datetime64[M]) and month-end closes from the csv (data/, a copy
+    of ../shared/calibration/'s)."""
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     months = np.array([r["month"] for r in rows], dtype="datetime64[M]")
@@ -254,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calibrated", type=Path, metavar="RUN2",
                         help="a run with the posterior of the 1995-1999 calibration as priors")
     parser.add_argument("--nasdaq", type=Path, default=NASDAQ_CSV,
-                        help="the NASDAQ monthly csv (default: ../shared/calibration/)")
+                        help="the NASDAQ monthly csv (default: data/nasdaq_monthly_1995_2007.csv)")
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="write backtest.md and plots/backtest.png into DIR (default: the "
                              "first run's directory)")

@@ -1,6 +1,6 @@
 """The 1995-2007 backtest (issue 13, item 4): the 1995q1 start and its identities, the
 telecom_1995 scenario, priors and run-up targets, the backtest table by hand, and the NASDAQ
-figures read from ../shared/calibration/ against REFERENCE.md A1."""
+figures read from data/ (a copy of ../shared/calibration/'s) against REFERENCE.md A1."""
 
 from __future__ import annotations
 
