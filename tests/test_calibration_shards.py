@@ -36,7 +36,10 @@ def _same_posterior(a, b):
     assert other.attrs["n_simulations"] == 3000
 
 
-@pytest.mark.parametrize("launcher", [None, "parallel", "submitit_local", "ray_cluster"])
+# the basic launcher in the default suite; the others (a minute each) with the slow checks
+@pytest.mark.parametrize("launcher", [None, *(pytest.param(name, marks=pytest.mark.slow)
+                                              for name in ("parallel", "submitit_local",
+                                                           "ray_cluster"))])
 def test_a_sweep_of_shards_calibrates_as_one_process(single, tmp_path, launcher, request):
     search, one = single
     extra = [f"hydra/launcher={launcher}"] if launcher else []
