@@ -37,7 +37,7 @@ from sim.exits import failure, remove_empty_run_dir
 from sim.params import PathDraws, model_vector, run_settings
 from sim.priors import check_priors
 from sim.schema import Config, ConfigError, register_configs
-from sim.targets import check_targets, last_month, run_month
+from sim.targets import OBSERVABLES, check_targets, last_month, run_month
 
 register_configs()  # the schema and the engine/output groups, before Hydra composes
 
@@ -79,7 +79,7 @@ def forecast_runs(cfg: DictConfig, schema, p: np.ndarray, settings, targets,
     chosen = {"forecast": forecast.evenly(kept, n),
               "prior_forecast": sims.paths[:len(forecast.evenly(kept, n))]}
     series = list(dict.fromkeys(["index", *(t.observable for t in targets)]))
-    indices = [forecast_index(name) for name in series]
+    indices = [OBSERVABLES[name] for name in series]
     pairs = tuple((o, t) for o in indices for t in range(settings.horizon + 1))
     names = [list(getattr(schema.start, sector).names) for sector in layout.SECTORS]
     out = {}
@@ -95,10 +95,6 @@ def forecast_runs(cfg: DictConfig, schema, p: np.ndarray, settings, targets,
         units = [dataset.SERIES[i][1] for i in indices]
         out[name] = forecast.with_outcomes(ds, recorded, series, units, month, date)
     return out
-
-
-def forecast_index(name: str) -> int:
-    return next(i for i, (series, _, _) in dataset.SERIES.items() if series == name)
 
 
 def _checked(cfg: DictConfig):
