@@ -38,12 +38,30 @@ def _lock_or_exit(directory: Path, hint: str) -> FileLock:
         sys.exit(1)
 
 
+def _in_omegaconf(frame) -> bool:
+    while frame is not None:
+        if frame.f_globals.get("__name__", "").startswith("omegaconf"):
+            return True
+        frame = frame.f_back
+    return False
+
+
 class DirectoryLock(Callback):
-    """Hold a lock on the run directory (single run) or the sweep directory (sweep)."""
+    """Hold a lock on the run directory (single run) or the sweep directory (sweep), and turn
+    a Ctrl-C in a sweep into SweepInterrupted.
+
+    A KeyboardInterrupt raised inside OmegaConf can leave a node half-built, and the error
+    that follows replaces the interrupt (exit 1 with an OmegaConf message instead of 130).
+    So a Ctrl-C that lands between jobs (Hydra composing the next job's config) or in
+    OmegaConf code is held and raised at the next job boundary, where nothing is half-built.
+    """
 
     def __init__(self) -> None:
         self._held: FileLock | None = None
         self._sigint = None
+        self._sweep_dir: Path | None = None
+        self._in_task = False
+        self._pending = False
 
     def __getstate__(self) -> dict:
         return {}  # launchers pickle the callbacks for their workers; the lock stays here
@@ -58,18 +76,36 @@ class DirectoryLock(Callback):
         self._release()
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        sweep_dir = Path(config.hydra.sweep.dir)
-        self._held = _lock_or_exit(sweep_dir, "hydra.sweep.dir=PATH")
+        self._sweep_dir = Path(config.hydra.sweep.dir)
+        self._held = _lock_or_exit(self._sweep_dir, "hydra.sweep.dir=PATH")
+        self._sigint = signal.signal(signal.SIGINT, self.interrupted)
 
-        def interrupted(signum, frame):
-            raise SweepInterrupted(sweep_dir)
+    def interrupted(self, signum: int, frame) -> None:
+        if self._sweep_dir is None:
+            raise KeyboardInterrupt
+        self._pending = True
+        if self._in_task and not _in_omegaconf(frame):
+            self._raise_pending()
 
-        self._sigint = signal.signal(signal.SIGINT, interrupted)
+    def on_job_start(self, config: DictConfig, **kwargs) -> None:
+        self._raise_pending()
+        self._in_task = True
+
+    def on_job_end(self, config: DictConfig, job_return=None, **kwargs) -> None:
+        self._in_task = False
+        self._raise_pending()
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         if self._sigint is not None:
             signal.signal(signal.SIGINT, self._sigint)
+            self._sigint = None
         self._release()
+        self._raise_pending()
+
+    def _raise_pending(self) -> None:
+        if self._pending and self._sweep_dir is not None:
+            self._pending = False
+            raise SweepInterrupted(self._sweep_dir)
 
     def _release(self) -> None:
         if self._held is not None:

@@ -257,6 +257,48 @@ def test_ctrl_c_in_a_sweep_names_finished_jobs_and_the_resume_command(tmp_path):
     assert resumed.stderr.count("already finished with this config, skipped") == len(done)
 
 
+def _frame_inside_omegaconf():
+    from omegaconf import OmegaConf
+
+    frames = []
+    OmegaConf.register_new_resolver("grab_frame", lambda: frames.append(sys._getframe()) or 1,
+                                    replace=True)
+    OmegaConf.create({"x": "${grab_frame:}"}).x
+    OmegaConf.clear_resolver("grab_frame")
+    return frames[0]
+
+
+def test_a_ctrl_c_between_jobs_or_in_omegaconf_is_held_to_the_next_job_boundary(tmp_path):
+    # CI once caught the Ctrl-C in Hydra's composition of the next job: OmegaConf turned it
+    # into "'NoneType' object has no attribute ..." and the sweep exited 1
+    from omegaconf import OmegaConf
+
+    from sim.callbacks import DirectoryLock, SweepInterrupted
+
+    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}})
+    lock = DirectoryLock()
+    previous = signal.getsignal(signal.SIGINT)
+    lock.on_multirun_start(config)
+    try:
+        lock.interrupted(signal.SIGINT, sys._getframe())  # between jobs: held
+        with pytest.raises(SweepInterrupted):
+            lock.on_job_start(config)
+        lock.on_job_start(config)  # raised once, not again
+        lock.interrupted(signal.SIGINT, _frame_inside_omegaconf())  # in the task, in OmegaConf
+        with pytest.raises(SweepInterrupted) as caught:
+            lock.on_job_end(config)
+        assert caught.value.sweep_dir == tmp_path
+        lock.on_job_start(config)
+        with pytest.raises(SweepInterrupted):  # in the task's own code: at once
+            lock.interrupted(signal.SIGINT, sys._getframe())
+        lock.on_job_end(config)
+        lock.interrupted(signal.SIGINT, sys._getframe())  # after the last job
+    finally:
+        with pytest.raises(SweepInterrupted):
+            lock.on_multirun_end(config)
+    assert signal.getsignal(signal.SIGINT) is previous
+
+
 @pytest.fixture(scope="module")
 def broken_sweep(tmp_path_factory):
     root = tmp_path_factory.mktemp("sweep")
