@@ -263,7 +263,7 @@ def _frame_inside_omegaconf():
     frames = []
     OmegaConf.register_new_resolver("grab_frame", lambda: frames.append(sys._getframe()) or 1,
                                     replace=True)
-    OmegaConf.create({"x": "${grab_frame:}"}).x
+    assert OmegaConf.create({"x": "${grab_frame:}"}).x == 1
     OmegaConf.clear_resolver("grab_frame")
     return frames[0]
 
