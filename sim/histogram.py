@@ -37,7 +37,7 @@ from sim.layout import (
     O_TOKEN_PRICE,
     O_UTILIZATION,
 )
-from sim.vectorize import log10, where
+from sim.vectorize import bin_log10, where
 
 # Range in decades around the t=0 value (log bins) or in absolute terms (linear bins).
 # Token prices fall by ~1-2 decades a year, so their range reaches far down.
@@ -90,7 +90,7 @@ def bin_edges(lower: np.ndarray, per_unit: np.ndarray, is_log: np.ndarray,
 def bin_index(value, lower, per_unit, log_scale, n_bins):
     """Slab index of ``value`` as a float (elementwise): 0 for zero (log bins) or NaN, 1 below
     the range, 2 + bin inside it, n_bins + 2 above it."""
-    scaled = where(log_scale, log10(np.maximum(value, 1e-300)), value)
+    scaled = where(log_scale, bin_log10(np.maximum(value, 1e-300)), value)
     position = (scaled - lower) * per_unit
     position = where(position == n_bins, n_bins - 0.5, position)  # the top edge is inside
     position = np.minimum(np.maximum(position, -1.0), 1.0 * n_bins)

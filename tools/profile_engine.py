@@ -8,6 +8,7 @@ to the line of `step` (sim/model.py) that called the code, or to the kernel's li
 `step` (the reductions, the histogram counts). Usage (Linux with perf and binutils):
 
     .venv/bin/python tools/profile_engine.py [--scenario dotcom_crash] [--paths 200000]
+    .venv/bin/python tools/profile_engine.py --override priors=wide   # any config override
     .venv/bin/python tools/profile_engine.py --section labs_cash    # lines within a section
 
 It compiles for about a minute. A profile gives shares, which the noise of a shared
@@ -37,7 +38,7 @@ from sim import kernel
 from sim.app import compose
 from sim.engine import simulate
 from sim.params import model_vector, run_settings
-cfg = compose("scenario={scenario}")
+cfg = compose(*{overrides!r})
 settings = replace(run_settings(cfg), n_paths={paths}, quiet=True, per_path=False)
 p = model_vector(cfg)
 simulate(p, replace(settings, n_paths=1000))
@@ -99,6 +100,8 @@ _SOURCE = {name: (ROOT / "sim" / name).read_text().splitlines()
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default="dotcom_crash")
+    parser.add_argument("--override", action="append", default=[],
+                        help="a config override, e.g. priors=wide (repeatable)")
     parser.add_argument("--paths", type=int, default=200_000)
     parser.add_argument("--section", help="a section of step (e.g. labs_cash): its lines")
     parser.add_argument("--top", type=int, default=25)
@@ -106,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         env = {**os.environ, "NUMBA_DEBUGINFO": "1", "NUMBA_CACHE_DIR": str(work / "cache")}
-        (work / "child.py").write_text(_CHILD.format(root=str(ROOT), scenario=args.scenario,
+        (work / "child.py").write_text(_CHILD.format(root=str(ROOT),
+                                                       overrides=[f"scenario={args.scenario}",
+                                                                  *args.override],
                                                      paths=args.paths, functions=FUNCTIONS))
         subprocess.run(["perf", "record", "-q", "-o", "perf.data", sys.executable, "child.py"],
                        cwd=work, env=env, check=True, capture_output=True)
@@ -128,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                     key = _charge(chain, args.section)
                 if key is not None:
                     counts[key] += hits
-    print(f"{args.scenario}, {args.paths:,} paths: {total:,} samples in the engine")
+    run = " ".join([args.scenario, *args.override])
+    print(f"{run}, {args.paths:,} paths: {total:,} samples in the engine")
     for key, hits in counts.most_common(args.top):
         file, _, line = key.partition(":")
         text = _SOURCE[file][int(line) - 1].strip() if file in _SOURCE and line else ""
