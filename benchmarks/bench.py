@@ -10,19 +10,21 @@ Measured:
 - cold start (empty numba cache: import + compile + 1,000 paths) and warm start;
 - thread scaling 1 -> all threads (from the throughput rows);
 - the share of engine time spent in the random streams (a Weyl sequence instead);
-- the cost of drawing parameters per path (`priors=wide`) against point values;
+- the cost of drawing parameters per path (`priors=wide`) against point values (the two, and
+  the Weyl runs, taken in turn, so that a VM whose speed drifts slows them alike);
 - a 6-job sweep run serially with 1 and 2 threads and through joblib with 2 jobs x 1 thread;
 - uncertainty end to end on 2 threads: a Saltelli-design run with 10 priors, then
   `bubblesim-sensitivity` on it (Sobol' indices, PRIM, figures): seconds and peak RSS of each
-  process (target at 1,000,000 paths: under 3 minutes end to end).
-
+  process (target at 1,000,000 paths: under 3 minutes end to end);
 - calibration end to end on 2 threads: `bubblesim-calibrate` with its defaults (a run from
   2023q1 with the wide priors against the 2023-2026 targets, ABC, the predictive check, the
   files and figures, the conditioned forecast): seconds and peak RSS (target at
   10,000,000 draws: under 5 minutes).
 
-`--only uncertainty` or `--only calibration` measures that part alone (its record holds only
-that row).
+`--only engine` measures the engine's figures alone (throughput, scaling, streams, NumPy,
+priors; e.g. `--only engine --paths 1000000` for the issue-11 speed record, about half an
+hour), `--only uncertainty` or `--only calibration` that workflow alone (its record holds
+only that row).
 """
 
 from __future__ import annotations
@@ -209,20 +211,55 @@ def calibration(n_paths: int) -> dict:
             "acceptance_rate": float(attrs["acceptance_rate"])}
 
 
-ONLY = {"uncertainty": lambda plan: uncertainty(plan["uncertainty_paths"]),
-        "calibration": lambda plan: calibration(plan["calibration_paths"])}
+ONLY = {"engine": lambda plan, horizon: engine_rows(plan, horizon),
+        "uncertainty": lambda plan, horizon: [uncertainty(plan["uncertainty_paths"])],
+        "calibration": lambda plan, horizon: [calibration(plan["calibration_paths"])]}
 
 
 def run_suite(plan: dict, horizon: int = 120, only: str | None = None) -> dict:
     """The record: every measurement of the plan, or only one workflow's."""
-    rows = [ONLY[only](plan)] if only else suite_rows(plan, horizon)
+    rows = ONLY[only](plan, horizon) if only else suite_rows(plan, horizon)
     return {"machine": machine(), "plan": plan, "rows": rows}
 
 
-def suite_rows(plan: dict, horizon: int) -> list[dict]:
-    import numba
+def interleaved_seconds(scenario: str, n_paths: int, threads: int, repeats: int,
+                        variants: dict[str, dict]) -> dict[str, list[float]]:
+    """Engine-only seconds of each variant (keyword arguments of engine_seconds), their runs
+    taken in turn: a machine whose speed drifts (a shared VM) then slows every variant
+    alike, and their ratios hold where runs taken one variant after the other did not."""
+    runs = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, options in variants.items():
+            runs[name] += engine_seconds(scenario, n_paths, threads, "numba", 1, **options)
+    return runs
 
-    all_threads = numba.config.NUMBA_NUM_THREADS
+
+def ratio_rows(plan: dict, all_threads: int) -> list[dict]:
+    """The random streams' share, the engine against the NumPy reference, and the cost of
+    parameters drawn per path, on the plan's first scenario."""
+    rows = []
+    scenario = plan["scenarios"][0]
+    for n in plan["ratio_paths"]:
+        runs = interleaved_seconds(scenario, n, all_threads, plan["repeats"], {
+            "engine": {}, "weyl": {"cheap_random": True}, "priors": {"overrides": PRIORS}})
+        engine, weyl, drawn = (statistics.median(runs[k]) for k in ("engine", "weyl", "priors"))
+        rows.append({"kind": "rng_share", "scenario": scenario, "paths": n,
+                     "seconds": engine, "seconds_without_streams": weyl,
+                     "share": 1.0 - weyl / engine})
+        reference = statistics.median(engine_seconds(scenario, n, 1, "numpy",
+                                                     plan["repeats"]))
+        rows.append({"kind": "engine_vs_numpy", "scenario": scenario, "paths": n,
+                     "engine_seconds": engine, "numpy_seconds": reference,
+                     "ratio": reference / engine, "threads": all_threads})
+        rows.append({"kind": "priors_cost", "scenario": scenario, "paths": n,
+                     "priors": PRIORS[0], "seconds": engine, "seconds_with_priors": drawn,
+                     "ratio": drawn / engine, "threads": all_threads,
+                     "runs": runs["engine"], "runs_with_priors": runs["priors"]})
+    return rows
+
+
+def throughput_rows(plan: dict, horizon: int, all_threads: int) -> list[dict]:
+    """Engine throughput of every scenario at every size on 1 thread and on all."""
     rows = []
     for scenario in plan["scenarios"]:
         for n in plan["paths"]:
@@ -232,27 +269,19 @@ def suite_rows(plan: dict, horizon: int) -> list[dict]:
                 rows.append({"kind": "throughput", "scenario": scenario, "paths": n,
                              "threads": threads, "seconds": t, "runs": times,
                              "path_steps_per_s": n * horizon / t})
-    for n in plan["ratio_paths"]:
-        scenario = plan["scenarios"][0]
-        hashed = statistics.median(engine_seconds(scenario, n, all_threads, "numba",
-                                                  plan["repeats"]))
-        weyl = statistics.median(engine_seconds(scenario, n, all_threads, "numba",
-                                                plan["repeats"], cheap_random=True))
-        rows.append({"kind": "rng_share", "scenario": scenario, "paths": n,
-                     "seconds": hashed, "seconds_without_streams": weyl,
-                     "share": 1.0 - weyl / hashed})
-        engine = statistics.median(engine_seconds(scenario, n, all_threads, "numba",
-                                                  plan["repeats"]))
-        reference = statistics.median(engine_seconds(scenario, n, 1, "numpy",
-                                                     plan["repeats"]))
-        rows.append({"kind": "engine_vs_numpy", "scenario": scenario, "paths": n,
-                     "engine_seconds": engine, "numpy_seconds": reference,
-                     "ratio": reference / engine, "threads": all_threads})
-        drawn = statistics.median(engine_seconds(scenario, n, all_threads, "numba",
-                                                 plan["repeats"], overrides=PRIORS))
-        rows.append({"kind": "priors_cost", "scenario": scenario, "paths": n,
-                     "priors": PRIORS[0], "seconds": engine, "seconds_with_priors": drawn,
-                     "ratio": drawn / engine, "threads": all_threads})
+    return rows
+
+
+def engine_rows(plan: dict, horizon: int) -> list[dict]:
+    """The engine's own figures: throughput, scaling, the streams' share, NumPy, priors."""
+    import numba
+
+    all_threads = numba.config.NUMBA_NUM_THREADS
+    return throughput_rows(plan, horizon, all_threads) + ratio_rows(plan, all_threads)
+
+
+def suite_rows(plan: dict, horizon: int) -> list[dict]:
+    rows = engine_rows(plan, horizon)
     # a whole process first, so that no measured one compiles what only the command line
     # uses (LLVM's memory would count: 935 against 580 MB at 1e6 paths, record 20261202T110615)
     peak_rss(1000, True)
@@ -379,7 +408,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paths", type=int, nargs="*", help="override the path counts")
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory for the JSON")
     parser.add_argument("--only", choices=list(ONLY),
-                        help="measure one part alone (uncertainty: the Saltelli run and "
+                        help="measure one part alone (engine: throughput, scaling, the "
+                        "streams' share, NumPy and priors against point values; "
+                        "uncertainty: the Saltelli run and "
                         "bubblesim-sensitivity end to end; calibration: bubblesim-calibrate)")
     args = parser.parse_args(argv)
     plan = dict(QUICK if args.quick else FULL)

@@ -65,3 +65,19 @@ def test_markdown_of_one_part_and_of_records_without_it():
     assert "met (4.2 min)" in page
     older = bench.markdown([{"machine": machine, "rows": []}])
     assert "uncertainty" not in older and "Target" not in older
+
+
+@pytest.mark.slow
+def test_engine_only_record_takes_the_priors_runs_in_turn_with_the_point_value_runs(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--quick",
+                             "--only", "engine", "--paths", "2000", "--out", str(tmp_path)],
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr
+    (record,) = tmp_path.glob("*.json")
+    rows = json.loads(record.read_text())["rows"]
+    assert {row["kind"] for row in rows} == {"throughput", "engine_vs_numpy", "rng_share",
+                                             "priors_cost"}
+    (priors,) = [row for row in rows if row["kind"] == "priors_cost"]
+    assert len(priors["runs"]) == len(priors["runs_with_priors"]) == 3
+    assert priors["ratio"] == pytest.approx(priors["seconds_with_priors"] / priors["seconds"])
+    assert "Parameters drawn per path" in (tmp_path / "BENCHMARKS.md").read_text()
