@@ -38,9 +38,14 @@ def _lock_or_exit(directory: Path, hint: str) -> FileLock:
         sys.exit(1)
 
 
-def _in_omegaconf(frame) -> bool:
+# where a KeyboardInterrupt turns into another error: OmegaConf (and Hydra's composition,
+# which runs in it) wraps what it raises while building a node
+_CONFIG_CODE = ("omegaconf", "hydra._internal.config", "hydra.core.override_parser")
+
+
+def _in_config_code(frame) -> bool:
     while frame is not None:
-        if frame.f_globals.get("__name__", "").startswith("omegaconf"):
+        if frame.f_globals.get("__name__", "").startswith(_CONFIG_CODE):
             return True
         frame = frame.f_back
     return False
@@ -51,16 +56,16 @@ class DirectoryLock(Callback):
     a Ctrl-C in a sweep into SweepInterrupted.
 
     A KeyboardInterrupt raised inside OmegaConf can leave a node half-built, and the error
-    that follows replaces the interrupt (exit 1 with an OmegaConf message instead of 130).
-    So a Ctrl-C that lands between jobs (Hydra composing the next job's config) or in
-    OmegaConf code is held and raised at the next job boundary, where nothing is half-built.
+    that follows replaces the interrupt (exit 1 with an OmegaConf message instead of 130;
+    CI caught one in Hydra's composition of the next job). So a Ctrl-C that lands in config
+    code is held and raised at the next job boundary (or the sweep's end), where nothing is
+    half-built; anywhere else (the engine, a launcher waiting for its workers) at once.
     """
 
     def __init__(self) -> None:
         self._held: FileLock | None = None
         self._sigint = None
         self._sweep_dir: Path | None = None
-        self._in_task = False
         self._pending = False
 
     def __getstate__(self) -> dict:
@@ -84,15 +89,13 @@ class DirectoryLock(Callback):
         if self._sweep_dir is None:
             raise KeyboardInterrupt
         self._pending = True
-        if self._in_task and not _in_omegaconf(frame):
+        if not _in_config_code(frame):
             self._raise_pending()
 
     def on_job_start(self, config: DictConfig, **kwargs) -> None:
         self._raise_pending()
-        self._in_task = True
 
     def on_job_end(self, config: DictConfig, job_return=None, **kwargs) -> None:
-        self._in_task = False
         self._raise_pending()
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
