@@ -86,8 +86,6 @@ class DirectoryLock(Callback):
         self._sigint = signal.signal(signal.SIGINT, self.interrupted)
 
     def interrupted(self, signum: int, frame) -> None:
-        if self._sweep_dir is None:
-            raise KeyboardInterrupt
         self._pending = True
         if not _in_config_code(frame):
             self._raise_pending()
@@ -106,7 +104,7 @@ class DirectoryLock(Callback):
         self._raise_pending()
 
     def _raise_pending(self) -> None:
-        if self._pending and self._sweep_dir is not None:
+        if self._pending:
             self._pending = False
             raise SweepInterrupted(self._sweep_dir)
 

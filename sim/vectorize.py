@@ -52,7 +52,8 @@ def log(x):
 
 def bin_log10(x):
     """Base-10 logarithm of a positive value, for placing it in a histogram bin
-    (elementwise); compiled, to 4e-10 absolute, a fraction 1e-8 of the finest bin."""
+    (elementwise); compiled, to 4e-10 absolute: 2e-7 of the narrowest bin at the default
+    2,048 bins, under 1e-5 at the 65,536 allowed."""
     return np.log10(x)
 
 

@@ -45,13 +45,19 @@ def test_exp_log_within_a_few_ulp_of_numpy():
     assert _max_relative_error(out[1], np.log(a)) < 3 * EPS
 
 
-def test_bin_log10_within_a_hundred_millionth_of_the_finest_bin():
+def test_bin_log10_within_a_hundred_thousandth_of_the_finest_bin():
+    from sim.histogram import HIST_RANGE
+    from sim.layout import LINEAR
+    from sim.schema import EngineConfig
+
     x, u, a, b = _inputs()
     normal = a > np.finfo(float).tiny
     error = np.abs(_compiled(x, u, a, b)[2][normal] - np.log10(a[normal]))
     assert error.max() < 4e-10
-    # the finest bins are a 200th of a decade (hist_bins <= 2000 over ranges >= 1 decade)
-    assert error.max() / (1.0 / 200) < 1e-7
+    # the finest bins: the narrowest log range over the most bins the schema allows
+    decades = min(hi - lo for s, (lo, hi) in HIST_RANGE.items() if s not in LINEAR)
+    most_bins = EngineConfig.__dataclass_fields__["hist_bins"].metadata["hi"]
+    assert error.max() / (decades / most_bins) < 1e-5
 
 
 @njit(error_model="numpy")
