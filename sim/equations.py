@@ -15,11 +15,22 @@ from sim.vectorize import exp, log, power, where
 
 
 # --- exogenous progress --------------------------------------------------------------------
+def fill_poisson_cdf(out, offset, mean):
+    """P(N <= k) for k = 0 .. MAX_JUMPS_PER_MONTH - 1 of a Poisson(mean) count, into
+    ``out[offset:]`` (in place: it runs once per path under priors)."""
+    log_mean = np.log(max(mean, 1e-300))
+    log_factorial, cdf = 0.0, 0.0
+    for k in range(MAX_JUMPS_PER_MONTH):
+        log_factorial += np.log(max(k, 1))
+        cdf += np.exp(-mean + k * log_mean - log_factorial)
+        out[offset + k] = min(cdf, 1.0)
+
+
 def poisson_cdf(mean):
     """P(N <= k) for k = 0 .. MAX_JUMPS_PER_MONTH - 1 of a Poisson(mean) count."""
-    k = np.arange(MAX_JUMPS_PER_MONTH)
-    log_terms = -mean + k * np.log(max(mean, 1e-300)) - np.cumsum(np.log(np.maximum(k, 1)))
-    return np.minimum(np.cumsum(np.exp(log_terms)), 1.0)
+    out = np.empty(MAX_JUMPS_PER_MONTH)
+    fill_poisson_cdf(out, 0, mean)
+    return out
 
 
 def monthly_retention(rate_per_year):

@@ -56,6 +56,7 @@ from sim.equations import (
     enterprise_value,
     expected_growth,
     exponential_trend,
+    fill_poisson_cdf,
     firm_equity,
     forecast_capacity,
     funding_gate,
@@ -70,7 +71,6 @@ from sim.equations import (
     parent_support,
     payout,
     planning_tilt,
-    poisson_cdf,
     power_headroom,
     power_per_capacity,
     power_request,
@@ -1244,45 +1244,70 @@ def implied_growth(p, orders0):
     return growth
 
 
-def start_cohorts(p):
-    """The installed base at t=0 by slot (sim.layout.COHORTS): capacity, historical cost at
-    the unit capex of its purchase year (the cost trend run back) and book value (straight
-    line over the useful life, at most what the impairment test recovers at the start's
-    margin: the start's firms passed their tests)."""
-    capacity, basis, book = np.zeros(COHORTS), np.zeros(COHORTS), np.zeros(COHORTS)
+# The start's derivation below runs once per path under priors (drawn_state): plain scalars,
+# no arrays allocated per path (the allocations took most of its time).
+def start_cohort(p, k):
+    """The cohort bought k + 1/2 years before t=0 (k < COHORTS - 1): its slot
+    (sim.layout.COHORTS), capacity, historical cost at the unit capex of its purchase year
+    (the cost trend run back) and book value (straight line over the useful life, at most what
+    the impairment test recovers at the start's margin: the start's firms passed their
+    tests)."""
     margin = p[P_R0] * p[P_U0] - p[P_OPEX_SHARE] * p[P_C0]
+    age = k + 0.5
+    capacity = p[P_COHORT_SHARES + k] * p[P_K0]
+    basis = capacity * p[P_UNIT_CAPEX0] * np.exp(-p[P_COST_GROWTH] * age)
+    remaining = max(p[P_LIFE] - age, 0.0)
+    book = min(basis * remaining / p[P_LIFE], recoverable_amount(capacity, margin, remaining))
+    return COHORTS - 1 - k, capacity, basis, book  # last year's in the slot before this year's
+
+
+def start_cohorts(p):
+    """The installed base at t=0 by slot: capacity, historical cost and book value
+    (start_cohort; this year's slot 0 is empty)."""
+    capacity, basis, book = np.zeros(COHORTS), np.zeros(COHORTS), np.zeros(COHORTS)
     for k in range(COHORTS - 1):
-        s = COHORTS - 1 - k  # last year's cohort in the slot before this year's (0)
-        age = k + 0.5
-        capacity[s] = p[P_COHORT_SHARES + k] * p[P_K0]
-        basis[s] = capacity[s] * p[P_UNIT_CAPEX0] * np.exp(-p[P_COST_GROWTH] * age)
-        remaining = max(p[P_LIFE] - age, 0.0)
-        book[s] = min(basis[s] * remaining / p[P_LIFE],
-                      recoverable_amount(capacity[s], margin, remaining))
+        s, capacity[s], basis[s], book[s] = start_cohort(p, k)
     return capacity, basis, book
 
 
+def start_depreciation(p):
+    """The clouds' depreciation at t=0 ($B/month): each cohort's straight line, at most its
+    book value."""
+    total = 0.0
+    for k in range(COHORTS - 1):
+        _, _, basis, book = start_cohort(p, k)
+        total += min(basis / (12.0 * p[P_LIFE]), book)
+    return total
+
+
 def start_sectors(p):
-    """Revenue and operating-earnings run-rates ($B/yr) of the three sectors at t=0."""
+    """Revenue and operating-earnings run-rates ($B/yr) of the three sectors at t=0, as
+    tuples indexed by sector."""
     served = p[P_K0] * p[P_U0]
     inference = p[P_INFERENCE_SHARE] * served * p[P_R0]
     rent = served * p[P_R0]
     opex = p[P_OPEX_SHARE] * p[P_C0] * p[P_K0]
-    _, basis, book_value = start_cohorts(p)
-    book = np.minimum(basis / (12.0 * p[P_LIFE]), book_value).sum()
     vendors = p[P_GPU_SHARE] * p[P_CAPEX0]
-    revenue = 12.0 * np.array([p[P_SPEND0], rent, vendors])
-    earnings = 12.0 * np.array([p[P_SPEND0] - inference - p[P_LABS_FIXED], rent - opex - book,
-                                p[P_VENDOR_MARGIN] * vendors - p[P_VENDOR_FIXED]])
+    revenue = (12.0 * p[P_SPEND0], 12.0 * rent, 12.0 * vendors)
+    earnings = (12.0 * (p[P_SPEND0] - inference - p[P_LABS_FIXED]),
+                12.0 * (rent - opex - start_depreciation(p)),
+                12.0 * (p[P_VENDOR_MARGIN] * vendors - p[P_VENDOR_FIXED]))
     return revenue, earnings
 
 
-def enterprise_values0(p, sector):
-    """Each firm's enterprise value at t=0 ($B): market value less net cash and its stakes in
+def enterprise_value0(p, sector, j):
+    """A firm's enterprise value at t=0 ($B): market value less net cash and its stakes in
     the labs, at least 0."""
-    return np.array([max(firm_value(p, FP_VALUE, sector, j) - firm_value(p, FP_CASH, sector, j)
-                         - firm_value(p, FP_STAKE, sector, j)
-                         + firm_value(p, FP_DEBT, sector, j), 0.0) for j in range(n_firms(p))])
+    return max(firm_value(p, FP_VALUE, sector, j) - firm_value(p, FP_CASH, sector, j)
+               - firm_value(p, FP_STAKE, sector, j) + firm_value(p, FP_DEBT, sector, j), 0.0)
+
+
+def sector_value0(p, sector):
+    """The sum of a sector's enterprise values at t=0 ($B)."""
+    total = 0.0
+    for j in range(n_firms(p)):
+        total += enterprise_value0(p, sector, j)
+    return total
 
 
 def lab_compute0(p, j):
@@ -1302,14 +1327,13 @@ def labs_value0(p):
     return total
 
 
-def value_weights(p, sector):
-    """Each firm's enterprise value at t=0 relative to its revenue share of the sector's, so
-    that firm equity at t=0 is the start's market value."""
-    own = enterprise_values0(p, sector)
-    shares = np.array([firm_value(p, FP_SHARE, sector, j) for j in range(n_firms(p))])
-    total = own.sum()
-    return np.where((shares > 0.0) & (total > 0.0), own / np.maximum(shares * total, 1e-300),
-                    0.0)
+def value_weight(p, sector, j, total):
+    """A firm's enterprise value at t=0 relative to its revenue share of the sector's
+    (``total``, sector_value0), so that firm equity at t=0 is the start's market value."""
+    share = firm_value(p, FP_SHARE, sector, j)
+    if share > 0.0 and total > 0.0:
+        return enterprise_value0(p, sector, j) / max(share * total, 1e-300)
+    return 0.0
 
 
 def initial_conditions(p):
@@ -1356,14 +1380,13 @@ def initial_conditions(p):
     nf = n_firms(p)
     for k in range(N_SECTORS):
         growth_margin = max(p[P_GROWTH_START[k]] + earnings[k] / revenue[k], p[P_VALUE_FLOOR])
-        p[P_MULTIPLE + k] = enterprise_values0(p, k).sum() / (revenue[k] * growth_margin
-                                                              * mood0)
+        total = sector_value0(p, k)
+        p[P_MULTIPLE + k] = total / (revenue[k] * growth_margin * mood0)
         p[P_REVENUE0 + k] = revenue[k]
         p[P_EARNINGS0 + k] = earnings[k]
-        weights = value_weights(p, k)
         for j in range(nf):
-            p[firm_param(FP_VALUE_WEIGHT, k, j, nf)] = weights[j]
-    p[P_JUMP_CDF:P_JUMP_CDF + MAX_JUMPS_PER_MONTH] = poisson_cdf(p[P_JUMP_RATE] * DT)
+            p[firm_param(FP_VALUE_WEIGHT, k, j, nf)] = value_weight(p, k, j, total)
+    fill_poisson_cdf(p, P_JUMP_CDF, p[P_JUMP_RATE] * DT)
     return p
 
 
@@ -1406,14 +1429,14 @@ def analyst_column(p, v, o):
         v[X_LABS_PAID_IN] += firm_value(p, FP_CASH, LABS, j) + firm_value(p, FP_DEBT, LABS, j)
     circular = p[P_CIRC_SHARE] * funding_gate(p[P_SENT0], p[P_GATE_CENTER],
                                               p[P_GATE_WIDTH]) * p[P_TRAINING0]
-    revenue, earnings = start_sectors(p)  # annual run-rates
-    o[O_CIRCULARITY] = (p[P_SPEND0] + rent + revenue[VENDORS] / 12.0) / p[P_SPEND0]
+    vendors_revenue = p[P_REVENUE0 + VENDORS]  # the annual run-rates of start_sectors
+    o[O_CIRCULARITY] = (p[P_SPEND0] + rent + vendors_revenue / 12.0) / p[P_SPEND0]
     o[O_CIRCULAR_RENT_SHARE] = circular / rent
     o[O_BACKLOG_TO_RENT] = o[O_BACKLOG] / (12.0 * rent)
     o[O_REVENUE_GAP] = p[P_CAPEX0] / p[P_SPEND0]
-    o[O_ROIC_LABS] = earnings[LABS] / v[X_LABS_PAID_IN]
-    o[O_ROIC_CLOUDS] = earnings[CLOUDS] / o[O_BOOK]
-    o[O_ROIC_VENDORS] = earnings[VENDORS] / (VENDOR_CAPITAL_TO_REVENUE * revenue[VENDORS])
+    o[O_ROIC_LABS] = p[P_EARNINGS0 + LABS] / v[X_LABS_PAID_IN]
+    o[O_ROIC_CLOUDS] = p[P_EARNINGS0 + CLOUDS] / o[O_BOOK]
+    o[O_ROIC_VENDORS] = p[P_EARNINGS0 + VENDORS] / (VENDOR_CAPITAL_TO_REVENUE * vendors_revenue)
     o[O_LAB_BURN], o[O_LAB_RUNWAY] = labs_burn0(p)
     o[O_ADOPTION] = p[P_A0]
     o[O_EFFICIENCY] = p[P_TAU0]
@@ -1422,11 +1445,18 @@ def analyst_column(p, v, o):
 def initial_column(p):
     """The state and the observables at t=0 (the same on every path) as 1-D vectors; the
     equity observables are filled by ``valuation``."""
-    pipe, ttm, _, n_state = state_layout(p)
+    v, o = np.empty(state_layout(p)[3]), np.empty(N_OBS)
+    fill_initial_column(p, v, o)
+    return v, o
+
+
+def fill_initial_column(p, v, o):
+    """initial_column into ``v`` and ``o`` (once per path under priors: in place)."""
+    pipe, ttm, _, _ = state_layout(p)
     nf = n_firms(p)
     labs_value = max(labs_value0(p), 1e-12)
-    v = np.zeros(n_state)
-    o = np.zeros(N_OBS)
+    v[:] = 0.0
+    o[:] = 0.0
     v[X_LOG_TAU] = np.log(p[P_TAU0])
     v[X_LOG_COST] = np.log(p[P_C0])
     v[X_MARGIN] = p[P_MARGIN0]
@@ -1445,10 +1475,10 @@ def initial_column(p):
     v[X_POWER_USED] = p[P_POWER_USED0]
     v[X_POWER_PIPE] = p[P_POWER_PIPE0]
     v[X_PIPE_VALUE] = build_lag(p) * p[P_CAPEX0]
-    capacity, basis, book = start_cohorts(p)
-    for s in range(COHORTS):
-        v[X_COHORT + s], v[X_BASIS + s], v[X_BOOK + s] = capacity[s], basis[s], book[s]
-    o[O_BOOK] = book.sum()
+    for k in range(COHORTS - 1):
+        s, v[X_COHORT + s], v[X_BASIS + s], v[X_BOOK + s] = start_cohort(p, k)
+    for s in range(COHORTS):  # this year's slot is empty, and comes first, as before
+        o[O_BOOK] += v[X_BOOK + s]
     for k in range(N_SECTORS):
         v[X_REV + k] = p[P_REVENUE0 + k]
         v[X_EARN + k] = p[P_EARNINGS0 + k]
@@ -1483,7 +1513,6 @@ def initial_column(p):
     o[O_POWER] = p[P_ENERGISED0]
     o[O_POWER_QUEUE] = p[P_QUEUE0]
     analyst_column(p, v, o)
-    return v, o
 
 
 def initial_state(x, p, obs, tmp):
@@ -1523,7 +1552,7 @@ def drawn_state(x, p, base, draws, obs, tmp):
             for k in range(base.shape[0]):
                 own[base[k]] = draws[k, i]
             initial_conditions(own)  # sets every derived slot: nothing carries over
-            v, o = initial_column(own)
+            fill_initial_column(own, v, o)
         for s in range(N_SCALAR_PARAMS):
             tmp[T_PARAMS + s, i] = own[s]
         for r in range(v.shape[0]):

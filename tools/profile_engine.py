@@ -42,6 +42,8 @@ cfg = compose(*{overrides!r})
 settings = replace(run_settings(cfg), n_paths={paths}, quiet=True, per_path=False)
 p = model_vector(cfg)
 simulate(p, replace(settings, n_paths=1000))
+simulate(p, settings)
+# dumped after the run: its arrays may take a specialization the short run did not compile
 for name in {functions!r}:
     for cres in getattr(kernel, name).overloads.values():
         library = cres.library
@@ -52,7 +54,6 @@ for name in {functions!r}:
         address = library.get_pointer_to_function(cres.fndesc.llvm_func_name)
         with open(f"{{name}}-{{address:x}}.o", "wb") as out:
             out.write(code)
-simulate(p, settings)
 """
 
 
