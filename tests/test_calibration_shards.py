@@ -7,22 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
-from test_calibration import LEARNED, _write_targets
+from test_calibration import LEARNED
 
 from conftest import CALIBRATE, MERGE, run_cli
 
+# also the config of conftest.calibrated, the calibration in one process
 ARGS = ("start=2026q1", "targets=synthetic", "~priors", LEARNED, "engine.n_paths=3000",
         "calibration.accept=0.5", "calibration.forecast_from=2027-06",
-        "model.horizon_months=40", "output.quiet=true")
-
-
-@pytest.fixture(scope="module")
-def single(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("single")
-    search = _write_targets(tmp)
-    done = run_cli(*ARGS, search, f"hydra.run.dir={tmp / 'run'}", command=CALIBRATE)
-    assert done.returncode == 0, done.stderr
-    return search, tmp / "run"
+        "model.horizon_months=60", "output.quiet=true")
 
 
 def _same_posterior(a, b):
@@ -45,19 +37,19 @@ def _shard_sweep(search, sweep_dir, *extra):
 
 
 @pytest.fixture(scope="module")
-def basic_shards(single, tmp_path_factory):
+def basic_shards(calibrated, tmp_path_factory):
     """Three shards swept on the basic launcher, calibrated at the sweep's end; their
     directories are also what bubblesim-merge is given (calibrating shards takes a process
     each)."""
-    return _shard_sweep(single[0], tmp_path_factory.mktemp("shards"))
+    return _shard_sweep(calibrated[0], tmp_path_factory.mktemp("shards"))
 
 
 # the basic launcher in the default suite; the others (a minute each) with the slow checks
 @pytest.mark.parametrize("launcher", [None, *(pytest.param(name, marks=pytest.mark.slow)
                                               for name in ("parallel", "submitit_local",
                                                            "ray_cluster"))])
-def test_a_sweep_of_shards_calibrates_as_one_process(single, tmp_path, launcher, request):
-    search, one = single
+def test_a_sweep_of_shards_calibrates_as_one_process(calibrated, tmp_path, launcher, request):
+    search, one = calibrated
     if launcher is None:
         swept = request.getfixturevalue("basic_shards")
     else:
@@ -72,8 +64,8 @@ def test_a_sweep_of_shards_calibrates_as_one_process(single, tmp_path, launcher,
 
 
 def test_bubblesim_merge_calibrates_on_shards_and_never_replaces_a_calibration(
-        single, basic_shards, tmp_path):
-    _, one = single
+        calibrated, basic_shards, tmp_path):
+    _, one = calibrated
     # given out of order: the shard indices, not the order of the arguments, place the paths
     shards = [str(basic_shards / k) for k in ("2", "0", "1")]
     out = tmp_path / "merged"
