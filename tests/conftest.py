@@ -104,6 +104,21 @@ def scenario_runs():
     return {name: run_small(f"scenario={name}", n_paths=4000) for name in SCENARIOS}
 
 
+@pytest.fixture(scope="session")
+def calibrated(tmp_path_factory):
+    """A calibration with a conditioned forecast (test_calibration_shards.ARGS): the run the
+    shards must reproduce and the forecast the tests of sim.forecast read; (the search-path
+    override of its targets, its run directory)."""
+    from test_calibration import _write_targets
+    from test_calibration_shards import ARGS
+
+    tmp = tmp_path_factory.mktemp("calibrated")
+    search = _write_targets(tmp)
+    done = run_cli(*ARGS, search, f"hydra.run.dir={tmp / 'run'}", command=CALIBRATE)
+    assert done.returncode == 0, done.stderr
+    return search, tmp / "run"
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

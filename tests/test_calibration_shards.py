@@ -7,22 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
-from test_calibration import LEARNED, _write_targets
+from test_calibration import LEARNED
 
 from conftest import CALIBRATE, MERGE, run_cli
 
+# also the config of conftest.calibrated, the calibration in one process
 ARGS = ("start=2026q1", "targets=synthetic", "~priors", LEARNED, "engine.n_paths=3000",
         "calibration.accept=0.5", "calibration.forecast_from=2027-06",
-        "model.horizon_months=40", "output.quiet=true")
-
-
-@pytest.fixture(scope="module")
-def single(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("single")
-    search = _write_targets(tmp)
-    done = run_cli(*ARGS, search, f"hydra.run.dir={tmp / 'run'}", command=CALIBRATE)
-    assert done.returncode == 0, done.stderr
-    return search, tmp / "run"
+        "model.horizon_months=60", "output.quiet=true")
 
 
 def _same_posterior(a, b):
@@ -36,32 +28,46 @@ def _same_posterior(a, b):
     assert other.attrs["n_simulations"] == 3000
 
 
+def _shard_sweep(search, sweep_dir, *extra):
+    done = run_cli("-m", *extra, *ARGS, search, "engine.num_shards=3",
+                   "engine.shard_index=0,1,2", f"hydra.sweep.dir={sweep_dir}",
+                   command=CALIBRATE)
+    assert done.returncode == 0, done.stderr
+    return sweep_dir
+
+
+@pytest.fixture(scope="module")
+def basic_shards(calibrated, tmp_path_factory):
+    """Three shards swept on the basic launcher, calibrated at the sweep's end; their
+    directories are also what bubblesim-merge is given (calibrating shards takes a process
+    each)."""
+    return _shard_sweep(calibrated[0], tmp_path_factory.mktemp("shards"))
+
+
 # the basic launcher in the default suite; the others (a minute each) with the slow checks
 @pytest.mark.parametrize("launcher", [None, *(pytest.param(name, marks=pytest.mark.slow)
                                               for name in ("parallel", "submitit_local",
                                                            "ray_cluster"))])
-def test_a_sweep_of_shards_calibrates_as_one_process(single, tmp_path, launcher, request):
-    search, one = single
-    extra = [f"hydra/launcher={launcher}"] if launcher else []
-    if launcher == "ray_cluster":  # on a Ray head node of the test's own (conftest.ray_head)
-        extra.append(f"hydra.launcher.ray.init.address={request.getfixturevalue('ray_head')}")
-    done = run_cli("-m", *extra, *ARGS, search, "engine.num_shards=3",
-                   "engine.shard_index=0,1,2", f"hydra.sweep.dir={tmp_path}",
-                   command=CALIBRATE)
-    assert done.returncode == 0, done.stderr
-    assert all((tmp_path / str(k) / "statistics.nc").is_file() for k in range(3))
-    assert not (tmp_path / "0" / "posterior.nc").exists()  # a shard alone cannot decide
-    _same_posterior(one, tmp_path)
+def test_a_sweep_of_shards_calibrates_as_one_process(calibrated, tmp_path, launcher, request):
+    search, one = calibrated
+    if launcher is None:
+        swept = request.getfixturevalue("basic_shards")
+    else:
+        extra = [f"hydra/launcher={launcher}"]
+        if launcher == "ray_cluster":  # on a Ray head node of the test's own (conftest.ray_head)
+            extra.append(
+                f"hydra.launcher.ray.init.address={request.getfixturevalue('ray_head')}")
+        swept = _shard_sweep(search, tmp_path, *extra)
+    assert all((swept / str(k) / "statistics.nc").is_file() for k in range(3))
+    assert not (swept / "0" / "posterior.nc").exists()  # a shard alone cannot decide
+    _same_posterior(one, swept)
 
 
-def test_bubblesim_merge_calibrates_on_shards_and_never_replaces_a_calibration(single,
-                                                                               tmp_path):
-    search, one = single
-    for k in range(2):
-        done = run_cli(*ARGS, search, "engine.num_shards=2", f"engine.shard_index={k}",
-                       f"hydra.run.dir={tmp_path / str(k)}", command=CALIBRATE)
-        assert done.returncode == 0, done.stderr
-    shards = [str(tmp_path / "0"), str(tmp_path / "1")]
+def test_bubblesim_merge_calibrates_on_shards_and_never_replaces_a_calibration(
+        calibrated, basic_shards, tmp_path):
+    _, one = calibrated
+    # given out of order: the shard indices, not the order of the arguments, place the paths
+    shards = [str(basic_shards / k) for k in ("2", "0", "1")]
     out = tmp_path / "merged"
     done = run_cli(*shards, "--out", str(out), command=MERGE)
     assert done.returncode == 0, done.stderr
@@ -73,4 +79,4 @@ def test_bubblesim_merge_calibrates_on_shards_and_never_replaces_a_calibration(s
     assert (out / "posterior.nc").stat().st_mtime_ns == stamp
     missing = run_cli(shards[0], "--out", str(tmp_path / "half"), command=MERGE)
     assert missing.returncode == 1
-    assert "need each of the 2 shards exactly once, got shard indices [0]" in missing.stderr
+    assert "need each of the 3 shards exactly once, got shard indices [2]" in missing.stderr

@@ -77,9 +77,10 @@ PER_PATH = ["max_drawdown", "peak_to_trough_months", "recovery_months", "termina
 
 def test_identical_across_threads_and_chunk_sizes(tmp_path):
     """Subprocesses with 1 and 2 numba threads and two chunk sizes agree bitwise (dated
-    events on)."""
+    events on). The second run changes both at once: either alone changing anything shows
+    (chunk sizes alone: test_chunking_does_not_change_anything, in this process)."""
     runs = []
-    for threads, chunk in [(1, 4096), (2, 4096), (2, 999)]:
+    for threads, chunk in [(1, 4096), (2, 999)]:
         out = tmp_path / f"t{threads}c{chunk}"
         result = run_cli("scenario=excess_capacity", "events=[hyperscaler_sale,stress]",
                          "engine.n_paths=4000",

@@ -3,6 +3,8 @@ clipped series and for runs too small to mean much, complete attrs (issue 9)."""
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -89,9 +91,11 @@ def test_month_medians_have_a_nonzero_error():
 
 
 def test_report_names_equal_runs_by_their_directories(tmp_path):
-    for name in ("a", "b"):
-        assert run_cli("engine.n_paths=300", "output.quiet=true", "model.horizon_months=12",
-                       f"hydra.run.dir={tmp_path / name}").returncode == 0
+    assert run_cli("engine.n_paths=300", "output.quiet=true", "model.horizon_months=12",
+                   f"hydra.run.dir={tmp_path / 'a'}").returncode == 0
+    # the same config run elsewhere has the same label (what the report must tell apart by
+    # directory): a copy serves, without a second process
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
     result = run_cli(str(tmp_path / "a"), str(tmp_path / "b"), command=REPORT)
     assert result.returncode == 0, result.stderr
     labels = [r.split("|")[1].strip() for r in result.stdout.splitlines()[2:]

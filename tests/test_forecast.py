@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
-from test_calibration import LEARNED, _write_targets
+from test_calibration import _write_targets
 
 from conftest import CALIBRATE, PLOT, run_cli
 from sim import forecast
@@ -48,14 +48,8 @@ def test_outcomes_and_table():
     assert forecast.evenly(np.arange(10), 3).tolist() == [0, 4, 9]
 
 
-def test_the_conditioned_forecast_is_the_kept_paths_rerun(tmp_path):
-    search = _write_targets(tmp_path)
-    run = tmp_path / "cal"
-    done = run_cli("start=2026q1", "targets=synthetic", search, "~priors", LEARNED,
-                   "engine.n_paths=3000", "calibration.forecast_from=2027-06",
-                   "calibration.accept=0.5", "model.horizon_months=60",
-                   f"hydra.run.dir={run}", "output.quiet=true", command=CALIBRATE)
-    assert done.returncode == 0, done.stderr
+def test_the_conditioned_forecast_is_the_kept_paths_rerun(calibrated, tmp_path):
+    _, run = calibrated  # forecast from 2027-06, 60 months from 2026q1, 3,000 paths
     post = xr.load_dataset(run / "posterior.nc")
     cond = xr.load_dataset(run / "forecast" / "results.nc")
     prior = xr.load_dataset(run / "prior_forecast" / "results.nc")

@@ -235,8 +235,10 @@ def test_resource_constants_match_the_engine():
 
 # --- interrupted and partial sweeps speak ---------------------------------------------------
 def test_ctrl_c_in_a_sweep_names_finished_jobs_and_the_resume_command(tmp_path):
+    # jobs of a few seconds each, so that the Ctrl-C lands while one runs: many paths on a
+    # short horizon (the resume reruns the unfinished ones, so their length counts twice)
     args = ["-m", "model.demand.elasticity=0.9,1.1,1.3", "engine.n_paths=300000",
-            "output.quiet=true", f"hydra.sweep.dir={tmp_path}"]
+            "model.horizon_months=24", "output.quiet=true", f"hydra.sweep.dir={tmp_path}"]
     proc = subprocess.Popen([sys.executable, "-m", "sim", *args], stderr=subprocess.PIPE,
                             text=True, preexec_fn=interruptible)
     deadline = time.time() + 240
