@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	@echo "installing bubblesim and its dependencies into $(VENV) (first time: a minute or two)..."
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,ray]'
-	@echo "compiling the engine into the numba cache (once per install; about 40 s on 2 cores)..."
+	@echo "compiling the engine into the numba cache, with and without priors (once per install; 2-3 minutes on 2 cores)..."
 	$(BIN)/python -c "from sim.app import warm_up; warm_up()"
 	touch $(STAMP)
 

@@ -55,12 +55,14 @@ def compose(*overrides: str, config_name: str = "config") -> Config:
 
 
 def warm_up(cfg: DictConfig | None = None, quiet: bool = True) -> None:
-    """Compile the engine (or load it from the cache) for ``cfg`` or the default config: the
-    machine code does not depend on the values, so one config serves every run. Unless
-    ``quiet``, a cold cache says that it is compiling."""
+    """Compile the engine (or load it from the cache) for ``cfg``'s runs, or, without
+    ``cfg``, for runs with and without priors (what `make` does): the machine code depends on
+    whether parameters are drawn per path, not on their values. Unless ``quiet``, a cold
+    cache says that it is compiling."""
     from sim.engine import warm_up as compile_engine
 
-    compile_engine(model_vector(to_config(cfg) if cfg is not None else compose()), quiet)
+    for config in [to_config(cfg)] if cfg is not None else [compose(), compose("priors=wide")]:
+        compile_engine(model_vector(config), quiet, run_settings(config).priors)
 
 
 def provenance(cfg: DictConfig, settings, raw, wall: float, overrides: str) -> dict:

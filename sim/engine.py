@@ -16,7 +16,7 @@ from sim import layout, model
 from sim import reductions as R
 from sim.histogram import bin_edges, bin_layout, split_slab
 from sim.layout import EXTRA_BINS, N_HIST, N_OBS, N_SCRATCH, N_SECTORS, OUTSIDE
-from sim.params import RunSettings
+from sim.params import PathDraws, RunSettings
 from sim.raw import (
     ELASTICITY_BINS,
     ELASTICITY_RANGE,
@@ -267,12 +267,13 @@ def simulate(p: np.ndarray, settings: RunSettings, backend: str = "numba",
         snapshots=snapshots)
 
 
-def warm_up(p: np.ndarray, quiet: bool = True) -> None:
-    """Compile (or load from the cache) the engine, e.g. before a sweep starts workers."""
+def warm_up(p: np.ndarray, quiet: bool = True, priors: PathDraws | None = None) -> None:
+    """Compile (or load from the cache) the engine, e.g. before a sweep starts workers; with
+    ``priors``, its version that draws parameters per path."""
     settings = RunSettings(n_paths=1, seed=0, chunk_size=1, threads=0, sample_paths=1,
                            hist_bins=16, horizon=1,
                            n_firms=int(p[layout.param("derived.n_firms")]), per_path=False,
-                           quiet=quiet)
+                           quiet=quiet, priors=priors)
     simulate(p, settings)
 
 

@@ -373,7 +373,9 @@ class PathDraws:
         draws = draw(list(self.priors), self.seed, first_draw, last_draw - first_draw + 1,
                      self.sampling)
         offset = first - first_draw * r
-        return np.repeat(draws, r, axis=1)[:, offset:offset + n]
+        # contiguous, like every other draws array: the engine compiles a version for each
+        # array layout it is given (a slice of columns took a second 90-s compile)
+        return np.ascontiguousarray(np.repeat(draws, r, axis=1)[:, offset:offset + n])
 
 
 def path_draws(cfg: Config) -> PathDraws | None:

@@ -179,3 +179,22 @@ def test_the_start_derivation_compiles_and_agrees_for_other_draws():
     b = model_vector(schema("model.sentiment.s0=0.3", "model.capacity.optimism=1.0"))
     assert a[model.P_GROWTH0] != b[model.P_GROWTH0]
 
+
+
+def test_the_warm_up_compiles_every_version_a_run_uses():
+    """`make`'s warm-up compiles the engine without and with priors, and a run with priors
+    uses that machine code: replicated draws in chunks that start mid-replicate are sliced
+    from a wider array, and such a slice once took a version of its own (a 90-s compile in
+    the middle of the run)."""
+    from sim import kernel
+    from sim.app import warm_up
+
+    warm_up()
+    compiled = set(kernel.simulate_chunk.overloads)
+    draws_types = {signature[-2] for signature in compiled}
+    assert any(str(t) == "none" for t in draws_types)
+    assert any(getattr(t, "layout", None) == "C" for t in draws_types)
+    run_small("scenario=soft_landing", "priors=wide", "engine.prior_replicates=3",
+              n_paths=1000, chunk_size=250)
+    assert set(kernel.simulate_chunk.overloads) == compiled
+    assert all(getattr(signature[-2], "layout", "C") == "C" for signature in compiled)
