@@ -3,12 +3,11 @@
 ``simulate_chunk`` runs the paths whose global indices it is given in parallel: the paths
 are split into ``n_workers`` contiguous ranges (one ``prange`` iteration each), each with its
 own histogram slab, so nothing is shared between threads and integer histogram counts merge
-exactly. A worker runs its range in blocks of LANES paths (LANES_DRAWN with priors): every
-month, each of the model's ``lanes`` loops runs over the block's paths, and LLVM turns it
-into SIMD code (four paths per AVX2 instruction). Every path draws from its own
-counter-based stream keyed by (seed, global path index), and every lane runs the same
-instructions, so the results do not depend on threads, chunking or a path's place in its
-block.
+exactly. A worker runs its range in blocks of LANES paths: every month, each of the model's
+``lanes`` loops runs over the block's paths, and LLVM turns it into SIMD code (four paths
+per AVX2 instruction). Every path draws from its own counter-based stream keyed by (seed,
+global path index), and every lane runs the same instructions, so the results do not depend
+on threads, chunking or a path's place in its block.
 
 numba's cache keys on this file only, not on the modules it compiles in; the cache directory
 is therefore named after a hash of all of them (see ``_cache_dir``), so editing the model can
@@ -89,11 +88,6 @@ from sim.reductions import N_RED, start, update  # noqa: E402
 from sim.rng import cheap_uniform, design_stream, path_key, uniform  # noqa: E402
 
 LANES = 256  # paths per block: long vector loops, and a block's rows stay in L2
-# With priors, each parameter is a row too (~240 more); their loops read a dozen parameter
-# rows besides the state's, and half as many lanes keeps those rows in the L1 cache: runs
-# with priors took 2-10% less time at 128 lanes, and runs without 3-5% more (Zen 4, 2
-# threads, 200,000-300,000 paths, processes taken in turn)
-LANES_DRAWN = 128
 # Row offsets in a block's array: the fixed-size parts first, so that every row the model
 # names by a constant sits at a constant offset; the state (its length depends on the
 # number of firms and the build lag) comes last.
@@ -111,7 +105,7 @@ def _record(t, obs, hist, lower, per_unit, is_log, n, bins):
     n_bins = hist.shape[2] - EXTRA_BINS
     for s in range(N_HIST):
         lo, scale, log_scale = lower[s], per_unit[s], is_log[s]
-        for i in range(bins.shape[0]):
+        for i in range(LANES):
             # an integer conversion here, in the vector loop: int() in the scalar loop
             # below is a function call per count, which cost more than the counting
             bins[i] = np.int64(bin_index(obs[s, i], lo, scale, log_scale, n_bins))
@@ -132,23 +126,11 @@ def _draw(u, keys, paths, counter, cheap_random):
     for k in range(N_UNIFORMS):
         c = np.uint64(counter + k)
         if cheap_random:  # benchmark only: what share do the streams take?
-            for i in range(keys.shape[0]):
+            for i in range(LANES):
                 u[k, i] = cheap_uniform(1.0 * paths[i], 1.0 * (counter + k))
         else:
-            for i in range(keys.shape[0]):
+            for i in range(LANES):
                 u[k, i] = uniform(keys[i], c)
-
-
-def _lanes(draws):
-    """Paths per block: LANES with point values, LANES_DRAWN with parameters drawn per
-    path (a constant of each compiled version)."""
-
-
-@overload(_lanes, jit_options={"forceinline": True})
-def _lanes_compiled(draws):
-    if isinstance(draws, (types.NoneType, types.Omitted)):
-        return lambda draws: LANES
-    return lambda draws: LANES_DRAWN
 
 
 def _start(x, p, base, draws, offset, n, obs, tmp):
@@ -165,8 +147,8 @@ def _start_compiled(x, p, base, draws, offset, n, obs, tmp):
 
     def drawn(x, p, base, draws, offset, n, obs, tmp):
         # a short block's padding lanes repeat its last path (their results are dropped)
-        own = np.empty((draws.shape[0], x.shape[1]))
-        for i in range(x.shape[1]):
+        own = np.empty((draws.shape[0], LANES))
+        for i in range(LANES):
             own[:, i] = draws[:, offset + min(i, n - 1)]
         drawn_state(x, p, base, own, obs, tmp)
     return drawn
@@ -201,26 +183,25 @@ def _simulate_block(p, seed, path_ids, n, horizon, lower, per_unit, is_log, samp
     ``path_ids[offset + i]`` takes ``draws[:, offset + i]`` in the ``base`` slots of its
     parameters.
 
-    Every block has _lanes(draws) lanes; a short block's padding lanes repeat its last path,
-    which is simulated again (every lane takes the same vectorized code) and dropped.
+    Every block has LANES lanes; a short block's padding lanes repeat its last path, which is
+    simulated again (every lane takes the same vectorized code) and dropped.
     All rows live in one array of constant width, so LLVM sees constant distances between
     them and can prove that the lane loops' loads and stores do not overlap (separate arrays
     might alias, and the checks for that exceed the vectorizer's limits).
     """
     n_state = state_layout(p)[3]
-    width = _lanes(draws)
-    rows = np.empty((_FIXED_ROWS + n_state, width))
+    rows = np.empty((_FIXED_ROWS + n_state, LANES))
     obs = rows[_OBS:_OBS + N_OBS]
     red = rows[_RED:_RED + N_RED]
     u = rows[_UNIFORMS:_UNIFORMS + N_UNIFORMS]
     tmp = rows[_SCRATCH:_FIXED_ROWS]
-    bins = np.empty(width, dtype=np.int64)
+    bins = np.empty(LANES, dtype=np.int64)
     x = rows[_FIXED_ROWS:]
-    paths = np.empty(width, dtype=np.uint64)
-    for i in range(width):
+    paths = np.empty(LANES, dtype=np.uint64)
+    for i in range(LANES):
         paths[i] = path_ids[offset + min(i, n - 1)]
-    keys = np.empty(width, dtype=np.uint64)
-    for i in range(width):
+    keys = np.empty(LANES, dtype=np.uint64)
+    for i in range(LANES):
         keys[i] = path_key(np.uint64(seed), design_stream(paths[i], design_period))
     stride = np.uint64(sample_stride)
     sampled = (paths[:n] % stride == 0) & (paths[:n] // stride < np.uint64(traj.shape[0]))
@@ -240,12 +221,12 @@ def _simulate_block(p, seed, path_ids, n, horizon, lower, per_unit, is_log, samp
         _snapshot(t, obs, snap_obs, snap_month, snap_out, offset, n)
     # x * 0 is 0 for a finite x and NaN for an infinite or NaN one: a sum of them checks
     # every row in vector loops (np.isfinite row by row, path by path, ran scalar)
-    nonfinite = np.zeros(width)
+    nonfinite = np.zeros(LANES)
     for r in range(N_RED):
-        for i in range(width):
+        for i in range(LANES):
             nonfinite[i] += red[r, i] * 0.0
     for r in range(n_state):
-        for i in range(width):
+        for i in range(LANES):
             nonfinite[i] += x[r, i] * 0.0
     for i in range(n):
         for r in range(N_RED):
@@ -284,8 +265,8 @@ def simulate_chunk(p, seed, path_ids, horizon, lower, per_unit, is_log, sample_s
     for w in prange(n_workers):
         begin = n_paths * w // n_workers
         end = n_paths * (w + 1) // n_workers
-        for lo in range(begin, end, _lanes(draws)):
-            hi = min(lo + _lanes(draws), end)
+        for lo in range(begin, end, LANES):
+            hi = min(lo + LANES, end)
             _simulate_block(p, seed, path_ids, hi - lo, horizon, lower, per_unit, is_log,
                             sample_stride, red_out, defaults_out, finite_out, hist[w], traj,
                             snap_obs, snap_month, snap_out, lo, cheap_random, base, draws,
