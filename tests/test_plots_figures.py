@@ -316,6 +316,9 @@ def test_tiny_runs_plot_without_warnings(request, tmp_path, which, note):
     run = _copy_run(request.getfixturevalue(which), tmp_path / "run")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        # matplotlib's note that placing a legend took over a second is about the machine's
+        # load (it failed this test on a busy CI machine), not about the figure
+        warnings.filterwarnings("ignore", message='Creating legend with loc="best" can be slow')
         files = plots.plot_run(run)
         ds = io.read_results(run)
         for make in plots.FIGURES.values():
