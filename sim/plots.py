@@ -36,7 +36,6 @@ SECTOR_STYLES = {"labs": "-", "clouds": "--", "vendors": "-."}
 JOB_COLORS = plt.get_cmap("tab10").colors
 JOB_STYLES = ("-", "--", "-.", ":")
 ZOOM_ABOVE = 0.9  # survival curves that all stay above this get a zoomed y axis
-Z95 = 1.96
 
 
 def label(da: xr.DataArray, text: str | None = None) -> str:
@@ -241,8 +240,8 @@ def _exceedance(ax, ds: xr.Dataset, floor: float, color, name: str, dx: float = 
     x = ds["threshold"].values + dx
     p, se = ds["exceedance"].values, ds["exceedance_se"].values
     seen = p > 0
-    down = np.minimum(Z95 * se, p - floor)[seen]
-    up = np.minimum(Z95 * se, 1.0 - p)[seen]
+    down = np.minimum(analysis.Z95 * se, p - floor)[seen]
+    up = np.minimum(analysis.Z95 * se, 1.0 - p)[seen]
     ax.errorbar(x[seen], p[seen], yerr=(down, up), marker="o", ms=5, color=color, ls=ls,
                 capsize=3, label=name)
     if not seen.all():
