@@ -1477,7 +1477,7 @@ def fill_initial_column(p, v, o):
     v[X_PIPE_VALUE] = build_lag(p) * p[P_CAPEX0]
     for k in range(COHORTS - 1):
         s, v[X_COHORT + s], v[X_BASIS + s], v[X_BOOK + s] = start_cohort(p, k)
-    for s in range(COHORTS):  # this year's slot is empty, and comes first, as before
+    for s in range(COHORTS):  # slot order (this year's, empty, first), as start_cohorts().sum()
         o[O_BOOK] += v[X_BOOK + s]
     for k in range(N_SECTORS):
         v[X_REV + k] = p[P_REVENUE0 + k]
