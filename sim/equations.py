@@ -259,11 +259,18 @@ def funding_gate(sentiment, center, width):
     return 1.0 / (1.0 + exp(-(sentiment - center) / width))
 
 
-def spread(spread0, sensitivity, sentiment, leverage_beta, leverage):
-    """A firm's credit spread (1/yr): wider as sentiment falls and as its debt grows
-    relative to its earnings (leverage = debt / annual EBITDA, capped at 10)."""
+def spread_mood(sensitivity, sentiment):
+    """How far sentiment moves every firm's credit spread: a factor e^(-sensitivity *
+    sentiment), wider as sentiment falls (one per path and month, shared by its firms)."""
+    return exp(-sensitivity * sentiment)
+
+
+def spread(spread0, mood, leverage_beta, leverage):
+    """A firm's credit spread (1/yr): ``spread0`` times the sentiment's factor ``mood``
+    (spread_mood), wider as its debt grows relative to its earnings (leverage = debt /
+    annual EBITDA, capped at 10)."""
     capped = np.minimum(np.maximum(leverage, 0.0), 10.0)
-    return spread0 * exp(-sensitivity * sentiment) * (1.0 + leverage_beta * capped)
+    return spread0 * mood * (1.0 + leverage_beta * capped)
 
 
 def distress(previous, keep, lost, debt):

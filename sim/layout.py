@@ -152,7 +152,7 @@ O_ROIC = (O_ROIC_LABS, O_ROIC_CLOUDS, O_ROIC_VENDORS)  # by sector
 
 # --- scratch rows that carry values from one lane loop to the next -------------------------
 (
-    T_TAU, T_COST, T_OVERHANG, T_GATE, T_ARRIVALS, T_JUMPS,
+    T_TAU, T_COST, T_OVERHANG, T_GATE, T_SPREAD_MOOD, T_ARRIVALS, T_JUMPS,
     T_Z_SENT, T_Z_MOOD_LABS, T_Z_MOOD_CLOUDS, T_Z_MOOD_VENDORS,
     T_TRAINING, T_INFERENCE, T_SERVED_SHARE, T_RENT_REVENUE, T_CIRCULAR,
     T_GROWTH_EXP, T_UNIT_CAPEX, T_WANTED, T_COLLATERAL,
@@ -164,7 +164,7 @@ O_ROIC = (O_ROIC_LABS, O_ROIC_CLOUDS, O_ROIC_VENDORS)  # by sector
     # the month's trends (sim.model.trends)
     T_BUDGET, T_BUILD_RATE, T_POWER_NEW, T_POWER_ARRIVING,
     N_SCRATCH,
-) = range(47)
+) = range(48)
 # with parameters drawn per path, each path's scalar parameters follow the scratch rows
 # (sim.model.drawn_state): the lane loops then read them from the array they already use
 T_PARAMS = N_SCRATCH

@@ -84,6 +84,7 @@ from sim.equations import (
     share_after_defaults,
     smoothed_run_rate,
     spread,
+    spread_mood,
     stake_bought,
     sticky_rent,
     straight_line,
@@ -196,6 +197,7 @@ from sim.layout import (
     T_SECTOR_DEBT,
     T_SERVED_SHARE,
     T_SOLD,
+    T_SPREAD_MOOD,
     T_TAU,
     T_TRAINING,
     T_UNIT_CAPEX,
@@ -574,6 +576,8 @@ def training_plans(x, t, p, q, tmp, n):
     for i in lanes(n):
         gate = funding_gate(x[X_SENTIMENT, i], par(q, P_GATE_CENTER, i), par(q, P_GATE_WIDTH, i))
         tmp[T_GATE, i] = gate * par(q, P_GATE_SCALE, i)  # 0 in a dated funding freeze, else 1
+        # once per path: every firm's spread takes it (an exp per firm cost 5-10% of a month)
+        tmp[T_SPREAD_MOOD, i] = spread_mood(par(q, P_SPREAD_SENS, i), x[X_SENTIMENT, i])
         tmp[T_TRAINING, i] = 0.0
         tmp[T_CIRCULAR, i] = 0.0
     for j in range(nf):
@@ -681,7 +685,7 @@ def cloud_plan(x, r, q, tmp, other, debt_share, i):
     cash, debt = x[r + F_CASH, i], x[r + F_DEBT, i]
     spare = cash - par(q, P_CASH_BUFFER, i) * w * tmp[T_OPEX, i]
     committed = w * par(q, P_CIRC_CLOUD_SHARE, i) * tmp[T_CIRCULAR, i] + borrowing_rate(
-        q, x[X_SENTIMENT, i], x[X_DISTRESS + CLOUDS, i], debt, ebitda, i) * DT * (
+        q, tmp[T_SPREAD_MOOD, i], x[X_DISTRESS + CLOUDS, i], debt, ebitda, i) * DT * (
         debt + np.maximum(-cash, 0.0))
     headroom = np.maximum(par(q, P_TARGET_LEVERAGE, i) * 12.0 * ebitda - debt, 0.0)
     funds = capex_funds(ebitda - committed, spare, np.minimum(room, headroom),
@@ -804,23 +808,24 @@ def vintages(x, t, q, obs, tmp, n):
 
 
 # --- 6. firms: cash, debt, funding, defaults ---------------------------------------------------
-def borrowing_rate(q, sentiment, distress, debt, ebitda, i):
+def borrowing_rate(q, mood, distress, debt, ebitda, i):
     """A firm's interest rate (1/yr): risk-free (plus a dated rate shock) plus its spread
-    (sim.equations.spread), widened by its sector's credit distress (contagion)."""
-    widening = spread(par(q, P_SPREAD0, i), par(q, P_SPREAD_SENS, i), sentiment,
-                      par(q, P_LEVERAGE_SPREAD, i), leverage(debt, ebitda))
+    (sim.equations.spread; ``mood``: the month's spread_mood), widened by its sector's credit
+    distress (contagion)."""
+    widening = spread(par(q, P_SPREAD0, i), mood, par(q, P_LEVERAGE_SPREAD, i),
+                      leverage(debt, ebitda))
     return par(q, P_RISK_FREE, i) + par(q, P_RATE_SHOCK, i) + widening * (
         1.0 + par(q, P_SPREAD_JUMP, i) * distress)
 
 
-def settle(cash, debt, alive, ebitda, flow, borrow_wanted, collateral, gate, sentiment,
+def settle(cash, debt, alive, ebitda, flow, borrow_wanted, collateral, gate, mood,
            distress, buffer, q, i):
     """One firm's month after its operating flow: interest (rate rising with leverage and
     falling sentiment), maturities repaid and rolled over while credit lasts, new borrowing,
     payouts of cash above the buffer. Returns (cash, debt, defaulted): a living firm defaults
     when its cash plus the credit it has left is negative."""
     repaid = debt / par(q, P_DEBT_MATURITY, i)
-    interest = borrowing_rate(q, sentiment, distress, debt, ebitda, i) * DT * (
+    interest = borrowing_rate(q, mood, distress, debt, ebitda, i) * DT * (
         debt + np.maximum(-cash, 0.0))
     room = credit_room(par(q, P_CREDIT_MULTIPLE, i), ebitda, collateral, gate, debt - repaid)
     borrowed = np.minimum(repaid + borrow_wanted, room)
@@ -926,7 +931,7 @@ def labs_cash(x, t, p, q, obs, tmp, n):
             flow = x[r + F_FLOW, i]
             x[r + F_CASH, i], x[r + F_DEBT, i], fails = settle(
                 x[r + F_CASH, i], x[r + F_DEBT, i], x[r + F_ALIVE, i], flow,
-                flow + tmp[T_RAISED, i], 0.0, 0.0, tmp[T_GATE, i], x[X_SENTIMENT, i],
+                flow + tmp[T_RAISED, i], 0.0, 0.0, tmp[T_GATE, i], tmp[T_SPREAD_MOOD, i],
                 x[X_DISTRESS + LABS, i], np.inf, q, i)
             record_default(x, r, t, fails, i, tmp)
     hand_over(x, p, tmp, LABS, n)
@@ -984,7 +989,7 @@ def clouds_cash(x, t, p, q, obs, tmp, n):
             x[r + F_CASH, i], x[r + F_DEBT, i], fails = settle(
                 x[r + F_CASH, i], x[r + F_DEBT, i], x[r + F_ALIVE, i], ebitda,
                 ebitda - outlay + tmp[T_PROCEEDS, i], debt_share * capex,
-                w * tmp[T_COLLATERAL, i], tmp[T_GATE, i], x[X_SENTIMENT, i],
+                w * tmp[T_COLLATERAL, i], tmp[T_GATE, i], tmp[T_SPREAD_MOOD, i],
                 x[X_DISTRESS + CLOUDS, i],
                 par(q, P_CASH_BUFFER, i) * (w * tmp[T_OPEX, i] + capex), q, i)
             record_default(x, r, t, fails, i, tmp)
@@ -1031,7 +1036,7 @@ def vendors_cash(x, t, p, q, obs, tmp, n):
             outlay = invested + w * tmp[T_VENDOR_LOSS, i]
             x[r + F_CASH, i], x[r + F_DEBT, i], fails = settle(
                 x[r + F_CASH, i], x[r + F_DEBT, i], x[r + F_ALIVE, i], ebitda, ebitda - outlay,
-                0.0, 0.0, tmp[T_GATE, i], x[X_SENTIMENT, i], x[X_DISTRESS + VENDORS, i],
+                0.0, 0.0, tmp[T_GATE, i], tmp[T_SPREAD_MOOD, i], x[X_DISTRESS + VENDORS, i],
                 par(q, P_CASH_BUFFER, i) * (1.0 - margin) * revenue, q, i)
             record_default(x, r, t, fails, i, tmp)
             buy_stake(x, r, invested, obs, i)

@@ -178,11 +178,11 @@ def test_a_rate_shock_adds_its_basis_points_to_the_interest_for_its_months():
     def settled(t):
         q = model.month_params(p, t)
         return model.settle(np.array([50.0]), np.array([60.0]), np.array([1.0]), 2.0, 0.0,
-                            0.0, 0.0, 1.0, 0.0, 0.0, np.inf, q, 0), q
+                            0.0, 0.0, 1.0, 1.0, 0.0, np.inf, q, 0), q
     (cash, debt, _), q = settled(5)
     (cash0, debt0, _), q0 = settled(3)
-    assert model.borrowing_rate(q, 0.0, 0.0, 60.0, 2.0, 0) - model.borrowing_rate(
-        q0, 0.0, 0.0, 60.0, 2.0, 0) == pytest.approx(0.015, rel=1e-12)
+    assert model.borrowing_rate(q, 1.0, 0.0, 60.0, 2.0, 0) - model.borrowing_rate(
+        q0, 1.0, 0.0, 60.0, 2.0, 0) == pytest.approx(0.015, rel=1e-12)
     assert cash0[0] - cash[0] == pytest.approx(0.015 * 60.0 * DT, rel=1e-9)
     assert debt[0] == debt0[0]  # the same maturities rolled over
     forever = model_vector(with_events(rate=dict(kind="rate_shock", month=4, bp=150.0,

@@ -705,7 +705,8 @@ def test_a_cloud_above_its_target_leverage_borrows_nothing_for_capex():
         debt, cash = x[r + L.F_DEBT, 0], x[r + L.F_CASH, 0]
         w = x[r + L.F_SHARE, 0]
         committed = w * f.circular_cloud_share * tmp[L.T_CIRCULAR, 0] + model.borrowing_rate(
-            q, x[L.X_SENTIMENT, 0], x[L.X_DISTRESS + L.CLOUDS, 0], debt, ebitda, 0) / 12 * debt
+            q, np.exp(-f.spread_sensitivity * x[L.X_SENTIMENT, 0]),
+            x[L.X_DISTRESS + L.CLOUDS, 0], debt, ebitda, 0) / 12 * debt
         spare = cash - f.cash_buffer_months * w * tmp[L.T_OPEX, 0]
         headroom = max(f.target_leverage * 12 * ebitda - debt, 0.0)
         assert room > 0.0
@@ -717,11 +718,12 @@ def test_a_cloud_above_its_target_leverage_borrows_nothing_for_capex():
 
 
 def test_spreads_widen_with_leverage_and_falling_sentiment():
-    base = eq.spread(0.01, 0.5, 0.0, 1.0, 0.0)
-    assert base == pytest.approx(0.01)
-    assert eq.spread(0.01, 0.5, 0.0, 1.0, 3.0) == pytest.approx(0.04)
-    assert eq.spread(0.01, 0.5, -1.0, 1.0, 0.0) == pytest.approx(0.01 * np.exp(0.5))
-    assert eq.spread(0.01, 0.5, 0.0, 1.0, 50.0) == pytest.approx(0.11)  # leverage capped at 10
+    calm = eq.spread_mood(0.5, 0.0)
+    assert calm == 1.0 and eq.spread_mood(0.5, -1.0) == pytest.approx(np.exp(0.5))
+    assert eq.spread(0.01, calm, 1.0, 0.0) == pytest.approx(0.01)
+    assert eq.spread(0.01, calm, 1.0, 3.0) == pytest.approx(0.04)
+    assert eq.spread(0.01, np.exp(0.5), 1.0, 0.0) == pytest.approx(0.01 * np.exp(0.5))
+    assert eq.spread(0.01, calm, 1.0, 50.0) == pytest.approx(0.11)  # leverage capped at 10
     assert eq.leverage(10.0, 0.0) == 10.0 and eq.leverage(12.0, 1.0) == pytest.approx(1.0)
 
 
@@ -734,12 +736,12 @@ def _settle(cash, debt, ebitda, flow, gate, **overrides):
     cfg = schema(*(f"model.finance.{k}={v}" for k, v in overrides.items()))
     q = tuple(model_vector(cfg)[:L.N_SCALAR_PARAMS])
     return model.settle(np.array([cash]), np.array([debt]), np.array([1.0]), ebitda, flow, 0.0,
-                        0.0, gate, 0.0, 0.0, np.inf, q, 0), q
+                        0.0, gate, 1.0, 0.0, np.inf, q, 0), q
 
 
 def test_debt_rolls_over_while_credit_lasts():
     (cash, debt, fails), q = _settle(50.0, 60.0, 2.0, 0.0, 1.0)
-    rate = model.borrowing_rate(q, 0.0, 0.0, 60.0, 2.0, 0)
+    rate = model.borrowing_rate(q, 1.0, 0.0, 60.0, 2.0, 0)
     assert debt[0] == pytest.approx(60.0)  # the maturing part was refinanced
     assert cash[0] == pytest.approx(50.0 - rate * DT * 60.0)
     assert not fails[0]
@@ -747,7 +749,7 @@ def test_debt_rolls_over_while_credit_lasts():
 
 def test_without_credit_maturities_are_paid_from_cash_and_then_the_firm_defaults():
     (cash, debt, fails), q = _settle(50.0, 60.0, 2.0, 0.0, 0.0)
-    rate = model.borrowing_rate(q, 0.0, 0.0, 60.0, 2.0, 0)
+    rate = model.borrowing_rate(q, 1.0, 0.0, 60.0, 2.0, 0)
     repaid = 60.0 / q[model.P_DEBT_MATURITY]
     assert debt[0] == pytest.approx(60.0 - repaid)
     assert cash[0] == pytest.approx(50.0 - rate * DT * 60.0 - repaid)
@@ -764,10 +766,10 @@ def test_distress_by_hand():
 def test_distress_widens_a_sectors_spreads():
     cfg = schema()
     q = tuple(model_vector(cfg)[:L.N_SCALAR_PARAMS])
-    calm = model.borrowing_rate(q, 0.0, 0.0, 60.0, 2.0, 0)
+    calm = model.borrowing_rate(q, 1.0, 0.0, 60.0, 2.0, 0)
     jump = cfg.model.contagion.spread_jump
     spread = calm - cfg.start.finance.risk_free
-    assert model.borrowing_rate(q, 0.0, 0.2, 60.0, 2.0, 0) == pytest.approx(
+    assert model.borrowing_rate(q, 1.0, 0.2, 60.0, 2.0, 0) == pytest.approx(
         cfg.start.finance.risk_free + spread * (1.0 + jump * 0.2))
 
 

@@ -77,17 +77,18 @@ def _disassembly(obj: Path) -> list[tuple[int, list[tuple[str, int, str]]]]:
     return rows
 
 
-def _charge(chain, section: str | None) -> str | None:
+def _charge(chain, sections: list[str]) -> str | None:
     """The key a sample is charged to: step's calling line, else the kernel's line; inside
-    ``section``, the innermost line."""
+    one of ``sections``, the innermost line."""
     for _, line, function in chain:
         if "5model4step" in function:
             caller = f"model.py:{line}"
-            if section is None:
+            if not sections:
                 return caller
-            return (f"{chain[0][0]}:{chain[0][1]}" if _SOURCE["model.py"][line - 1]
-                    .strip().startswith(section + "(") else None)
-    if section is not None:
+            called = _SOURCE["model.py"][line - 1].strip()
+            return (f"{chain[0][0]}:{chain[0][1]}"
+                    if any(called.startswith(s + "(") for s in sections) else None)
+    if sections:
         return None
     kernel = [f"kernel.py:{line}" for file, line, _ in chain if file == "kernel.py"]
     return kernel[0] if kernel else f"{chain[0][0]}:{chain[0][1]}" if chain else "?"
@@ -104,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--override", action="append", default=[],
                         help="a config override, e.g. priors=wide (repeatable)")
     parser.add_argument("--paths", type=int, default=200_000)
-    parser.add_argument("--section", help="a section of step (e.g. labs_cash): its lines")
+    parser.add_argument("--section", action="append", default=[],
+                        help="a section of step (e.g. labs_cash): its lines (repeatable)")
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
