@@ -160,11 +160,11 @@ def planning_tilt(sentiment, optimism, caution):
     return optimism * sentiment - caution
 
 
-def caution_step(caution, breaks, jump, months):
+def caution_step(caution, breaks, jump, keep):
     """The planners' caution after a bust (log): it jumps when the narrative breaks and fades
-    with an e-folding time of ``months`` (belief scarring: a bust raises the odds planners put
-    on the next one, and the memory fades slowly)."""
-    return caution * exp(-1.0 / months) + where(breaks, jump, 0.0)
+    by ``keep`` = e^(-1 / months) a month, an e-folding time of ``months`` (belief scarring: a
+    bust raises the odds planners put on the next one, and the memory fades slowly)."""
+    return caution * keep + where(breaks, jump, 0.0)
 
 
 def desired_orders(demand, capacity, pipeline, growth_exp, tilt, lag, target_util,

@@ -34,7 +34,7 @@ DERIVED = (
     "growth0", "orders0", "margin_keep", "overhang_keep", "distress_keep", "n_firms",
     "opex_other_share", "power_per_unit0", "power_used0", "power_pipe0",
     "served_by_delivery", "retained_by_delivery", "served_by_energising", "contract_keep",
-    "retained_by_energising",
+    "retained_by_energising", "caution_keep", "vendor_margin",
     "multiple_labs", "multiple_clouds", "multiple_vendors",
     "revenue_labs0", "revenue_clouds0", "revenue_vendors0",
     "earnings_labs0", "earnings_clouds0", "earnings_vendors0",

@@ -374,6 +374,8 @@ P_SERVED_BY_DELIVERY = param("derived.served_by_delivery")
 P_RETAINED_BY_DELIVERY = param("derived.retained_by_delivery")
 P_SERVED_BY_ENERGISING = param("derived.served_by_energising")
 P_CONTRACT_KEEP = param("derived.contract_keep")
+P_CAUTION_KEEP = param("derived.caution_keep")
+P_VENDOR_OP_MARGIN = param("derived.vendor_margin")
 P_RETAINED_BY_ENERGISING = param("derived.retained_by_energising")
 P_MULTIPLE = param("derived.multiple_labs")        # + sector
 P_REVENUE0 = param("derived.revenue_labs0")        # + sector
@@ -1012,11 +1014,11 @@ def clouds_cash(x, t, p, q, obs, tmp, n):
             T_DEPRECIATION, i]
 
 
-def vendor_margin(q, i):
+def vendor_margin(p):
     """Vendors' operating margin on revenue: gross margin less R&D and SG&A, which track
-    revenue at their start ratio (Nvidia's run at 10-15% of revenue)."""
-    return par(q, P_VENDOR_MARGIN, i) - par(q, P_VENDOR_FIXED, i) / (
-        par(q, P_GPU_SHARE, i) * par(q, P_CAPEX0, i))
+    revenue at their start ratio (Nvidia's run at 10-15% of revenue). Derived once per path:
+    the division by parameters, per firm and month, cost 1-2% of a run with priors."""
+    return p[P_VENDOR_MARGIN] - p[P_VENDOR_FIXED] / (p[P_GPU_SHARE] * p[P_CAPEX0])
 
 
 def vendors_cash(x, t, p, q, obs, tmp, n):
@@ -1027,7 +1029,7 @@ def vendors_cash(x, t, p, q, obs, tmp, n):
         r = firm_row(p, VENDORS * nf + j)
         other = firm_value(p, FP_OTHER_CASH, VENDORS, j)
         for i in lanes(n):
-            margin = vendor_margin(q, i)
+            margin = par(q, P_VENDOR_OP_MARGIN, i)
             w = x[r + F_SHARE, i]
             revenue = w * par(q, P_GPU_SHARE, i) * obs[O_CAPEX, i]
             ebitda = margin * revenue + other
@@ -1045,7 +1047,7 @@ def vendors_cash(x, t, p, q, obs, tmp, n):
     for i in lanes(n):
         revenue = par(q, P_GPU_SHARE, i) * obs[O_CAPEX, i]
         tmp[T_REV + VENDORS, i] = revenue
-        tmp[T_EARN + VENDORS, i] = vendor_margin(q, i) * revenue
+        tmp[T_EARN + VENDORS, i] = par(q, P_VENDOR_OP_MARGIN, i) * revenue
 
 
 # --- 6b. analyst outputs ---------------------------------------------------------------------
@@ -1105,7 +1107,7 @@ def sentiment(x, q, obs, tmp, n):
         x[X_SENTIMENT, i] = s - where(breaks, par(q, P_BREAK_JUMP, i), 0.0)
         x[X_BROKEN, i] = broken
         x[X_CAUTION, i] = caution_step(x[X_CAUTION, i], breaks, par(q, P_CAUTION_JUMP, i),
-                                       par(q, P_CAUTION_MONTHS, i))
+                                       par(q, P_CAUTION_KEEP, i))
         x[X_DISAPPOINTED, i] = disappointed
         x[X_RECOVERING, i] = where(mends, 0.0, recovering)
 
@@ -1362,6 +1364,8 @@ def initial_conditions(p):
     p[P_MARGIN_KEEP] = monthly_retention(p[P_MARGIN_DECAY])
     p[P_OVERHANG_KEEP] = 0.5 ** (1.0 / p[P_FIRE_HALFLIFE])
     p[P_DISTRESS_KEEP] = 0.5 ** (1.0 / p[P_DISTRESS_HALFLIFE])
+    p[P_CAUTION_KEEP] = np.exp(-1.0 / p[P_CAUTION_MONTHS])
+    p[P_VENDOR_OP_MARGIN] = vendor_margin(p)
     p[P_OPEX_OTHER] = p[P_OPEX_SHARE] - p[P_POWER_PRICE] * p[P_INTENSITY0] / p[P_C0]
     p[P_POWER_PER_UNIT0] = power_per_capacity(p[P_NEW_INTENSITY0])
     p[P_POWER_USED0] = p[P_K0] * power_per_capacity(p[P_INTENSITY0])

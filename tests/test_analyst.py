@@ -99,7 +99,7 @@ def test_analyst_outputs_of_a_month_by_hand():
     assert obs[L.O_BACKLOG_TO_RENT, 0] == pytest.approx(obs[L.O_BACKLOG, 0] / (12 * rent))
     book = x[L.X_BOOK:L.X_BOOK + L.COHORTS, 0].sum()  # this month's, after the vintages
     assert obs[L.O_ROIC_CLOUDS, 0] == pytest.approx(12 * tmp[L.T_EARN + L.CLOUDS, 0] / book)
-    margin = model.vendor_margin(tuple(p[:L.N_SCALAR_PARAMS]), 0)
+    margin = p[model.P_VENDOR_OP_MARGIN]
     vendor_capital = model.VENDOR_CAPITAL_TO_REVENUE * 12 * s.vendors.gpu_share * s.compute.capex
     assert obs[L.O_ROIC_VENDORS, 0] == pytest.approx(
         12 * margin * s.vendors.gpu_share * capex / vendor_capital, rel=1e-12)

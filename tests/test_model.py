@@ -843,8 +843,8 @@ def test_the_suppliers_pay_their_parts_of_the_circular_investment():
 def test_vendors_margin_is_gross_margin_less_their_costs_at_the_start_ratio():
     cfg = schema()
     v, c = cfg.start.vendors, cfg.start.compute
-    q = tuple(model_vector(cfg)[:L.N_SCALAR_PARAMS])
-    assert model.vendor_margin(q, 0) == pytest.approx(
+    p = model_vector(cfg)
+    assert p[model.P_VENDOR_OP_MARGIN] == pytest.approx(
         v.gross_margin - v.fixed / (v.gpu_share * c.capex))
 
 
@@ -924,8 +924,10 @@ def test_the_narrative_breaks_after_break_months_of_disappointment():
 
 
 def test_caution_step_by_hand():
-    assert eq.caution_step(0.2, True, 0.3, 60.0) == pytest.approx(0.2 * np.exp(-1 / 60) + 0.3)
-    assert eq.caution_step(0.2, False, 0.3, 60.0) == pytest.approx(0.2 * np.exp(-1 / 60))
+    assert eq.caution_step(0.2, True, 0.3, 0.9) == pytest.approx(0.2 * 0.9 + 0.3)
+    assert eq.caution_step(0.2, False, 0.3, 0.9) == pytest.approx(0.2 * 0.9)
+    p = model_vector(schema("model.capacity.caution_months=60"))
+    assert p[model.P_CAUTION_KEEP] == pytest.approx(np.exp(-1 / 60), rel=1e-15)
 
 
 def test_the_planners_caution_jumps_at_the_break_and_fades():

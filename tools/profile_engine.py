@@ -77,16 +77,23 @@ def _disassembly(obj: Path) -> list[tuple[int, list[tuple[str, int, str]]]]:
     return rows
 
 
+def _model_line(chain) -> str:
+    """The innermost line of the model (model.py, equations.py) in an inline chain: a
+    sample in exp or log is charged to the equation that called it."""
+    file, line, _ = next((c for c in chain if c[0] in ("model.py", "equations.py")), chain[0])
+    return f"{file}:{line}"
+
+
 def _charge(chain, sections: list[str]) -> str | None:
     """The key a sample is charged to: step's calling line, else the kernel's line; inside
-    one of ``sections``, the innermost line."""
+    one of ``sections``, the innermost line of the model."""
     for _, line, function in chain:
         if "5model4step" in function:
             caller = f"model.py:{line}"
             if not sections:
                 return caller
             called = _SOURCE["model.py"][line - 1].strip()
-            return (f"{chain[0][0]}:{chain[0][1]}"
+            return (_model_line(chain)
                     if any(called.startswith(s + "(") for s in sections) else None)
     if sections:
         return None
