@@ -38,11 +38,19 @@ DERIVED = (
     "multiple_labs", "multiple_clouds", "multiple_vendors",
     "revenue_labs0", "revenue_clouds0", "revenue_vendors0",
     "earnings_labs0", "earnings_clouds0", "earnings_vendors0",
+    # the trends' monthly factors, for paths whose parameters are drawn (sim.model.lane_params)
+    "build_step", "power_step", "power_lag", "maturity_step", "maturity_excess",
 )
+# this month's deterministic trends (sim.model.month_trends): the labs' budget growth since
+# t=0, the grid's build rate (GW/month), GW per unit of capacity ordered now and per unit
+# ordered L months ago, the share of the budgets' excess growth still to come; t=0's values
+# in the vector
+TRENDS = ("budget", "build_rate", "power_new", "power_arriving", "maturity")
 # this month's values of the dated events' series that sections without the month read from
 # the parameter tuple (sim.model.month_params); last, and neutral (0, 1, 0) in the vector
 MONTHLY = ("rate_shock", "gate_scale", "efficiency_shock", "power_loss", "termination")
 _INDEX = {key: i for i, key in enumerate((*SCALARS, *(f"derived.{d}" for d in DERIVED),
+                                          *(f"trend.{m}" for m in TRENDS),
                                           *(f"event.{m}" for m in MONTHLY)))}
 N_SCALAR_PARAMS = len(_INDEX)
 P_MONTHLY = N_SCALAR_PARAMS - len(MONTHLY)
@@ -161,10 +169,8 @@ O_ROIC = (O_ROIC_LABS, O_ROIC_CLOUDS, O_ROIC_VENDORS)  # by sector
     T_LOST, T_LAB_GATE, T_EV, T_EQUITY, T_OPEX,
     T_LOST_DEBT, T_SECTOR_DEBT, T_VENDOR_LOSS, T_POWERED, T_PREMIUM,
     T_SOLD, T_PROCEEDS, T_DEPRECIATION, T_ARRIVAL_VALUE, T_LAB_BURN, T_LAB_RUNWAY, T_RAISED,
-    # the month's trends (sim.model.trends)
-    T_BUDGET, T_BUILD_RATE, T_POWER_NEW, T_POWER_ARRIVING,
     N_SCRATCH,
-) = range(48)
+) = range(44)
 # with parameters drawn per path, each path's scalar parameters follow the scratch rows
 # (sim.model.drawn_state): the lane loops then read them from the array they already use
 T_PARAMS = N_SCRATCH

@@ -165,8 +165,6 @@ from sim.layout import (
     P_MONTHLY,
     T_ARRIVAL_VALUE,
     T_ARRIVALS,
-    T_BUDGET,
-    T_BUILD_RATE,
     T_CIRCULAR,
     T_COLLATERAL,
     T_COST,
@@ -186,8 +184,6 @@ from sim.layout import (
     T_OPEX,
     T_OVERHANG,
     T_PARAMS,
-    T_POWER_ARRIVING,
-    T_POWER_NEW,
     T_POWERED,
     T_PREMIUM,
     T_PROCEEDS,
@@ -376,6 +372,18 @@ P_SERVED_BY_ENERGISING = param("derived.served_by_energising")
 P_CONTRACT_KEEP = param("derived.contract_keep")
 P_CAUTION_KEEP = param("derived.caution_keep")
 P_VENDOR_OP_MARGIN = param("derived.vendor_margin")
+P_BUILD_STEP = param("derived.build_step")
+P_POWER_STEP = param("derived.power_step")
+P_POWER_LAG = param("derived.power_lag")
+P_MATURITY_STEP = param("derived.maturity_step")
+P_MATURITY_EXCESS = param("derived.maturity_excess")
+# this month's trends (month_params, lane_params; t=0's in p itself)
+P_TRENDS = param("trend.budget")
+P_BUDGET = P_TRENDS
+P_BUILD_NOW = param("trend.build_rate")
+P_POWER_NEW = param("trend.power_new")
+P_POWER_ARRIVING = param("trend.power_arriving")
+P_MATURITY = param("trend.maturity")
 P_RETAINED_BY_ENERGISING = param("derived.retained_by_energising")
 P_MULTIPLE = param("derived.multiple_labs")        # + sector
 P_REVENUE0 = param("derived.revenue_labs0")        # + sector
@@ -436,26 +444,52 @@ def event_value(p, series, t):
     return p[event_index(series, min(t, horizon), n_firms(p), horizon)]
 
 
+def month_trends(p, t):
+    """The deterministic trends of month t (sim.layout.TRENDS): how much the labs' budgets
+    have grown since t=0 (a maturing trend), the GW a month the grid can energise, the GW
+    drawn by a unit of capacity ordered in month t and by one ordered L months before (new
+    hardware grows more frugal), and the share of the budgets' excess growth still to come."""
+    scale = p[P_MATURITY_HALFLIFE] / np.log(2.0)
+    return (maturing_trend(1.0, p[P_TRAINING_GROWTH], p[P_TRAINING_GROWTH_END],
+                           p[P_MATURITY_HALFLIFE], t),
+            exponential_trend(p[P_BUILD_RATE], p[P_BUILD_GROWTH], t),
+            exponential_trend(p[P_POWER_PER_UNIT0], -p[P_POWER_GAIN], t),
+            exponential_trend(p[P_POWER_PER_UNIT0], -p[P_POWER_GAIN], t - build_lag(p)),
+            exp(-t * DT / scale))
+
+
 def month_params(p, t):
-    """The scalar parameters of month t as a tuple: those of ``p``, with the dated events'
-    values of this month in the last slots (sim.layout.MONTHLY), so that the sections read
-    them like any parameter and a month without events computes exactly as before."""
-    return as_tuple(p, P_MONTHLY) + (event_value(p, E_RATE_SHOCK, t),
-                                     event_value(p, E_GATE_SCALE, t),
-                                     event_value(p, E_EFFICIENCY_SHOCK, t),
-                                     event_value(p, E_POWER_LOSS, t),
-                                     event_value(p, E_TERMINATION, t))
+    """The scalar parameters of month t as a tuple: those of ``p``, with the month's trends
+    and the dated events' values in the last slots (sim.layout.TRENDS, MONTHLY), so that the
+    sections read them like any parameter and a month without events computes exactly as
+    before."""
+    return as_tuple(p, P_TRENDS) + month_trends(p, t) + (event_value(p, E_RATE_SHOCK, t),
+                                                         event_value(p, E_GATE_SCALE, t),
+                                                         event_value(p, E_EFFICIENCY_SHOCK, t),
+                                                         event_value(p, E_POWER_LOSS, t),
+                                                         event_value(p, E_TERMINATION, t))
 
 
 def lane_params(q, p, t):
     """``q`` (the scratch rows followed by N_SCALAR_PARAMS rows, one column per path:
-    parameters drawn per path) with the dated events' values of month t in its last rows,
-    like ``month_params``."""
+    parameters drawn per path) with month t's trends and dated events' values in its last
+    rows, like ``month_params``. Each path's trends advance from last month's by their
+    monthly factors (derived once per path): one exp a path and month where month_trends
+    takes five, which point values compute once a month; equal to them to rounding."""
     n = q.shape[1]
     for e in range(N_SCALAR_PARAMS - P_MONTHLY):
         value = event_value(p, e, t)
         for i in lanes(n):
             q[T_PARAMS + P_MONTHLY + e, i] = value
+    for i in lanes(n):
+        maturity = par(q, P_MATURITY, i) * par(q, P_MATURITY_STEP, i)
+        q[T_PARAMS + P_MATURITY, i] = maturity
+        q[T_PARAMS + P_BUDGET, i] = exp(par(q, P_TRAINING_GROWTH_END, i) * (t * DT)
+                                        + par(q, P_MATURITY_EXCESS, i) * (1.0 - maturity))
+        q[T_PARAMS + P_BUILD_NOW, i] = par(q, P_BUILD_NOW, i) * par(q, P_BUILD_STEP, i)
+        power = par(q, P_POWER_NEW, i) * par(q, P_POWER_STEP, i)
+        q[T_PARAMS + P_POWER_NEW, i] = power
+        q[T_PARAMS + P_POWER_ARRIVING, i] = power * par(q, P_POWER_LAG, i)
     return q
 
 
@@ -471,32 +505,6 @@ def poisson_counts(out, u, cdf, offset):
         below = cdf[offset + k]
         for i in lanes(n):
             out[i] = out[i] + (u[i] > below) * 1.0
-
-
-def power_per_unit(q, t, i):
-    """GW drawn by a unit of capacity ordered in month t (new hardware grows more frugal)."""
-    return exponential_trend(par(q, P_POWER_PER_UNIT0, i), -par(q, P_POWER_GAIN, i), t)
-
-
-def build_rate(q, t, i):
-    """GW a month that the grid can energise in month t."""
-    return exponential_trend(par(q, P_BUILD_RATE, i), par(q, P_BUILD_GROWTH, i), t)
-
-
-def budget_growth(q, t, i):
-    """How much the labs' budgets have grown since t=0 (a maturing trend)."""
-    return maturing_trend(1.0, par(q, P_TRAINING_GROWTH, i), par(q, P_TRAINING_GROWTH_END, i),
-                          par(q, P_MATURITY_HALFLIFE, i), t)
-
-
-def trends(t, q, lag, tmp, n):
-    """This month's deterministic trends, once per path (with parameters drawn per path they
-    differ between paths; the sections read them from scratch rows)."""
-    for i in lanes(n):
-        tmp[T_BUDGET, i] = budget_growth(q, t, i)
-        tmp[T_BUILD_RATE, i] = build_rate(q, t, i)
-        tmp[T_POWER_NEW, i] = power_per_unit(q, t, i)
-        tmp[T_POWER_ARRIVING, i] = power_per_unit(q, t - lag, i)
 
 
 # --- 1. exogenous progress -------------------------------------------------------------------
@@ -551,8 +559,8 @@ def power_supply(x, t, q, lag, obs, tmp, n):
     installed capacity that has power to run (capacity is energised only where power is)."""
     for i in lanes(n):
         energised = energisation(x[X_POWER_QUEUE, i], par(q, P_QUEUE_MONTHS, i),
-                                 tmp[T_BUILD_RATE, i])
-        drawn = tmp[T_ARRIVALS, i] * tmp[T_POWER_ARRIVING, i]
+                                 par(q, P_BUILD_NOW, i))
+        drawn = tmp[T_ARRIVALS, i] * par(q, P_POWER_ARRIVING, i)
         x[X_POWER_QUEUE, i] = x[X_POWER_QUEUE, i] - energised
         # a dated power shortfall takes energised power away (and may give it back)
         x[X_POWER, i] = np.maximum(x[X_POWER, i] + energised - par(q, P_POWER_LOSS, i), 0.0)
@@ -566,7 +574,7 @@ def power_supply(x, t, q, lag, obs, tmp, n):
 def training_plan(q, training_share, tmp, i):
     """A lab's planned training spend this month ($B/month), given its share of the sector's
     training."""
-    return par(q, P_TRAINING0, i) * training_share * tmp[T_BUDGET, i]
+    return par(q, P_TRAINING0, i) * training_share * par(q, P_BUDGET, i)
 
 
 def training_plans(x, t, p, q, tmp, n):
@@ -588,7 +596,7 @@ def training_plans(x, t, p, q, tmp, n):
         other = firm_value(p, FP_OTHER_CASH, LABS, j)
         for i in lanes(n):
             planned = training_plan(q, training_share, tmp, i)
-            support = other * tmp[T_BUDGET, i]
+            support = other * par(q, P_BUDGET, i)
             theta = par(q, P_CIRC_SHARE, i)
             kept = training_funding(x[r + F_CASH, i], support, planned, par(q, P_RUNWAY_TARGET, i),
                                     par(q, P_TRAINING_CUT, i))
@@ -640,7 +648,7 @@ def contracts(x, t, p, q, obs, tmp, n):
         contracted = firm_value(p, FP_CONTRACTED, LABS, j)
         for i in lanes(n):
             planned = training_plan(q, training_share, tmp, i)
-            support = other * tmp[T_BUDGET, i]
+            support = other * par(q, P_BUDGET, i)
             rent = obs[O_RENTAL_PRICE, i]
             use = (x[r + F_SHARE, i] * tmp[T_INFERENCE, i] * rent
                    + x[r + F_USE, i] * tmp[T_SERVED_SHARE, i])
@@ -717,8 +725,8 @@ def orders(x, t, p, q, obs, tmp, lag, slot, ttm_slot, n):
         x[X_PIPELINE, i] = pipeline
         headroom = power_headroom(x[X_POWER, i], x[X_POWER_QUEUE, i], x[X_POWER_USED, i],
                                   x[X_POWER_PIPE, i], par(q, P_SERVED_BY_DELIVERY, i), lag,
-                                  tmp[T_BUILD_RATE, i], par(q, P_RETAINED_BY_DELIVERY, i))
-        tmp[T_WANTED, i] = np.minimum(wanted, headroom / tmp[T_POWER_NEW, i])
+                                  par(q, P_BUILD_NOW, i), par(q, P_RETAINED_BY_DELIVERY, i))
+        tmp[T_WANTED, i] = np.minimum(wanted, headroom / par(q, P_POWER_NEW, i))
         tmp[T_GROWTH_EXP, i] = growth_exp
     for i in lanes(n):
         horizon = par(q, P_QUEUE_MONTHS, i) + lag  # power requested now runs what is ordered then
@@ -726,10 +734,10 @@ def orders(x, t, p, q, obs, tmp, lag, slot, ttm_slot, n):
         target = forecast_capacity(obs[O_COMPUTE_DEMAND, i], tmp[T_GROWTH_EXP, i], tilt,
                                    horizon, par(q, P_UTIL_TARGET, i))
         delivered = np.minimum(par(q, P_SERVED_BY_ENERGISING, i) * x[X_POWER_QUEUE, i],
-                               par(q, P_QUEUE_MONTHS, i) * tmp[T_BUILD_RATE, i])
+                               par(q, P_QUEUE_MONTHS, i) * par(q, P_BUILD_NOW, i))
         requested = power_request(x[X_POWER, i], x[X_POWER_QUEUE, i], x[X_POWER_USED, i],
                                   x[X_POWER_PIPE, i], obs[O_CAPACITY, i], x[X_PIPELINE, i],
-                                  target, tmp[T_POWER_NEW, i],
+                                  target, par(q, P_POWER_NEW, i),
                                   par(q, P_RETAINED_BY_ENERGISING, i),
                                   par(q, P_POWER_RESERVE, i), delivered, par(q, P_ADJUST_MONTHS, i))
         x[X_POWER_QUEUE, i] = np.maximum(x[X_POWER_QUEUE, i] + requested, 0.0)
@@ -753,7 +761,7 @@ def orders(x, t, p, q, obs, tmp, lag, slot, ttm_slot, n):
         placed = capex / tmp[T_UNIT_CAPEX, i]
         x[slot, i] = placed
         x[X_PIPELINE, i] = x[X_PIPELINE, i] + placed
-        x[X_POWER_PIPE, i] = x[X_POWER_PIPE, i] + placed * tmp[T_POWER_NEW, i]
+        x[X_POWER_PIPE, i] = x[X_POWER_PIPE, i] + placed * par(q, P_POWER_NEW, i)
         x[X_PIPE_VALUE, i] = x[X_PIPE_VALUE, i] + capex
         x[X_CAPEX_TTM, i] = x[X_CAPEX_TTM, i] - x[ttm_slot, i] + capex
         x[ttm_slot, i] = capex
@@ -906,7 +914,7 @@ def labs_cash(x, t, p, q, obs, tmp, n):
         other = firm_value(p, FP_OTHER_CASH, LABS, j)
         weight = firm_value(p, FP_VALUE_WEIGHT, LABS, j)
         for i in lanes(n):
-            growth = tmp[T_BUDGET, i]
+            growth = par(q, P_BUDGET, i)
             planned = training_plan(q, training_share, tmp, i)
             support = other * growth  # parents fund the plan
             fixed = par(q, P_LABS_FIXED, i) * training_share * growth
@@ -1192,7 +1200,6 @@ def step(x, t, p, q, u, obs, tmp):
     lag = build_lag(p)
     n = obs.shape[1]
     poisson_counts(tmp[T_JUMPS], u[8], p, P_JUMP_CDF)
-    trends(t, q, lag, tmp, n)
     exogenous(x, q, u, tmp, n)
     capacity_and_rent(x, q, obs, tmp, pipe + t % lag, n)
     power_supply(x, t, q, lag, obs, tmp, n)
@@ -1366,6 +1373,12 @@ def initial_conditions(p):
     p[P_DISTRESS_KEEP] = 0.5 ** (1.0 / p[P_DISTRESS_HALFLIFE])
     p[P_CAUTION_KEEP] = np.exp(-1.0 / p[P_CAUTION_MONTHS])
     p[P_VENDOR_OP_MARGIN] = vendor_margin(p)
+    scale = p[P_MATURITY_HALFLIFE] / np.log(2.0)
+    p[P_BUILD_STEP] = np.exp(p[P_BUILD_GROWTH] * DT)
+    p[P_POWER_STEP] = np.exp(-p[P_POWER_GAIN] * DT)
+    p[P_POWER_LAG] = np.exp(p[P_POWER_GAIN] * build_lag(p) * DT)
+    p[P_MATURITY_STEP] = np.exp(-DT / scale)
+    p[P_MATURITY_EXCESS] = (p[P_TRAINING_GROWTH] - p[P_TRAINING_GROWTH_END]) * scale
     p[P_OPEX_OTHER] = p[P_OPEX_SHARE] - p[P_POWER_PRICE] * p[P_INTENSITY0] / p[P_C0]
     p[P_POWER_PER_UNIT0] = power_per_capacity(p[P_NEW_INTENSITY0])
     p[P_POWER_USED0] = p[P_K0] * power_per_capacity(p[P_INTENSITY0])
@@ -1384,6 +1397,8 @@ def initial_conditions(p):
     for s in range(build_lag(p)):
         pipe += p[P_POWER_PER_UNIT0] * np.exp(p[P_POWER_GAIN] * s * DT)
     p[P_POWER_PIPE0] = p[P_ORDERS0] * pipe
+    (p[P_BUDGET], p[P_BUILD_NOW], p[P_POWER_NEW], p[P_POWER_ARRIVING],
+     p[P_MATURITY]) = month_trends(p, 0)  # where lane_params starts from
     revenue, earnings = start_sectors(p)
     mood0 = np.exp(p[P_MULT_SENT_BETA] * p[P_SENT0])
     nf = n_firms(p)

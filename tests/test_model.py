@@ -201,6 +201,26 @@ def test_maturing_trend_limits():
     assert growth[half] == pytest.approx(0.1 + 0.7 / 2, abs=0.02)  # halfway at the half-life
 
 
+def test_paths_with_their_own_parameters_step_the_trends_to_their_closed_forms():
+    """With priors, lane_params advances each path's trends by its own monthly factors;
+    month_params computes them in closed form: path by path, they agree to rounding over the
+    longest horizon."""
+    horizon = 600
+    ps = [model_vector(schema(f"model.horizon_months={horizon}", *overrides)) for overrides in (
+        (), ("model.labs.training_growth=1.5", "model.labs.maturity_halflife=0.5",
+             "model.power.build_growth=-0.3", "model.power.efficiency_gain=0.4"))]
+    q = np.zeros((L.T_PARAMS + L.N_SCALAR_PARAMS, len(ps)))
+    for i, p in enumerate(ps):
+        q[L.T_PARAMS:, i] = p[:L.N_SCALAR_PARAMS]
+    trends = slice(model.P_TRENDS, L.P_MONTHLY)
+    for t in range(1, horizon + 1):
+        model.lane_params(q, ps[0], t)
+        for i, p in enumerate(ps):
+            np.testing.assert_allclose(q[L.T_PARAMS:, i][trends], model.month_params(p, t)[trends],
+                                       rtol=1e-12, err_msg=f"month {t}, path {i}")
+    assert q[L.T_PARAMS + model.P_BUILD_NOW, 1] < 1e-6 * ps[1][model.P_BUILD_NOW]
+
+
 # --- prices and demand -----------------------------------------------------------------------
 def test_sticky_rent_closes_a_share_of_the_log_gap():
     assert eq.sticky_rent(2.0, 1.0, 0.25) == pytest.approx(2.0 * 0.5 ** 0.25, rel=1e-12)
@@ -266,14 +286,13 @@ def test_funding_round_by_hand():
 
 def month_until(section, x, p, obs, tmp, t=1):
     """Run month t's sections up to and including ``section`` on one quiet path."""
-    q = tuple(p[:L.N_SCALAR_PARAMS])
+    q = model.month_params(p, t)
     u = np.full((L.N_UNIFORMS, 1), 0.5)
     u[[0, 2, 4, 6]] = 1.0
     pipe, ttm, _, _ = model.state_layout(p)
     lag = model.build_lag(p)
     tmp[L.T_JUMPS] = 0.0
     steps = [
-        ("trends", lambda: model.trends(t, q, lag, tmp, 1)),
         ("exogenous", lambda: model.exogenous(x, q, u, tmp, 1)),
         ("capacity_and_rent", lambda: model.capacity_and_rent(x, q, obs, tmp,
                                                               pipe + t % lag, 1)),
@@ -429,7 +448,7 @@ def test_labs_operating_earnings_by_hand():
     m = cfg.model.labs
     before = x.copy()
     month_until("labs_cash", x, p, obs, tmp)
-    growth = model.budget_growth(tuple(p[:L.N_SCALAR_PARAMS]), 1, 0)
+    growth = model.month_params(p, 1)[model.P_BUDGET]
     total = 0.0
     for j, r in enumerate(firm_rows(p, L.LABS)):
         planned = p[L.param("derived.training0")] * cfg.start.labs.training_share[j] * growth
