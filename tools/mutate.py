@@ -313,6 +313,8 @@ MUTATIONS = [
     ("drawn_trends_stand_still", "priors per path", MODEL,
      "q[T_PARAMS + P_BUILD_NOW, i] = par(q, P_BUILD_NOW, i) * par(q, P_BUILD_STEP, i)",
      "q[T_PARAMS + P_BUILD_NOW, i] = par(q, P_BUILD_NOW, i)"),
+    ("drawn_start_not_written", "priors per path", MODEL,
+     "        if column[r] != start[r]:\n", "        if column[r] != column[r]:\n"),
     ("start_not_derived_per_path", "priors per path", MODEL,
      "initial_conditions(own)  # sets every derived slot", "own = own  # sets every derived slot"),
     ("replicates_share_any_draw", "priors per path", MODEL,
