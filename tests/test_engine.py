@@ -198,3 +198,26 @@ def test_the_warm_up_compiles_every_version_a_run_uses():
               n_paths=1000, chunk_size=250)
     assert set(kernel.simulate_chunk.overloads) == compiled
     assert all(getattr(signature[-2], "layout", "C") == "C" for signature in compiled)
+
+
+def test_the_engine_compiles_for_wide_vectors_where_the_cpu_has_them():
+    """On a CPU with AVX-512 the engine compiles without LLVM's preference for 256-bit
+    vectors (the same results, faster); elsewhere for numba's default, the host's features;
+    a user's NUMBA_CPU_FEATURES always wins."""
+    import os
+
+    import llvmlite.binding as llvm
+    import numba
+    from numba.core.registry import cpu_target
+
+    from sim import kernel
+
+    assert kernel.wide_vector_features("+avx2,-avx512f") == "+avx2,-avx512f"
+    host = llvm.get_host_cpu_features()
+    expected = host.flatten() + ",-prefer-256-bit" if host.get("avx512f") else None
+    assert kernel.wide_vector_features(None) == expected
+    if os.environ.get("NUMBA_CPU_FEATURES") is None:
+        assert numba.config.CPU_FEATURES == expected
+        # the engine is compiled for them: set before numba's code generator existed
+        features = cpu_target.target_context.codegen()._tm_features
+        assert expected is None or features == expected
