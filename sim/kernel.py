@@ -131,10 +131,13 @@ def _record(t, obs, hist, lower, per_unit, is_log, n, bins):
         for i in range(LANES):
             # an integer conversion here, in the vector loop: int() in the scalar loop
             # below is a function call per count, which cost more than the counting
-            bins[i] = np.int64(bin_index(obs[s, i], lo, scale, log_scale, n_bins))
-        counts = hist[s, t]
-        for i in range(n):
-            counts[bins[i]] += 1
+            bins[s, i] = np.int64(bin_index(obs[s, i], lo, scale, log_scale, n_bins))
+    # path by path, the series in turn: consecutive counts go to different rows. A series'
+    # paths often share a bin (all of them in the first months of point-value runs), and a
+    # count in the same place as the one before waits for its store
+    for i in range(n):
+        for s in range(N_HIST):
+            hist[s, t, bins[s, i]] += 1
 
 
 @njit(cache=True, error_model="numpy")
@@ -218,7 +221,7 @@ def _simulate_block(p, seed, path_ids, n, horizon, lower, per_unit, is_log, samp
     red = rows[_RED:_RED + N_RED]
     u = rows[_UNIFORMS:_UNIFORMS + N_UNIFORMS]
     tmp = rows[_SCRATCH:_FIXED_ROWS]
-    bins = np.empty(LANES, dtype=np.int64)
+    bins = np.empty((N_HIST, LANES), dtype=np.int64)
     x = rows[_FIXED_ROWS:]
     paths = np.empty(LANES, dtype=np.uint64)
     for i in range(LANES):
