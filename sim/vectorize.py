@@ -3,8 +3,8 @@
 The model's equations are written once as elementwise NumPy expressions inside loops over
 ``lanes(n)``. In Python ``lanes`` yields one slice, so each loop body runs once on rows of all
 the paths of a chunk: the NumPy reference. Compiled by numba it is ``range(n)``, so the body
-runs on scalars, one path at a time, in loops that LLVM vectorizes across paths (AVX2: four
-paths per instruction): the engine.
+runs on scalars, one path at a time, in loops that LLVM vectorizes across paths (four paths
+per instruction with AVX2, eight with AVX-512: sim.kernel): the engine.
 
 The elementary functions the equations need (``exp``, ``log``, ``power``, the
 ``cos_sin_turns`` of Box-Muller and the histograms' ``bin_log10``) are NumPy's in Python.
