@@ -93,12 +93,18 @@ def exponential_trend(level0, growth, t):
     return level0 * exp(growth * t * DT)
 
 
+def e_folding_years(halflife_years):
+    """The time constant T of a decay with the given half-life: e^{-t/T} halves every
+    ``halflife_years``."""
+    return halflife_years / np.log(2.0)
+
+
 def maturing_trend(level0, growth0, growth_end, halflife_years, t):
     """A level whose growth rate decays from ``growth0`` towards ``growth_end`` with the
     given half-life (a young industry's budgets: fast growth that slows as it matures):
     level0 exp(g_end t + (g0 - g_end) T (1 - e^{-t/T})), T = halflife / ln 2, t in years."""
     years = t * DT
-    scale = halflife_years / np.log(2.0)
+    scale = e_folding_years(halflife_years)
     excess = (growth0 - growth_end) * scale * (1.0 - exp(-years / scale))
     return level0 * exp(growth_end * years + excess)
 

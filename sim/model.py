@@ -52,6 +52,7 @@ from sim.equations import (
     credit_room,
     desired_orders,
     distress,
+    e_folding_years,
     energisation,
     enterprise_value,
     expected_growth,
@@ -449,7 +450,7 @@ def month_trends(p, t):
     have grown since t=0 (a maturing trend), the GW a month the grid can energise, the GW
     drawn by a unit of capacity ordered in month t and by one ordered L months before (new
     hardware grows more frugal), and the share of the budgets' excess growth still to come."""
-    scale = p[P_MATURITY_HALFLIFE] / np.log(2.0)
+    scale = e_folding_years(p[P_MATURITY_HALFLIFE])
     return (maturing_trend(1.0, p[P_TRAINING_GROWTH], p[P_TRAINING_GROWTH_END],
                            p[P_MATURITY_HALFLIFE], t),
             exponential_trend(p[P_BUILD_RATE], p[P_BUILD_GROWTH], t),
@@ -1373,7 +1374,7 @@ def initial_conditions(p):
     p[P_DISTRESS_KEEP] = 0.5 ** (1.0 / p[P_DISTRESS_HALFLIFE])
     p[P_CAUTION_KEEP] = np.exp(-1.0 / p[P_CAUTION_MONTHS])
     p[P_VENDOR_OP_MARGIN] = vendor_margin(p)
-    scale = p[P_MATURITY_HALFLIFE] / np.log(2.0)
+    scale = e_folding_years(p[P_MATURITY_HALFLIFE])
     p[P_BUILD_STEP] = np.exp(p[P_BUILD_GROWTH] * DT)
     p[P_POWER_STEP] = np.exp(-p[P_POWER_GAIN] * DT)
     p[P_POWER_LAG] = np.exp(p[P_POWER_GAIN] * build_lag(p) * DT)
