@@ -53,7 +53,7 @@ def test_bin_log10_within_a_hundred_thousandth_of_the_finest_bin():
     x, u, a, b = _inputs()
     normal = a > np.finfo(float).tiny
     error = np.abs(_compiled(x, u, a, b)[2][normal] - np.log10(a[normal]))
-    assert error.max() < 4e-10
+    assert error.max() < 1e-10
     # the finest bins: the narrowest log range over the most bins the schema allows
     decades = min(hi - lo for s, (lo, hi) in HIST_RANGE.items() if s not in LINEAR)
     most_bins = EngineConfig.__dataclass_fields__["hist_bins"].metadata["hi"]
