@@ -94,11 +94,17 @@ def register_module(module) -> None:
 
     The functions stay plain Python for NumPy callers; numba compiles them for the argument
     types a jitted caller passes (``register_jitable``), with LLVM's always-inline attribute:
-    a call left inside a lane loop keeps the loop from vectorizing.
+    a call left inside a lane loop keeps the loop from vectorizing. A product and a sum may
+    fuse into one multiply-add (fastmath "contract", nothing else: no reordering, no
+    reciprocals, NaN and infinities as IEEE says): one rounding instead of two, and fewer
+    instructions in loops that the vector units' throughput bounds (the engine ~5% faster:
+    dotcom_crash, 200,000 paths on 2 threads, in turn: 2.19-2.25 against 2.31-2.36 s). Every
+    lane still runs the same instructions, and LLVM fuses the same operations in 256- and
+    512-bit loops: results stay identical across threads, chunks, shards and vector widths.
     """
     for _, fn in inspect.getmembers(module, inspect.isfunction):
         if fn.__module__ == module.__name__ and fn not in _ELEMENTARY:
-            register_jitable(error_model="numpy", forceinline=True)(fn)
+            register_jitable(error_model="numpy", forceinline=True, fastmath={"contract"})(fn)
 
 
 # --- compiled versions -------------------------------------------------------------------

@@ -156,3 +156,18 @@ def test_as_tuple_takes_the_head_of_an_array(n):
 
     assert as_tuple(a, n) == tuple(a[:n])
     assert head_sum(a) == (n, a[0], a[n - 1])
+
+
+def test_the_model_fuses_a_product_and_a_sum_into_one_rounding_where_the_cpu_can():
+    """margin_step = floor + (margin - floor) * retention: with (margin - floor) = 1 + 2**-30
+    and retention = 1 - 2**-30 the product is 1 - 2**-60, which rounds to 1 on its own; a
+    multiply-add adds floor = -1 before rounding and keeps the -2**-60."""
+    import llvmlite.binding as llvm
+
+    from sim.equations import margin_step
+
+    margin, floor, retention = 2.0**-30, -1.0, 1.0 - 2.0**-30
+    assert margin_step(margin, floor, retention) == 0.0  # NumPy: two roundings
+    fused = njit(lambda m, f, r: margin_step(m, f, r))(margin, floor, retention)
+    has_fma = llvm.get_host_cpu_features().get("fma", False)
+    assert fused == (-(2.0**-60) if has_fma else 0.0)
