@@ -171,15 +171,3 @@ def test_the_model_fuses_a_product_and_a_sum_into_one_rounding_where_the_cpu_can
     fused = njit(lambda m, f, r: margin_step(m, f, r))(margin, floor, retention)
     has_fma = llvm.get_host_cpu_features().get("fma", False)
     assert fused == (-(2.0**-60) if has_fma else 0.0)
-
-
-def test_the_model_divides_by_a_constant_as_a_product_with_its_reciprocal():
-    """power_per_capacity = kw * 1000 / 730: compiled, kw * 1000 * (1 / 730), which differs
-    from the division in the last bit for some kw (one of them found by a seeded search)."""
-    from sim.equations import HOURS_PER_MONTH, power_per_capacity
-
-    kw = next(v for v in np.random.default_rng(0).uniform(0.5, 2.0, 1000)
-              if v * 1000.0 / HOURS_PER_MONTH != v * 1000.0 * (1.0 / HOURS_PER_MONTH))
-    compiled = njit(lambda v: power_per_capacity(v))(kw)
-    assert compiled == kw * 1000.0 * (1.0 / HOURS_PER_MONTH)
-    assert power_per_capacity(kw) == kw * 1000.0 / HOURS_PER_MONTH  # NumPy divides
