@@ -98,7 +98,7 @@ def register_module(module) -> None:
     fuse into one multiply-add (fastmath "contract", nothing else: no reordering, no
     reciprocals, NaN and infinities as IEEE says): one rounding instead of two, and fewer
     instructions in loops that the vector units' throughput bounds (the engine ~5% faster:
-    dotcom_crash, 200,000 paths on 2 threads, in turn: 2.19-2.25 against 2.31-2.36 s). Every
+    dotcom_crash, 200,000 paths on 2 threads, in turn: 2.09-2.22 against 2.20-2.30 s). Every
     lane still runs the same instructions, and LLVM fuses the same operations in 256- and
     512-bit loops: results stay identical across threads, chunks, shards and vector widths.
     """
