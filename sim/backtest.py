@@ -154,7 +154,7 @@ def table_rows(months: np.ndarray, nasdaq: np.ndarray,
             f"{np.mean(ep.recovered):.0%} of paths",
             f"{deeper:.1%} of paths",
             f"{mid:.3f} [{lo:.3f}, {hi:.3f}]",
-            f"{len(paths):,} kept paths, all" if every else
+            f"all {len(paths):,} paths" if every else
             f"{len(paths):,} sampled paths of {int(ds.attrs.get('total_paths', len(paths))):,}",
         )
     line = LEASED_LINE["2001-06"] / LEASED_LINE["1995-01"]
@@ -243,6 +243,19 @@ def figure(months: np.ndarray, nasdaq: np.ndarray, runs: dict[str, xr.Dataset]):
     return fig
 
 
+COLUMNS = ("prior", "calibrated on 1995-1999")  # bubblesim-backtest RUN --calibrated RUN2
+
+
+def named_runs(datasets: list[xr.Dataset]) -> dict[str, xr.Dataset]:
+    """The columns: the prior's run and the calibrated one, or, for a calibration's re-runs
+    (every path's index kept), their labels: the unconditioned and the kept paths."""
+    defaults = COLUMNS[:len(datasets)]
+    names = [str(ds.attrs["label"]) if "index_by_path" in ds else default
+             for ds, default in zip(datasets, defaults, strict=True)]
+    return dict(zip(names if len(set(names)) == len(names) else defaults, datasets,
+                    strict=True))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="bubblesim-backtest",
@@ -259,9 +272,8 @@ def main(argv: list[str] | None = None) -> int:
                              "first run's directory)")
     args = parser.parse_args(argv)
     try:
-        runs = {"prior": io.read_results(args.run)}
-        if args.calibrated:
-            runs["calibrated on 1995-1999"] = io.read_results(args.calibrated)
+        runs = named_runs([io.read_results(path) for path in (args.run, args.calibrated)
+                           if path])
         months, nasdaq = read_nasdaq(args.nasdaq)
         text = report(months, nasdaq, runs)
         out = Path(args.out or io.results_path(args.run).parent)

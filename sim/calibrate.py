@@ -89,7 +89,7 @@ def forecast_runs(cfg: DictConfig, schema, p: np.ndarray, settings, targets,
                       per_path=True, quiet=True)
         raw = simulate(p, run, backend=run.backend)
         attrs = provenance(cfg, run, raw, time.perf_counter() - tic, " ".join(overrides_))
-        attrs["label"] = f"{name.replace('_', ' ')} from {date}"
+        attrs["label"] = f"{'kept' if name == 'forecast' else 'unconditioned'} paths from {date}"
         recorded = raw.snapshots.reshape(len(paths), len(indices), settings.horizon + 1)
         ds = dataset.build(replace(raw, snapshots=None), attrs, schema.start.date, names)
         units = [dataset.SERIES[i][1] for i in indices]
@@ -97,7 +97,7 @@ def forecast_runs(cfg: DictConfig, schema, p: np.ndarray, settings, targets,
     return out
 
 
-def _checked(cfg: DictConfig):
+def checked(cfg: DictConfig):
     """The validated schema, targets and run settings of a calibration (ConfigError before
     any work)."""
     schema = to_config(cfg)
@@ -118,7 +118,7 @@ def run(cfg: DictConfig, output_dir: Path, overrides_: tuple[str, ...] = ()) -> 
     """Calibrate and write the files above into ``output_dir``; a shard
     (engine.num_shards > 1) writes its paths' statistics.nc for bubblesim-merge instead."""
     tic = time.perf_counter()
-    schema, targets, settings = _checked(cfg)
+    schema, targets, settings = checked(cfg)
     output_dir = Path(output_dir)
     shard = settings.num_shards > 1
     digest = config_hash(cfg)
@@ -156,7 +156,7 @@ def finish(cfg: DictConfig, sims: calibration.Simulations, attrs: dict,
     files: what one process does after its run, or bubblesim-merge after the shards'."""
     from sim import calibration_plots
 
-    schema, targets, settings = _checked(cfg)
+    schema, targets, settings = checked(cfg)
     p = model_vector(schema)
     window = calibration.window_settings(settings, targets, last_month(targets))
     post = calibration.posterior(sims, targets, settings.priors.priors,

@@ -154,6 +154,22 @@ def test_the_backtest_table_by_hand():
         backtest.table_rows(months + 12, nasdaq, {"tiny": _tiny_run(np.stack([up]), rent)})
 
 
+def test_columns_are_named_for_the_runs_they_show():
+    """A run and its calibrated counterpart are "prior" and "calibrated on 1995-1999"; a
+    calibration's re-runs (every path's index kept) go by their labels, so the kept paths'
+    column does not pass for new draws from the posterior."""
+    run = _tiny_run(np.ones((2, 80)), np.ones(80))
+    assert list(backtest.named_runs([run, run])) == ["prior", "calibrated on 1995-1999"]
+    kept, other = (run.assign(index_by_path=run["sample_index"]).assign_attrs(label=label)
+                   for label in ("kept paths from 2000-01", "unconditioned paths from 2000-01"))
+    assert list(backtest.named_runs([other, kept])) == [
+        "unconditioned paths from 2000-01", "kept paths from 2000-01"]
+    assert list(backtest.named_runs([kept, kept])) == ["prior", "calibrated on 1995-1999"]
+    months = np.datetime64("1995-01") + np.arange(80)
+    rows = backtest.table_rows(months, np.ones(80), backtest.named_runs([other, kept]))
+    assert rows[-1] == ("paths", "", "all 2 paths", "all 2 paths")
+
+
 def test_the_nasdaq_series_matches_reference_a1():
     """REFERENCE.md A1: month-end peak 2000-02 at 4,696.69, trough 2002-09 at 1,172.06,
     -75.0% over 31 months, the peak not regained by 2007-12 (only in 2014-11)."""

@@ -175,3 +175,73 @@ def test_every_file_the_docs_name_exists():
     pattern = r"((?:sim|tests|conf|docs|benchmarks|tools)/[a-z0-9_/.-]+\.(?:py|yaml|md))"
     for path in set(re.findall(pattern, MODEL_MD)):
         assert (ROOT / path).exists(), path
+
+
+APPS = {"bubblesim": "config", "bubblesim-calibrate": "calibrate"}
+# a value the reader fills in (a run directory, a count, a shard, an address)
+PLACEHOLDER = re.compile(r"\b(RUN|N|K|i|HOST:PORT)\b")
+
+
+def _documented_commands() -> list:
+    """The overrides of every `bubblesim` and `bubblesim-calibrate` command in the README's
+    and the docs' code blocks (continuation lines joined; the words after the overrides are
+    the docs' comment), except those that need a file a run makes (priors=posterior) or a
+    value the reader fills in."""
+    commands = {}
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for block in re.findall(r"```[a-z]*\n(.*?)```", path.read_text(), re.S):
+            for line in re.sub(r"\\\n\s*", " ", block).splitlines():
+                words = line.split()
+                if not words or words[0].rsplit("/", 1)[-1] not in APPS:
+                    continue
+                args = []
+                for word in words[1:]:
+                    if word in ("-m", "--multirun"):
+                        continue
+                    if not re.match(r"['\"]?[+~]?[a-z][\w./@-]*=", word):
+                        break
+                    args.append(word.strip("'\""))
+                if "priors=posterior" in args or any(PLACEHOLDER.search(a) for a in args):
+                    continue
+                app = words[0].rsplit("/", 1)[-1]
+                commands.setdefault((app, tuple(args)), path.name)
+    return [pytest.param(app, args, id=f"{where}: {app} {' '.join(args)}")
+            for (app, args), where in commands.items()]
+
+
+def _first_job(args: tuple[str, ...]) -> list[str]:
+    """The overrides of a sweep's first job (each swept key at its first value), without
+    Hydra's own (hydra.*, hydra/...)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    job = []
+    for arg in args:
+        if arg.startswith(("hydra.", "hydra/")):
+            continue
+        override = parser.parse_override(arg)
+        if override.is_sweep_override():
+            arg = f"{override.get_key_element()}={next(override.sweep_string_iterator())}"
+        job.append(arg)
+    return job
+
+
+@pytest.mark.parametrize("app, args", _documented_commands())
+def test_every_documented_command_passes_the_checks_before_its_run(app, args):
+    """What a reader copies from the docs gets past every check made before the engine
+    starts: the command-line check, Hydra's composition, the schema's ranges, the priors, the
+    start's derivation and, for a calibration, its targets and forecast month (a calibration
+    default that moved once made the 1995 backtest's documented command fail)."""
+    from conftest import compose_config
+    from sim import calibrate, overrides
+    from sim.app import CONF_DIR, to_config
+    from sim.params import model_vector, run_settings
+
+    overrides.check(list(args), CONF_DIR)
+    cfg = compose_config(*_first_job(args), config_name=APPS[app])
+    if app == "bubblesim-calibrate":
+        calibrate.checked(cfg)
+    else:
+        schema = to_config(cfg)
+        run_settings(schema)
+        model_vector(schema)

@@ -57,6 +57,8 @@ def test_the_conditioned_forecast_is_the_kept_paths_rerun(calibrated, tmp_path):
     np.testing.assert_array_equal(cond["parameter_value"].values, post["theta_raw"].values)
     np.testing.assert_array_equal(prior["path"].values, np.arange(post.sizes["draw"]))
     assert cond.attrs["forecast_month"] == 17
+    assert (cond.attrs["label"], prior.attrs["label"]) == (
+        "kept paths from 2027-06", "unconditioned paths from 2027-06")
     for name in ("forecast.md", "plots/forecast.png"):
         assert (run / name).is_file()
     text = (run / "forecast.md").read_text()
