@@ -80,12 +80,24 @@ def accepted(distance: np.ndarray, accept: float) -> tuple[np.ndarray, float]:
     return np.sort(order), float(distance[order[-1]])
 
 
+class TooFewDrawsError(ValueError):
+    """The kept simulations cannot determine the regression adjustment's coefficients."""
+
+
 def regression_adjust(theta: np.ndarray, stats: np.ndarray, observed: np.ndarray,
                       weights: np.ndarray) -> np.ndarray:
     """theta - (s - s_obs) b, with b the weighted least-squares slopes of theta on the
-    statistics (with an intercept) over these simulations (Beaumont et al. 2002, eq. 5)."""
+    statistics (with an intercept) over these simulations (Beaumont et al. 2002, eq. 5).
+    TooFewDrawsError if the simulations with weight > 0 do not determine b: least squares would
+    then return one of many solutions and move the draws by an arbitrary amount."""
     centred = stats - observed
     design = np.column_stack([np.ones(len(centred)), centred])
+    weighted = design[weights > 0]
+    if np.linalg.matrix_rank(weighted) < design.shape[1]:
+        raise TooFewDrawsError(
+            f"{len(weighted)} kept simulations with weight > 0 cannot determine the regression "
+            f"adjustment's intercept and {centred.shape[1]} slopes (too few of them, or a "
+            "statistic that does not vary among them)")
     root = np.sqrt(weights)[:, None]
     coef, *_ = np.linalg.lstsq(design * root, theta * root, rcond=None)
     return theta - centred @ coef[1:]

@@ -185,6 +185,8 @@ def finish(cfg: DictConfig, sims: calibration.Simulations, attrs: dict,
     io.write_text(summary, output_dir / SUMMARY)
     calibration_plots.plot_calibration(output_dir, ds, runs=runs)
     io.write_dataset(ds, output_dir / io.POSTERIOR)
+    for line in calibration.warnings(ds):
+        print(f"bubblesim-calibrate: warning: {line}", file=sys.stderr)
     if not schema.output.quiet:
         print(summary, end="")
         print(f"\nrun directory: {output_dir}")

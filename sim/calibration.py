@@ -154,8 +154,12 @@ def posterior(sims: Simulations, targets: list[Target], priors: tuple[Prior, ...
     stats = np.where(candidates[:, None], sims.stats, np.nan)
     observed = observed_statistics(targets)
     scale = np.array([t.scale for t in targets])
-    fit = abc.rejection_abc(_unbounded(sims.theta, priors), stats, observed, scale,
-                            accept=accept, adjust=adjust)
+    try:
+        fit = abc.rejection_abc(_unbounded(sims.theta, priors), stats, observed, scale,
+                                accept=accept, adjust=adjust)
+    except abc.TooFewDrawsError as exc:
+        raise ConfigError(f"{exc}; allowed: more paths (engine.n_paths), a larger "
+                          "calibration.accept, or calibration.adjust=false") from None
     raw = sims.theta[fit.index]
     theta = _bounded(fit.theta, priors)
     discrete = [j for j, prior in enumerate(priors) if prior.dist in ("choice", "empirical")]
@@ -341,6 +345,21 @@ def against_bound(ds: xr.Dataset) -> list[str]:
             for w in where]
 
 
+# below this effective sample size a posterior median's Monte Carlo error (~1.25 sd /
+# sqrt(ESS) for a normal posterior) is over an eighth of the posterior's sd
+LOW_ESS = 100
+
+
+def warnings(ds: xr.Dataset) -> list[str]:
+    """What a reader of the posterior should know before trusting its figures."""
+    ess = float(ds.attrs["effective_sample_size"])
+    if ess >= LOW_ESS:
+        return []
+    return [f"effective sample size {ess:,.0f} (under {LOW_ESS}): the posterior's quantiles "
+            "and correlations carry Monte Carlo errors of over an eighth of its sd; more "
+            "paths (engine.n_paths) or a larger calibration.accept"]
+
+
 def summary(ds: xr.Dataset) -> str:
     """calibration.md: what was kept, the posterior, its correlations, the predictive check."""
     a = ds.attrs
@@ -350,6 +369,8 @@ def summary(ds: xr.Dataset) -> str:
              f"{a['effective_sample_size']:,.0f}; scaled distance at most "
              f"{a['tolerance_distance']:.3g}. Seed {a.get('seed')}, start "
              f"{a.get('start_date', '')}.", "",
+             *(f"**Warning:** {line}." for line in warnings(ds)),
+             *([""] if warnings(ds) else []),
              "## Targets", "",
              "| target | statistic | data | all paths 5/50/95% | within tolerance | "
              "posterior predictive 5/50/95% | predictive below data |",

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from sim.abc import accepted, distances, rejection_abc
+from sim.abc import TooFewDrawsError, accepted, distances, regression_adjust, rejection_abc
 
 PRIOR_SD, NOISE_SD, OBSERVED = 2.0, 1.0, 1.5
 # conjugate normal: precision adds, the mean is the precision-weighted observation
@@ -78,3 +78,19 @@ def test_distances_scale_each_statistic_and_nan_paths_are_never_kept():
         accepted(d, 1.5)
     with pytest.raises(ValueError, match="draws but"):
         rejection_abc(np.zeros((3, 1)), np.zeros(4), 0.0, 1.0)
+
+
+def test_an_adjustment_the_kept_draws_cannot_determine_is_refused():
+    """Least squares with fewer weighted draws than coefficients, or with a statistic that is
+    constant among them, has many solutions: lstsq would pick one and move the draws by it."""
+    theta = np.array([[0.1], [0.5], [0.9]])
+    stats = np.array([[1.0, 2.0], [1.5, 2.5], [2.0, 4.0]])
+    with pytest.raises(TooFewDrawsError, match="2 kept simulations with weight > 0"):
+        regression_adjust(theta, stats, np.zeros(2), np.array([0.5, 0.5, 0.0]))
+    constant = stats.copy()
+    constant[:, 1] = 3.0
+    with pytest.raises(TooFewDrawsError, match="does not vary"):
+        regression_adjust(theta, constant, np.zeros(2), np.full(3, 1 / 3))
+    # determined: an exact linear relation is removed entirely (theta* = the intercept)
+    exact = regression_adjust(theta, stats, np.zeros(2), np.full(3, 1 / 3))
+    np.testing.assert_allclose(exact, np.full((3, 1), exact[0, 0]), atol=1e-12)

@@ -225,6 +225,8 @@ def test_bubblesim_calibrate_writes_the_posterior_and_bubblesim_runs_from_it(tmp
     (("targets.price.scales=1",), "targets.price.scales: a target has no key scales"),
     (("~priors",), "priors is empty; a calibration learns the parameters"),
     (("calibration.accept=1.5",), "calibration.accept = 1.5 is out of range"),
+    # two kept paths, one of them at the tolerance (weight 0): one draw for two coefficients
+    (("calibration.accept=0.001",), "cannot determine the regression adjustment's intercept"),
 ])
 def test_bubblesim_calibrate_bad_input_is_one_line(tmp_path, args, message):
     search = _write_targets(tmp_path)
@@ -234,6 +236,27 @@ def test_bubblesim_calibrate_bad_input_is_one_line(tmp_path, args, message):
     assert message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert not (tmp_path / "cal").exists()
+
+
+def test_a_small_effective_sample_is_a_warning_in_calibration_md():
+    """Under calibration.LOW_ESS the summary and bubblesim-calibrate warn; above, nothing."""
+    ds = xr.Dataset(
+        {name: ("target", []) for name in ("target_observable", "target_statistic",
+                                           "observed", "within_tolerance", "predictive_below")}
+        | {"prior_statistic_quantile": (("target", "q5"), np.empty((0, 5))),
+           "predictive_quantile": (("target", "q3"), np.empty((0, 3))),
+           "parameter_key": ("parameter", []),
+           "prior_quantile": (("parameter", "quantile"), np.empty((0, 5))),
+           "posterior_quantile": (("parameter", "quantile"), np.empty((0, 5))),
+           "posterior_mean": ("parameter", []), "posterior_sd": ("parameter", []),
+           "prior_low": ("parameter", []), "prior_high": ("parameter", []),
+           "posterior_correlation": (("parameter", "parameter2"), np.empty((0, 0)))},
+        coords={"target": [], "parameter": [], "quantile": [0.05, 0.25, 0.5, 0.75, 0.95]},
+        attrs={"accepted": 40, "n_simulations": 1000, "acceptance_rate": 0.04,
+               "effective_sample_size": 31.4, "tolerance_distance": 1.0})
+    assert "**Warning:** effective sample size 31 (under 100)" in calibration.summary(ds)
+    ds.attrs["effective_sample_size"] = calibration.LOW_ESS
+    assert calibration.warnings(ds) == [] and "Warning" not in calibration.summary(ds)
 
 
 def test_a_posterior_piled_against_its_priors_bound_is_flagged():
