@@ -9,6 +9,8 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import xarray as xr
@@ -77,10 +79,11 @@ def write_failure(directory: Path, exc: OSError, hint: str) -> str:
     return f"cannot write {directory}: {reason}; {remedy}"
 
 
-def remove_derived(run_dir: Path) -> None:
+def remove_derived(run_dir: Path, names: tuple[str, ...] = DERIVED) -> None:
     """Delete what was made from a run's old results.nc (summary, figures) before it is
-    replaced, so no stale figure sits beside new results."""
-    for name in DERIVED:
+    replaced, so no stale figure sits beside new results (``names``: files or directories
+    of the run directory)."""
+    for name in names:
         target = Path(run_dir) / name
         if target.is_dir():
             shutil.rmtree(target)
@@ -120,6 +123,25 @@ def write_text(text: str, path: Path) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+@contextmanager
+def staged(directory: Path, last: str) -> Iterator[Path]:
+    """A hidden directory in ``directory`` to write a set of files into: when the block ends
+    they move into ``directory`` (``last``, the file that marks the set finished, after the
+    others); if the block fails or is interrupted, none of them does."""
+    directory = Path(directory)
+    stage = directory / f".staging-{os.getpid()}"
+    stage.mkdir(parents=True)
+    try:
+        yield stage
+        files = [p for p in stage.rglob("*") if p.is_file()]
+        for path in sorted(files, key=lambda p: p.relative_to(stage) == Path(last)):
+            target = directory / path.relative_to(stage)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def results_path(path: Path) -> Path:

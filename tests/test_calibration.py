@@ -269,3 +269,30 @@ def test_a_posterior_piled_against_its_priors_bound_is_flagged():
                                              [0.0, 0.01, 0.02, 0.1, 0.2]])},
                     coords={"quantile": q})
     assert calibration.against_bound(ds) == ["upper bound", "", "lower bound"]
+
+
+def test_an_interrupted_calibration_leaves_none_of_its_files(tmp_path, monkeypatch):
+    """A Ctrl-C while the files are written (seconds at 1e6 paths; here in the last figure)
+    leaves neither the forecast runs nor calibration.md nor the priors file: the files of a
+    calibration appear together, posterior.nc last, or not at all."""
+    from conftest import compose_config
+    from sim import calibrate, calibration_plots
+
+    search = _write_targets(tmp_path)
+    cfg = compose_config("start=2026q1", "targets=synthetic", search, "~priors", LEARNED,
+                         "engine.n_paths=600", "model.horizon_months=36",
+                         "calibration.forecast_from=2027-06", "output.quiet=true",
+                         config_name="calibrate")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(calibration_plots, "plot_calibration", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        calibrate.run(cfg, tmp_path / "cal")
+    assert list((tmp_path / "cal").rglob("*")) == []
+    monkeypatch.undo()
+    calibrate.run(cfg, tmp_path / "cal")
+    assert sorted(p.name for p in (tmp_path / "cal").iterdir()) == [
+        "calibration.md", "forecast", "forecast.md", "plots", "posterior.nc", "prior_forecast",
+        "priors"]

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -365,3 +366,30 @@ def test_plot_strict_fails_on_a_partial_sweep(broken_sweep, tmp_path):
     assert result.stderr.count("bubblesim-plot: error:") == 3
     assert result.stderr.strip().splitlines()[-1] == (
         "bubblesim-plot: 3 jobs did not finish (--strict)")
+
+
+def test_a_staged_set_of_files_moves_in_whole_and_its_marker_last_or_not_at_all(tmp_path):
+    """io.staged: the files written in the block appear in the directory when it ends, the
+    marker after every other one; an interruption in the block leaves none of them."""
+    done = tmp_path / "done"
+    names = [f"part{k}.md" for k in range(20)] + ["sub/part.nc", "mark.nc"]  # marker last
+    present_at_marker = []
+    real = io.os.replace
+
+    def replace(src, dst):
+        if Path(dst).name == "mark.nc" and ".staging" not in str(dst):
+            present_at_marker.extend(p for p in names[:-1] if (done / p).exists())
+        real(src, dst)
+
+    with mock.patch.object(io.os, "replace", replace), io.staged(done, "mark.nc") as stage:
+        (stage / "sub").mkdir()
+        for name in names:
+            io.write_text(name, stage / name)
+    assert sorted(present_at_marker) == sorted(names[:-1])
+    assert sorted(p.relative_to(done).as_posix() for p in done.rglob("*") if p.is_file()) == \
+        sorted(names)
+    broken = tmp_path / "broken"
+    with pytest.raises(KeyboardInterrupt), io.staged(broken, "mark.nc") as stage:
+        io.write_text("half", stage / "part0.md")
+        raise KeyboardInterrupt
+    assert list(broken.iterdir()) == []
