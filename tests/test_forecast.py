@@ -83,5 +83,5 @@ def test_a_forecast_start_outside_the_run_is_one_line(tmp_path):
                    command=CALIBRATE)
     assert done.returncode == 2
     assert ("calibration.forecast_from: 2041-01 is outside the run; allowed: months from "
-            "start.date (2026-01) to 2039-12") in done.stderr
+            "start.date (2026-01) to 2036-01") in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
