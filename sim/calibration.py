@@ -363,14 +363,14 @@ def warnings(ds: xr.Dataset) -> list[str]:
 def summary(ds: xr.Dataset) -> str:
     """calibration.md: what was kept, the posterior, its correlations, the predictive check."""
     a = ds.attrs
+    cautions = [f"**Warning:** {line}." for line in warnings(ds)]
     lines = [f"# Calibration against {a.get('targets', 'targets')}", "",
              f"{a['accepted']:,} of {a['n_simulations']:,} paths kept (acceptance rate "
              f"{a['acceptance_rate']:.3%}), effective sample size "
              f"{a['effective_sample_size']:,.0f}; scaled distance at most "
              f"{a['tolerance_distance']:.3g}. Seed {a.get('seed')}, start "
              f"{a.get('start_date', '')}.", "",
-             *(f"**Warning:** {line}." for line in warnings(ds)),
-             *([""] if warnings(ds) else []),
+             *cautions, *([""] if cautions else []),
              "## Targets", "",
              "| target | statistic | data | all paths 5/50/95% | within tolerance | "
              "posterior predictive 5/50/95% | predictive below data |",

@@ -132,6 +132,7 @@ def staged(directory: Path, last: str) -> Iterator[Path]:
     others); if the block fails or is interrupted, none of them does."""
     directory = Path(directory)
     stage = directory / f".staging-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)  # left by a killed process of the same id
     stage.mkdir(parents=True)
     try:
         yield stage
