@@ -193,7 +193,8 @@ def _documented_commands() -> list:
         for block in re.findall(r"```[a-z]*\n(.*?)```", path.read_text(), re.S):
             for line in re.sub(r"\\\n\s*", " ", block).splitlines():
                 words = line.split()
-                if not words or words[0].rsplit("/", 1)[-1] not in APPS:
+                app = words[0].rsplit("/", 1)[-1] if words else ""
+                if app not in APPS:
                     continue
                 args = []
                 for word in words[1:]:
@@ -204,7 +205,6 @@ def _documented_commands() -> list:
                     args.append(word.strip("'\""))
                 if "priors=posterior" in args or any(PLACEHOLDER.search(a) for a in args):
                     continue
-                app = words[0].rsplit("/", 1)[-1]
                 commands.setdefault((app, tuple(args)), path.name)
     return [pytest.param(app, args, id=f"{where}: {app} {' '.join(args)}")
             for (app, args), where in commands.items()]
